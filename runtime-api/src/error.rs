@@ -1,0 +1,73 @@
+//! Errors of the three phases, each carrying the runtime's name so a log line says which engine
+//! failed. The location and module file are added by mod_wasm, which knows them.
+
+use crate::config::{EntryPoint, GuestPath};
+use std::path::PathBuf;
+
+/// A module could not be compiled or its imports cannot be satisfied.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("{runtime}: not a valid WebAssembly module: {reason}")]
+    Invalid {
+        runtime: &'static str,
+        reason: String,
+    },
+    #[error("{runtime}: the module imports '{module}::{name}', which this runtime does not provide")]
+    UnsatisfiedImport {
+        runtime: &'static str,
+        module: String,
+        name: String,
+    },
+    #[error("{runtime}: {reason}")]
+    Engine {
+        runtime: &'static str,
+        reason: String,
+    },
+}
+
+/// Precompiled bytes could not be turned into a runnable module in this process.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{runtime}: cannot load an artifact produced by runtime {produced_by}")]
+    ForeignArtifact {
+        runtime: &'static str,
+        produced_by: &'static str,
+    },
+    #[error("{runtime}: {reason}")]
+    Engine {
+        runtime: &'static str,
+        reason: String,
+    },
+}
+
+/// A run did not complete: the guest never reached its exit, or the sandbox could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{runtime}: the module exports no function '{entry_point}'")]
+    MissingEntryPoint {
+        runtime: &'static str,
+        entry_point: EntryPoint,
+    },
+    #[error("{runtime}: the entry point '{entry_point}' is not a function without parameters and results")]
+    EntryPointSignature {
+        runtime: &'static str,
+        entry_point: EntryPoint,
+    },
+    #[error("{runtime}: cannot open directory {host} for guest path {guest}: {reason}")]
+    Preopen {
+        runtime: &'static str,
+        guest: GuestPath,
+        host: PathBuf,
+        reason: String,
+    },
+    #[error("{runtime}: cannot instantiate the module: {reason}")]
+    Instantiate {
+        runtime: &'static str,
+        reason: String,
+    },
+    #[error("{runtime}: the guest trapped: {reason}")]
+    Trap {
+        runtime: &'static str,
+        reason: String,
+    },
+}

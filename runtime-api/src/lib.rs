@@ -1,0 +1,119 @@
+//! The contract between mod_wasm and the WebAssembly runtimes it can drive.
+//!
+//! A backend crate implements [`Runtime`] for one engine. mod_wasm never names an engine: it
+//! looks runtimes up by name in a [`Registry`], hands them the module bytes once at configuration
+//! time ([`Runtime::compile`]), turns the result into a runnable module once per server process
+//! ([`Runtime::load`]), and runs that module once per request ([`LoadedModule::run`]).
+//!
+//! The split between `compile` and `load` exists because Apache reads its configuration in a
+//! parent process and forks the children that serve requests: whatever crosses the fork must be
+//! plain data ([`Precompiled`]), never engine state or threads.
+//!
+//! The CGI/1.1 protocol (RFC 3875) is runtime independent and lives in [`cgi`].
+
+pub mod capabilities;
+pub mod cgi;
+pub mod config;
+pub mod error;
+pub mod registry;
+pub mod stdio;
+
+pub use capabilities::{Capabilities, Capability};
+pub use config::{Access, EntryPoint, ExecutionConfig, GuestPath, Preopen};
+pub use error::{CompileError, LoadError, RunError};
+pub use registry::{Registry, UnknownRuntime};
+pub use stdio::Stdio;
+
+use std::sync::Arc;
+
+/// A WebAssembly engine able to run WASI command modules for mod_wasm.
+///
+/// Implementations are stateless factories registered once; engine state belongs to the values
+/// returned by [`Runtime::load`], which are created in the process that uses them.
+pub trait Runtime: Send + Sync + 'static {
+    /// The name admins use in `WasmRuntime`.
+    fn name(&self) -> &'static str;
+
+    /// What this runtime can grant a guest beyond plain WASI preview1.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Compiles and validates `wasm` (a core module), including whether every import can be
+    /// satisfied by this runtime.
+    ///
+    /// Called in the Apache parent while the configuration is read, possibly twice per start and
+    /// again on every restart. It must not leave threads or engine state behind: children are
+    /// forked afterwards and only the returned bytes may be relied on there.
+    fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError>;
+
+    /// Makes a compiled module runnable in the current process. Called once per module per
+    /// server process, after the fork; the result is shared by all threads of that process.
+    fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError>;
+}
+
+/// A module ready to be instantiated, shared by all requests of one process.
+pub trait LoadedModule: Send + Sync {
+    /// Instantiates the module in a fresh sandbox described by `config`, calls its entry point
+    /// and returns the guest's exit code (0 when the entry point returned normally).
+    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError>;
+}
+
+/// The exit code of a guest that ran to completion (returned from its entry point or called
+/// `proc_exit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitCode(pub i32);
+
+impl ExitCode {
+    pub const SUCCESS: ExitCode = ExitCode(0);
+
+    pub fn is_success(self) -> bool {
+        self == Self::SUCCESS
+    }
+}
+
+/// The output of [`Runtime::compile`]: bytes only the runtime that produced them understands,
+/// safe to keep across a fork and to share between processes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Precompiled {
+    runtime: &'static str,
+    bytes: Arc<[u8]>,
+}
+
+impl Precompiled {
+    pub fn new(runtime: &'static str, bytes: impl Into<Arc<[u8]>>) -> Self {
+        Self {
+            runtime,
+            bytes: bytes.into(),
+        }
+    }
+
+    /// The name of the runtime that produced these bytes.
+    pub fn runtime(&self) -> &'static str {
+        self.runtime
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Checks that these bytes were produced by `runtime`, so a backend never interprets another
+    /// backend's artifact.
+    pub fn expect_runtime(&self, runtime: &'static str) -> Result<&[u8], LoadError> {
+        if self.runtime == runtime {
+            Ok(&self.bytes)
+        } else {
+            Err(LoadError::ForeignArtifact {
+                runtime,
+                produced_by: self.runtime,
+            })
+        }
+    }
+}
+
+impl std::fmt::Debug for Precompiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Precompiled")
+            .field("runtime", &self.runtime)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}

@@ -1,0 +1,180 @@
+//! Runtimes by name, as built into this copy of mod_wasm.
+
+use crate::Runtime;
+use std::fmt;
+
+/// The runtimes available to `WasmRuntime`, in registration order, and the names of runtimes
+/// this build knows of but was compiled without.
+#[derive(Default)]
+pub struct Registry {
+    runtimes: Vec<Box<dyn Runtime>>,
+    left_out: Vec<&'static str>,
+}
+
+/// A `WasmRuntime` name that names no built-in runtime.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct UnknownRuntime {
+    pub requested: String,
+    /// Whether the name is a runtime this build was compiled without (as opposed to a typo).
+    pub left_out: bool,
+    pub built_in: Vec<&'static str>,
+}
+
+impl fmt::Display for UnknownRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.left_out {
+            write!(
+                f,
+                "runtime '{}' is not built into this mod_wasm (build it with the cargo feature '{}'); ",
+                self.requested, self.requested
+            )?;
+        } else {
+            write!(f, "unknown runtime '{}'; ", self.requested)?;
+        }
+        if self.built_in.is_empty() {
+            f.write_str("this mod_wasm was built without any runtime")
+        } else {
+            write!(
+                f,
+                "this mod_wasm was built with: {}",
+                self.built_in.join(", ")
+            )
+        }
+    }
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a runtime. A second runtime with the same name is a programming error.
+    pub fn register(&mut self, runtime: impl Runtime) -> &mut Self {
+        assert!(
+            self.find(runtime.name()).is_none(),
+            "runtime {} registered twice",
+            runtime.name()
+        );
+        self.runtimes.push(Box::new(runtime));
+        self
+    }
+
+    /// Records that this build knows the runtime `name` but was compiled without it, so asking
+    /// for it says how to get it rather than "unknown".
+    pub fn left_out(&mut self, name: &'static str) -> &mut Self {
+        self.left_out.push(name);
+        self
+    }
+
+    fn find(&self, name: &str) -> Option<&dyn Runtime> {
+        self.runtimes
+            .iter()
+            .map(|r| r.as_ref())
+            .find(|r| r.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The runtime called `name` (case-insensitive, like Apache's own keywords).
+    pub fn get(&self, name: &str) -> Result<&dyn Runtime, UnknownRuntime> {
+        self.find(name).ok_or_else(|| UnknownRuntime {
+            requested: name.to_owned(),
+            left_out: self.left_out.iter().any(|n| n.eq_ignore_ascii_case(name)),
+            built_in: self.names(),
+        })
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.runtimes.iter().map(|r| r.name()).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Runtime> {
+        self.runtimes.iter().map(|r| r.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
+        Precompiled, RunError, Stdio,
+    };
+    use std::sync::Arc;
+
+    struct Fake(&'static str);
+
+    impl Runtime for Fake {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::none()
+        }
+        fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+            Ok(Precompiled::new(self.0, wasm))
+        }
+        fn load(&self, _: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
+            struct Nothing;
+            impl LoadedModule for Nothing {
+                fn run(&self, _: &ExecutionConfig, _: Stdio) -> Result<ExitCode, RunError> {
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+            Ok(Arc::new(Nothing))
+        }
+    }
+
+    #[test]
+    fn finds_runtimes_case_insensitively() {
+        let mut registry = Registry::new();
+        registry.register(Fake("wasmtime"));
+        assert_eq!(registry.get("WasmTime").unwrap().name(), "wasmtime");
+    }
+
+    #[test]
+    fn unknown_names_list_what_is_built_in() {
+        let mut registry = Registry::new();
+        registry.register(Fake("wasmtime")).register(Fake("wasmer"));
+        let err = registry.get("nonesuch").err().unwrap();
+        assert_eq!(err.built_in, vec!["wasmtime", "wasmer"]);
+        assert_eq!(
+            err.to_string(),
+            "unknown runtime 'nonesuch'; this mod_wasm was built with: wasmtime, wasmer"
+        );
+    }
+
+    #[test]
+    fn runtimes_left_out_of_the_build_say_how_to_get_them() {
+        let mut registry = Registry::new();
+        registry.register(Fake("wasmtime")).left_out("wasmer");
+        let err = registry.get("wasmer").err().unwrap();
+        assert!(err.left_out);
+        assert_eq!(
+            err.to_string(),
+            "runtime 'wasmer' is not built into this mod_wasm (build it with the cargo feature \
+             'wasmer'); this mod_wasm was built with: wasmtime"
+        );
+    }
+
+    #[test]
+    fn an_empty_registry_says_so() {
+        let err = Registry::new().get("wasmtime").err().unwrap();
+        assert!(err.to_string().contains("built without any runtime"));
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn duplicate_registration_is_refused() {
+        let mut registry = Registry::new();
+        registry.register(Fake("a")).register(Fake("a"));
+    }
+
+    #[test]
+    fn artifacts_are_not_shared_between_runtimes() {
+        let artifact = Precompiled::new("wasmtime", vec![1u8, 2, 3]);
+        assert!(artifact.expect_runtime("wasmtime").is_ok());
+        assert!(matches!(
+            artifact.expect_runtime("wasmer"),
+            Err(LoadError::ForeignArtifact { .. })
+        ));
+    }
+}

@@ -1,0 +1,155 @@
+//! The standard streams of one run.
+//!
+//! Streams are owned, `Send` and `'static` because engines move them into their WASI contexts,
+//! sometimes onto their own threads. [`OutputBuffer`] is the sink mod_wasm uses: a cloneable
+//! handle to bytes that stay readable after the run.
+
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// stdin, stdout and stderr for one run.
+pub struct Stdio {
+    pub stdin: Box<dyn Read + Send>,
+    pub stdout: Box<dyn Write + Send>,
+    pub stderr: Box<dyn Write + Send>,
+}
+
+impl Stdio {
+    /// Empty stdin; output discarded.
+    pub fn null() -> Self {
+        Self {
+            stdin: Box::new(io::empty()),
+            stdout: Box::new(io::sink()),
+            stderr: Box::new(io::sink()),
+        }
+    }
+}
+
+/// A shared, size-limited byte buffer: one handle goes into the sandbox as a sink, another
+/// reads the bytes once the run is over.
+///
+/// A write that would exceed the limit stores what fits, marks the buffer truncated and fails,
+/// so the guest sees an I/O error instead of the host running out of memory.
+#[derive(Clone, Default)]
+pub struct OutputBuffer {
+    inner: Arc<Mutex<Captured>>,
+}
+
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    limit: Option<usize>,
+    truncated: bool,
+}
+
+impl OutputBuffer {
+    pub fn unlimited() -> Self {
+        Self::default()
+    }
+
+    pub fn with_limit(limit: usize) -> Self {
+        let buffer = Self::default();
+        buffer.lock().limit = Some(limit);
+        buffer
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Captured> {
+        // A poisoned lock only means a writer panicked mid-append; the bytes are still bytes.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the bytes written so far, leaving the buffer empty.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut self.lock().bytes)
+    }
+
+    /// Whether a write was cut short by the limit.
+    pub fn truncated(&self) -> bool {
+        self.lock().truncated
+    }
+}
+
+impl Write for OutputBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut captured = self.lock();
+        let room = match captured.limit {
+            Some(limit) => limit.saturating_sub(captured.bytes.len()),
+            None => usize::MAX,
+        };
+        if room == 0 && !buf.is_empty() {
+            captured.truncated = true;
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "output limit reached",
+            ));
+        }
+        let n = buf.len().min(room);
+        captured.bytes.extend_from_slice(&buf[..n]);
+        if n < buf.len() {
+            captured.truncated = true;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The lines of a guest's stderr, decoded leniently (guests may write anything), without line
+/// terminators and without empty trailing lines.
+pub fn text_lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
+    let trimmed = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b'\n' | b'\r'))
+        .map_or(&bytes[..0], |last| &bytes[..=last]);
+    trimmed
+        .split(|b| *b == b'\n')
+        .filter(move |_| !trimmed.is_empty())
+        .map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            String::from_utf8_lossy(line).into_owned()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_buffer_keeps_bytes_for_the_other_handle() {
+        let reader = OutputBuffer::unlimited();
+        let mut writer = reader.clone();
+        writer.write_all(b"\x00\xffbinary").unwrap();
+        assert_eq!(reader.take(), b"\x00\xffbinary");
+        assert!(!reader.truncated());
+    }
+
+    #[test]
+    fn output_buffer_stops_at_its_limit() {
+        let reader = OutputBuffer::with_limit(4);
+        let mut writer = reader.clone();
+        assert_eq!(writer.write(b"abcdef").unwrap(), 4);
+        assert!(writer.write(b"g").is_err());
+        assert!(reader.truncated());
+        assert_eq!(reader.take(), b"abcd");
+    }
+
+    #[test]
+    fn text_lines_split_on_any_line_ending() {
+        let lines: Vec<_> = text_lines(b"one\r\ntwo\nthree\n\n").collect();
+        assert_eq!(lines, vec!["one", "two", "three"]);
+    }
+
+    #[test]
+    fn text_lines_keep_inner_empty_lines_and_survive_bad_utf8() {
+        let lines: Vec<_> = text_lines(b"a\n\n\xffb").collect();
+        assert_eq!(lines, vec!["a", "", "\u{fffd}b"]);
+    }
+
+    #[test]
+    fn text_lines_of_nothing_is_nothing() {
+        assert_eq!(text_lines(b"").count(), 0);
+        assert_eq!(text_lines(b"\n\n").count(), 0);
+    }
+}
