@@ -57,7 +57,10 @@ impl GuestPath {
         if !path.starts_with('/') {
             return Err(InvalidGuestPath::Relative(path));
         }
-        if path.split('/').any(|segment| segment == "." || segment == "..") {
+        if path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+        {
             return Err(InvalidGuestPath::DotSegment(path));
         }
         let trimmed = path.trim_end_matches('/');
@@ -180,5 +183,67 @@ mod tests {
     #[test]
     fn entry_point_defaults_to_start() {
         assert_eq!(EntryPoint::default().as_str(), "_start");
+    }
+}
+
+impl ExecutionConfig {
+    /// The path under which the guest sees the host file `host`, through the preopen whose host
+    /// directory contains it most specifically; `None` when no preopen contains it.
+    pub fn guest_path_of(&self, host: &std::path::Path) -> Option<String> {
+        self.preopens
+            .iter()
+            .filter_map(|p| {
+                let rest = host.strip_prefix(&p.host).ok()?;
+                Some((p.host.components().count(), p, rest.to_str()?))
+            })
+            .max_by_key(|(depth, _, _)| *depth)
+            .map(|(_, preopen, rest)| preopen.guest.join(rest))
+    }
+}
+
+#[cfg(test)]
+mod guest_path_tests {
+    use super::*;
+    use std::path::Path;
+
+    fn preopen(guest: &str, host: &str) -> Preopen {
+        Preopen {
+            guest: GuestPath::new(guest).unwrap(),
+            host: host.into(),
+            access: Access::ReadOnly,
+        }
+    }
+
+    #[test]
+    fn host_files_map_through_the_most_specific_preopen() {
+        let config = ExecutionConfig {
+            preopens: vec![
+                preopen("/www", "/var/www"),
+                preopen("/uploads", "/var/www/site/uploads"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            config.guest_path_of(Path::new("/var/www/site/index.php")),
+            Some("/www/site/index.php".into())
+        );
+        assert_eq!(
+            config.guest_path_of(Path::new("/var/www/site/uploads/a.png")),
+            Some("/uploads/a.png".into())
+        );
+        assert_eq!(
+            config.guest_path_of(Path::new("/var/www")),
+            Some("/www".into())
+        );
+    }
+
+    #[test]
+    fn host_files_outside_every_preopen_have_no_guest_path() {
+        let config = ExecutionConfig {
+            preopens: vec![preopen("/www", "/var/www")],
+            ..Default::default()
+        };
+        assert_eq!(config.guest_path_of(Path::new("/var/wwwx/a")), None);
+        assert_eq!(config.guest_path_of(Path::new("/etc/passwd")), None);
     }
 }

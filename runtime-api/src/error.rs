@@ -12,7 +12,9 @@ pub enum CompileError {
         runtime: &'static str,
         reason: String,
     },
-    #[error("{runtime}: the module imports '{module}::{name}', which this runtime does not provide")]
+    #[error(
+        "{runtime}: the module imports '{module}::{name}', which this runtime does not provide"
+    )]
     UnsatisfiedImport {
         runtime: &'static str,
         module: String,

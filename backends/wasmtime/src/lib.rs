@@ -1,0 +1,185 @@
+//! mod_wasm's runtime backend on [wasmtime](https://wasmtime.dev) with WASI preview1.
+//!
+//! `compile` uses a throwaway engine and returns wasmtime's serialized code; `load` deserializes
+//! it into the process-wide engine (created lazily in the process that runs requests) and
+//! pre-links it against WASI, so a request only instantiates.
+
+mod stdio;
+
+use runtime_api::{
+    Access, Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
+    Precompiled, RunError, Runtime, Stdio,
+};
+use std::sync::{Arc, OnceLock};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
+use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+const NAME: &str = "wasmtime";
+
+/// The wasmtime runtime, registered as `wasmtime`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wasmtime;
+
+/// The engine settings shared by compilation and loading: serialized code only loads into an
+/// engine configured the same way.
+///
+/// Compilation happens in the Apache parent, which forks afterwards; parallel compilation
+/// would start a thread pool there that forked children inherit as dead threads. The workspace
+/// therefore builds wasmtime without its `parallel-compilation` feature.
+fn engine_config() -> Config {
+    Config::new()
+}
+
+/// The engine of this process, created on first use. `load` is only called in processes that
+/// serve requests, so the engine is never inherited across a fork.
+fn process_engine() -> Result<&'static Engine, LoadError> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine);
+    }
+    let engine = Engine::new(&engine_config()).map_err(|e| LoadError::Engine {
+        runtime: NAME,
+        reason: format!("cannot create the engine: {e:#}"),
+    })?;
+    Ok(ENGINE.get_or_init(|| engine))
+}
+
+fn wasi_linker(engine: &Engine) -> Result<Linker<WasiP1Ctx>, String> {
+    let mut linker = Linker::new(engine);
+    p1::add_to_linker_sync(&mut linker, |ctx| ctx)
+        .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+    Ok(linker)
+}
+
+impl Runtime for Wasmtime {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none()
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+        let engine_error = |reason| CompileError::Engine {
+            runtime: NAME,
+            reason,
+        };
+        let engine = Engine::new(&engine_config())
+            .map_err(|e| engine_error(format!("cannot create the engine: {e:#}")))?;
+        let module = Module::new(&engine, wasm).map_err(|e| CompileError::Invalid {
+            runtime: NAME,
+            reason: format!("{e:#}"),
+        })?;
+        let linker = wasi_linker(&engine).map_err(engine_error)?;
+        if let Err(e) = linker.instantiate_pre(&module) {
+            let provided = |m: &str| m == "wasi_snapshot_preview1" || m == "wasi_unstable";
+            return Err(match module.imports().find(|i| !provided(i.module())) {
+                Some(import) => CompileError::UnsatisfiedImport {
+                    runtime: NAME,
+                    module: import.module().to_owned(),
+                    name: import.name().to_owned(),
+                },
+                None => CompileError::Invalid {
+                    runtime: NAME,
+                    reason: format!("{e:#}"),
+                },
+            });
+        }
+        let bytes = module
+            .serialize()
+            .map_err(|e| engine_error(format!("cannot serialize compiled code: {e:#}")))?;
+        Ok(Precompiled::new(NAME, bytes))
+    }
+
+    fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
+        let bytes = precompiled.expect_runtime(NAME)?;
+        let engine = process_engine()?;
+        let engine_error = |reason| LoadError::Engine {
+            runtime: NAME,
+            reason,
+        };
+        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by this same
+        // build of wasmtime with the same engine configuration; they never come from outside.
+        let module = unsafe { Module::deserialize(engine, bytes) }
+            .map_err(|e| engine_error(format!("cannot load compiled code: {e:#}")))?;
+        let linker = wasi_linker(engine).map_err(engine_error)?;
+        let instance_pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| engine_error(format!("cannot link the module: {e:#}")))?;
+        Ok(Arc::new(WasmtimeModule { instance_pre }))
+    }
+}
+
+/// A module pre-linked against WASI preview1 in this process's engine.
+struct WasmtimeModule {
+    instance_pre: InstancePre<WasiP1Ctx>,
+}
+
+impl WasmtimeModule {
+    fn wasi_context(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<WasiP1Ctx, RunError> {
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .args(&config.args)
+            .envs(&config.env)
+            .stdin(stdio::BlockingReader::new(stdio.stdin))
+            .stdout(stdio::BlockingWriter::new(stdio.stdout))
+            .stderr(stdio::BlockingWriter::new(stdio.stderr))
+            // Requests already run on their own Apache worker thread; filesystem calls need not
+            // hop to another thread pool.
+            .allow_blocking_current_thread(true);
+        for preopen in &config.preopens {
+            let perms = match preopen.access {
+                Access::ReadWrite => FsPerms::ReadWrite,
+                Access::ReadOnly => FsPerms::ReadOnly,
+            };
+            builder
+                .preopened_dir(&preopen.host, preopen.guest.as_str(), perms)
+                .map_err(|e| RunError::Preopen {
+                    runtime: NAME,
+                    guest: preopen.guest.clone(),
+                    host: preopen.host.clone(),
+                    reason: format!("{e:#}"),
+                })?;
+        }
+        Ok(builder.build_p1())
+    }
+}
+
+impl LoadedModule for WasmtimeModule {
+    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError> {
+        let wasi = self.wasi_context(config, stdio)?;
+        let mut store = Store::new(self.instance_pre.module().engine(), wasi);
+        let instance =
+            self.instance_pre
+                .instantiate(&mut store)
+                .map_err(|e| RunError::Instantiate {
+                    runtime: NAME,
+                    reason: format!("{e:#}"),
+                })?;
+        let entry_point = &config.entry_point;
+        let func = instance
+            .get_func(&mut store, entry_point.as_str())
+            .ok_or_else(|| RunError::MissingEntryPoint {
+                runtime: NAME,
+                entry_point: entry_point.clone(),
+            })?;
+        let func = func
+            .typed::<(), ()>(&store)
+            .map_err(|_| RunError::EntryPointSignature {
+                runtime: NAME,
+                entry_point: entry_point.clone(),
+            })?;
+        match func.call(&mut store, ()) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(exit) => Ok(ExitCode(exit.0)),
+                None => Err(RunError::Trap {
+                    runtime: NAME,
+                    reason: format!("{e:#}"),
+                }),
+            },
+        }
+    }
+}

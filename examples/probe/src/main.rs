@@ -1,0 +1,99 @@
+//! A guest for mod_wasm's integration tests: its first argument (WasmArg) picks a behaviour.
+//!
+//!   env           print argv and the environment, one per line (no CGI headers)
+//!   exit N        exit with code N after printing a line
+//!   trap          execute `unreachable`
+//!   stderr        write three lines to stderr, then "ok"
+//!   bytes         print every byte value 0..=255 (no CGI headers)
+//!   big N         print N bytes of a fixed pattern (no CGI headers)
+//!   read PATH     print the file at PATH, or "error: ..."
+//!   write PATH    create PATH with some text; print "wrote" or "error: ..."
+//!   script        CGI: print SCRIPT_FILENAME and the contents of that file (interpreter mode)
+//!   headers       CGI: repeated Set-Cookie and a custom header
+//!   malformed     CGI: output without a header block
+//!   spin          loop forever (for timeouts; unused by default)
+//!
+//! It also exports `alt_entry` (see build.rs) for WasmEntryPoint.
+use std::io::{Read, Write};
+
+#[no_mangle]
+pub extern "C" fn alt_entry() {
+    print!("alternative entry point\n");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+    let mut out = std::io::stdout().lock();
+    match arg(1) {
+        "env" => {
+            for (i, a) in args.iter().enumerate() {
+                writeln!(out, "argv[{i}]={a}").unwrap();
+            }
+            for (k, v) in std::env::vars() {
+                writeln!(out, "env:{k}={v}").unwrap();
+            }
+            let mut stdin = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut stdin);
+            writeln!(out, "stdin:{}", stdin.len()).unwrap();
+        }
+        "exit" => {
+            writeln!(out, "exiting").unwrap();
+            out.flush().unwrap();
+            std::process::exit(arg(2).parse().unwrap_or(1));
+        }
+        "trap" => {
+            writeln!(out, "about to trap").unwrap();
+            out.flush().unwrap();
+            #[cfg(target_arch = "wasm32")]
+            core::arch::wasm32::unreachable();
+            #[cfg(not(target_arch = "wasm32"))]
+            std::process::abort();
+        }
+        "stderr" => {
+            eprintln!("first line to stderr");
+            eprintln!("second line to stderr");
+            eprint!("third line without newline");
+            writeln!(out, "ok").unwrap();
+        }
+        "bytes" => out.write_all(&(0..=255u8).collect::<Vec<_>>()).unwrap(),
+        "big" => {
+            let n: usize = arg(2).parse().unwrap_or(0);
+            let pattern: Vec<u8> = (0..=250u8).collect();
+            let mut left = n;
+            while left > 0 {
+                let chunk = left.min(pattern.len());
+                out.write_all(&pattern[..chunk]).unwrap();
+                left -= chunk;
+            }
+        }
+        "read" => match std::fs::read(arg(2)) {
+            Ok(bytes) => out.write_all(&bytes).unwrap(),
+            Err(e) => writeln!(out, "error: {e}").unwrap(),
+        },
+        "write" => match std::fs::write(arg(2), "written by probe\n") {
+            Ok(()) => writeln!(out, "wrote").unwrap(),
+            Err(e) => writeln!(out, "error: {e}").unwrap(),
+        },
+        "script" => {
+            let script = std::env::var("SCRIPT_FILENAME").unwrap_or_default();
+            let body = std::fs::read_to_string(&script).unwrap_or_else(|e| format!("error: {e}"));
+            write!(out, "Content-Type: text/plain\n\nSCRIPT_FILENAME={script}\n{body}").unwrap();
+        }
+        "headers" => {
+            write!(
+                out,
+                "Content-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\nX-Probe: yes\n\nheaders\n"
+            )
+            .unwrap();
+        }
+        "malformed" => writeln!(out, "this is not a header block").unwrap(),
+        "spin" => loop {
+            std::hint::spin_loop();
+        },
+        other => {
+            writeln!(out, "unknown probe behaviour {other:?}").unwrap();
+            std::process::exit(2);
+        }
+    }
+}

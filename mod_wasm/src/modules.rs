@@ -1,0 +1,131 @@
+//! Compiled and loaded modules, shared between every location that names the same file.
+//!
+//! Two tiers, because Apache configures in a parent process and serves from forked children:
+//! - [`Compiled`]: artifacts produced while the configuration is checked, in the parent. Plain
+//!   bytes; kept across configuration reloads and reused while the file is unchanged.
+//! - [`loaded`]: modules made runnable in this process, created on first use after the fork.
+
+use runtime_api::{LoadedModule, Precompiled, Runtime};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::SystemTime;
+
+/// One module file under one runtime.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleKey {
+    pub runtime: &'static str,
+    pub path: PathBuf,
+}
+
+impl fmt::Display for ModuleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} with runtime {}", self.path.display(), self.runtime)
+    }
+}
+
+/// What identifies a file's contents without reading it: a changed file gets recompiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path)?;
+        Ok(Self {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode: metadata.ino(),
+        })
+    }
+}
+
+struct Artifact {
+    stamp: FileStamp,
+    precompiled: Precompiled,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Artifacts compiled in this process (the parent) or inherited from it.
+#[derive(Default)]
+pub struct Compiled {
+    artifacts: Mutex<HashMap<ModuleKey, Artifact>>,
+}
+
+/// How [`Compiled::compile`] obtained an artifact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provenance {
+    Compiled,
+    Reused,
+}
+
+impl Compiled {
+    pub fn global() -> &'static Compiled {
+        static COMPILED: OnceLock<Compiled> = OnceLock::new();
+        COMPILED.get_or_init(Compiled::default)
+    }
+
+    /// Compiles `key.path` with `runtime` unless an artifact for the unchanged file exists.
+    pub fn compile(
+        &self,
+        key: &ModuleKey,
+        runtime: &dyn Runtime,
+    ) -> Result<(Precompiled, Provenance), String> {
+        let stamp = FileStamp::of(&key.path)
+            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        if let Some(artifact) = lock(&self.artifacts).get(key) {
+            if artifact.stamp == stamp {
+                return Ok((artifact.precompiled.clone(), Provenance::Reused));
+            }
+        }
+        let wasm = std::fs::read(&key.path)
+            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let precompiled = runtime.compile(&wasm).map_err(|e| e.to_string())?;
+        lock(&self.artifacts).insert(
+            key.clone(),
+            Artifact {
+                stamp,
+                precompiled: precompiled.clone(),
+            },
+        );
+        Ok((precompiled, Provenance::Compiled))
+    }
+
+    /// The artifact for `key`, if one was compiled.
+    pub fn get(&self, key: &ModuleKey) -> Option<Precompiled> {
+        lock(&self.artifacts)
+            .get(key)
+            .map(|a| a.precompiled.clone())
+    }
+
+    /// Drops artifacts the current configuration no longer uses.
+    pub fn retain(&self, in_use: &[ModuleKey]) {
+        lock(&self.artifacts).retain(|key, _| in_use.contains(key));
+    }
+}
+
+/// The module for `key`, loaded into this process on first use (compiled first if the
+/// configuration check could not foresee this module/runtime pair).
+pub fn loaded(key: &ModuleKey, runtime: &dyn Runtime) -> Result<Arc<dyn LoadedModule>, String> {
+    static LOADED: OnceLock<Mutex<HashMap<ModuleKey, Arc<dyn LoadedModule>>>> = OnceLock::new();
+    let mut loaded = lock(LOADED.get_or_init(Default::default));
+    if let Some(module) = loaded.get(key) {
+        return Ok(module.clone());
+    }
+    let compiled = Compiled::global();
+    let precompiled = match compiled.get(key) {
+        Some(precompiled) => precompiled,
+        None => compiled.compile(key, runtime)?.0,
+    };
+    let module = runtime.load(&precompiled).map_err(|e| e.to_string())?;
+    loaded.insert(key.clone(), module.clone());
+    Ok(module)
+}

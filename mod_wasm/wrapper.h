@@ -1,0 +1,11 @@
+/* The parts of Apache httpd's API mod_wasm uses; bindgen turns them into src/ffi.rs. */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mmn.h"
+#include "apr_strings.h"
+#include "apr_tables.h"
+#include "apr_pools.h"
