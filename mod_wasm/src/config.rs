@@ -412,9 +412,11 @@ mod tests {
         outer.set_module(outer_wasm.clone(), origin(1)).unwrap();
         outer.enable_cgi = Some(true);
         outer.set_entry_point("outer").unwrap();
-        let mut inner = SectionConfig::default();
-        inner.map_cgi_filenames = Some(true);
-        inner.enable_cgi = Some(false);
+        let mut inner = SectionConfig {
+            map_cgi_filenames: Some(true),
+            enable_cgi: Some(false),
+            ..Default::default()
+        };
 
         let merged = SectionConfig::merge(&outer, &inner);
         assert_eq!(merged.module.as_ref().unwrap().value, outer_wasm);

@@ -94,9 +94,9 @@ pub static COMMANDS: CommandTable<10> = CommandTable([
     ),
     command(
         c"WasmEnv",
-        take2(wasm_env),
-        cmd_how::TAKE2,
-        c"Sets an environment variable for the module: WasmEnv NAME VALUE",
+        take12(wasm_env),
+        cmd_how::TAKE12,
+        c"Sets an environment variable for the module: WasmEnv NAME [VALUE] (no value: empty)",
     ),
     command(
         c"WasmDir",

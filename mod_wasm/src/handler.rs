@@ -6,7 +6,7 @@
 use crate::apache::{self, guard, Level};
 use crate::config::SectionConfig;
 use crate::ffi;
-use crate::modules::{self, ModuleKey};
+use crate::modules::{self, ModuleKey, Provenance};
 use crate::runtimes;
 use runtime_api::cgi::{self, CgiRequest, CgiResponse, Disposition};
 use runtime_api::stdio::{text_lines, OutputBuffer};
@@ -105,7 +105,19 @@ impl Request<'_> {
         }
 
         let loaded = match modules::loaded(&key, runtime) {
-            Ok(loaded) => loaded,
+            Ok(modules::Loaded { module, first_use }) => {
+                match first_use {
+                    Some(Provenance::Reused) => {
+                        self.log(Level::Info, &format!("mod_wasm: loaded {key} into this process"));
+                    }
+                    Some(Provenance::Compiled) => self.log(Level::Info, &format!(
+                        "mod_wasm: compiled and loaded {key} into this process (the configuration \
+                         check cannot foresee a module combined with a runtime from another section)"
+                    )),
+                    None => {}
+                }
+                module
+            }
             Err(e) => {
                 self.log(
                     Level::Error,

@@ -164,10 +164,9 @@ unsafe extern "C" fn check_config(
                         Level::Error,
                         true,
                         &format!(
-                            "mod_wasm: cannot use WasmModule {} in {} with runtime {}: {e}",
+                            "mod_wasm: cannot use WasmModule {} in {}: {e}",
                             module.value.display(),
                             module.origin,
-                            runtime.name()
                         ),
                     );
                     ok = false;

@@ -112,20 +112,33 @@ impl Compiled {
     }
 }
 
+/// A module made runnable in this process, and how it got there.
+pub struct Loaded {
+    pub module: Arc<dyn LoadedModule>,
+    /// `Some` when this call loaded it (the first use in this process).
+    pub first_use: Option<Provenance>,
+}
+
 /// The module for `key`, loaded into this process on first use (compiled first if the
 /// configuration check could not foresee this module/runtime pair).
-pub fn loaded(key: &ModuleKey, runtime: &dyn Runtime) -> Result<Arc<dyn LoadedModule>, String> {
+pub fn loaded(key: &ModuleKey, runtime: &dyn Runtime) -> Result<Loaded, String> {
     static LOADED: OnceLock<Mutex<HashMap<ModuleKey, Arc<dyn LoadedModule>>>> = OnceLock::new();
     let mut loaded = lock(LOADED.get_or_init(Default::default));
     if let Some(module) = loaded.get(key) {
-        return Ok(module.clone());
+        return Ok(Loaded {
+            module: module.clone(),
+            first_use: None,
+        });
     }
     let compiled = Compiled::global();
-    let precompiled = match compiled.get(key) {
-        Some(precompiled) => precompiled,
-        None => compiled.compile(key, runtime)?.0,
+    let (precompiled, provenance) = match compiled.get(key) {
+        Some(precompiled) => (precompiled, Provenance::Reused),
+        None => compiled.compile(key, runtime)?,
     };
     let module = runtime.load(&precompiled).map_err(|e| e.to_string())?;
     loaded.insert(key.clone(), module.clone());
-    Ok(module)
+    Ok(Loaded {
+        module,
+        first_use: Some(provenance),
+    })
 }

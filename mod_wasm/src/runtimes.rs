@@ -29,6 +29,7 @@ runtimes! {
 
 /// The process-wide registry. Runtimes are stateless factories, so sharing it across the fork is
 /// harmless.
+#[cfg_attr(test, allow(dead_code))]
 pub fn global() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(registry)

@@ -33,16 +33,48 @@ fn engine_config() -> Config {
 
 /// The engine of this process, created on first use. `load` is only called in processes that
 /// serve requests, so the engine is never inherited across a fork.
+static PROCESS_ENGINE: OnceLock<Engine> = OnceLock::new();
+
 fn process_engine() -> Result<&'static Engine, LoadError> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(engine) = ENGINE.get() {
+    if let Some(engine) = PROCESS_ENGINE.get() {
         return Ok(engine);
     }
     let engine = Engine::new(&engine_config()).map_err(|e| LoadError::Engine {
         runtime: NAME,
         reason: format!("cannot create the engine: {e:#}"),
     })?;
-    Ok(ENGINE.get_or_init(|| engine))
+    Ok(PROCESS_ENGINE.get_or_init(|| engine))
+}
+
+/// Compiles `wasm` and checks its imports against WASI preview1.
+fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+    let engine_error = |reason| CompileError::Engine {
+        runtime: NAME,
+        reason,
+    };
+    let module = Module::new(engine, wasm).map_err(|e| CompileError::Invalid {
+        runtime: NAME,
+        reason: format!("{e:#}"),
+    })?;
+    let linker = wasi_linker(engine).map_err(engine_error)?;
+    if let Err(e) = linker.instantiate_pre(&module) {
+        let provided = |m: &str| m == "wasi_snapshot_preview1" || m == "wasi_unstable";
+        return Err(match module.imports().find(|i| !provided(i.module())) {
+            Some(import) => CompileError::UnsatisfiedImport {
+                runtime: NAME,
+                module: import.module().to_owned(),
+                name: import.name().to_owned(),
+            },
+            None => CompileError::Invalid {
+                runtime: NAME,
+                reason: format!("{e:#}"),
+            },
+        });
+    }
+    let bytes = module
+        .serialize()
+        .map_err(|e| engine_error(format!("cannot serialize compiled code: {e:#}")))?;
+    Ok(Precompiled::new(NAME, bytes))
 }
 
 fn wasi_linker(engine: &Engine) -> Result<Linker<WasiP1Ctx>, String> {
@@ -62,35 +94,23 @@ impl Runtime for Wasmtime {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
-        let engine_error = |reason| CompileError::Engine {
+        let engine = Engine::new(&engine_config()).map_err(|e| CompileError::Engine {
             runtime: NAME,
-            reason,
-        };
-        let engine = Engine::new(&engine_config())
-            .map_err(|e| engine_error(format!("cannot create the engine: {e:#}")))?;
-        let module = Module::new(&engine, wasm).map_err(|e| CompileError::Invalid {
-            runtime: NAME,
-            reason: format!("{e:#}"),
+            reason: format!("cannot create the engine: {e:#}"),
         })?;
-        let linker = wasi_linker(&engine).map_err(engine_error)?;
-        if let Err(e) = linker.instantiate_pre(&module) {
-            let provided = |m: &str| m == "wasi_snapshot_preview1" || m == "wasi_unstable";
-            return Err(match module.imports().find(|i| !provided(i.module())) {
-                Some(import) => CompileError::UnsatisfiedImport {
-                    runtime: NAME,
-                    module: import.module().to_owned(),
-                    name: import.name().to_owned(),
-                },
-                None => CompileError::Invalid {
-                    runtime: NAME,
-                    reason: format!("{e:#}"),
-                },
-            });
+        let result = compile_with(&engine, wasm);
+        // Creating an engine installed wasmtime's trap handlers for the whole process, and marked
+        // them installed. Apache installs its own fatal-signal handlers before forking, and a
+        // child would inherit "installed" without the handlers, so a trap would kill it. Undo
+        // the installation; the child's own engine installs them again, on top of Apache's.
+        if PROCESS_ENGINE.get().is_none() {
+            // SAFETY: this engine and everything derived from it (module, linker) is dropped by
+            // now and never ran code; compilation runs on Apache's configuration thread, so no
+            // other handlers were installed since the engine was created; and this process has
+            // no engine of its own that could be running wasm.
+            unsafe { engine.unload_process_handlers() };
         }
-        let bytes = module
-            .serialize()
-            .map_err(|e| engine_error(format!("cannot serialize compiled code: {e:#}")))?;
-        Ok(Precompiled::new(NAME, bytes))
+        result
     }
 
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
@@ -109,6 +129,29 @@ impl Runtime for Wasmtime {
             .instantiate_pre(&module)
             .map_err(|e| engine_error(format!("cannot link the module: {e:#}")))?;
         Ok(Arc::new(WasmtimeModule { instance_pre }))
+    }
+}
+
+/// One line for the error log: what went wrong, then where in the guest.
+fn describe_trap(error: &wasmtime::Error) -> String {
+    let reason = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error.root_cause().to_string(),
+    };
+    let frames: Vec<&str> = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(|backtrace| {
+            backtrace
+                .frames()
+                .iter()
+                .filter_map(|f| f.func_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    if frames.is_empty() {
+        reason
+    } else {
+        format!("{reason}; wasm backtrace: {}", frames.join(" <- "))
     }
 }
 
@@ -177,7 +220,7 @@ impl LoadedModule for WasmtimeModule {
                 Some(exit) => Ok(ExitCode(exit.0)),
                 None => Err(RunError::Trap {
                     runtime: NAME,
-                    reason: format!("{e:#}"),
+                    reason: describe_trap(&e),
                 }),
             },
         }

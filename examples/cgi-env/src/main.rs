@@ -4,7 +4,9 @@ use std::io::Read;
 
 fn main() {
     let mut stdin = Vec::new();
-    let stdin_len = std::io::stdin().read_to_end(&mut stdin).map(|_| stdin.len());
+    let stdin_len = std::io::stdin()
+        .read_to_end(&mut stdin)
+        .map(|_| stdin.len());
 
     let mut out = String::from("Content-Type: text/plain; charset=utf-8\n\n");
     for (i, arg) in std::env::args().enumerate() {

@@ -7,7 +7,11 @@ fn main() -> std::io::Result<()> {
     let content_type =
         std::env::var("CONTENT_TYPE").unwrap_or_else(|_| "application/octet-stream".into());
     let mut out = std::io::stdout().lock();
-    write!(out, "Content-Type: {content_type}\nX-Echo-Length: {}\n\n", body.len())?;
+    write!(
+        out,
+        "Content-Type: {content_type}\nX-Echo-Length: {}\n\n",
+        body.len()
+    )?;
     out.write_all(&body)?;
     out.flush()
 }

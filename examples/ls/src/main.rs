@@ -3,12 +3,18 @@
 use std::fmt::Write;
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn main() {
     let path = std::env::var("PATH_INFO").unwrap_or_default();
-    let path = if path.is_empty() { "/".to_owned() } else { path };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path
+    };
     match std::fs::read_dir(&path) {
         Ok(entries) => {
             let mut names: Vec<String> = entries
@@ -22,15 +28,18 @@ fn main() {
                 })
                 .collect();
             names.sort();
-            let mut html = format!("<!doctype html>\n<title>{0}</title>\n<h1>{0}</h1>\n<ul>\n", escape(&path));
+            let mut html = format!(
+                "<!doctype html>\n<title>{0}</title>\n<h1>{0}</h1>\n<ul>\n",
+                escape(&path)
+            );
             for name in names {
                 let _ = writeln!(html, "<li>{}</li>", escape(&name));
             }
             html.push_str("</ul>\n");
             print!("Content-Type: text/html; charset=utf-8\n\n{html}");
         }
-        Err(e) => print!(
-            "Status: 404 Not Found\nContent-Type: text/plain\n\ncannot list {path}: {e}\n"
-        ),
+        Err(e) => {
+            print!("Status: 404 Not Found\nContent-Type: text/plain\n\ncannot list {path}: {e}\n")
+        }
     }
 }

@@ -3,6 +3,8 @@
 //!   env           print argv and the environment, one per line (no CGI headers)
 //!   exit N        exit with code N after printing a line
 //!   trap          execute `unreachable`
+//!   oob           load from far outside linear memory
+//!   recurse       recurse until the stack is exhausted
 //!   stderr        write three lines to stderr, then "ok"
 //!   bytes         print every byte value 0..=255 (no CGI headers)
 //!   big N         print N bytes of a fixed pattern (no CGI headers)
@@ -18,7 +20,14 @@ use std::io::{Read, Write};
 
 #[no_mangle]
 pub extern "C" fn alt_entry() {
-    print!("alternative entry point\n");
+    println!("alternative entry point");
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let local = std::hint::black_box([depth; 16]);
+    recurse(depth + 1) + local[depth as usize % 16]
 }
 
 fn main() {
@@ -50,6 +59,18 @@ fn main() {
             #[cfg(not(target_arch = "wasm32"))]
             std::process::abort();
         }
+        "oob" => {
+            writeln!(out, "about to trap").unwrap();
+            out.flush().unwrap();
+            // SAFETY: none; the point is to fault. In wasm this traps instead of corrupting.
+            let byte = unsafe { std::ptr::read_volatile(usize::MAX as *const u8) };
+            writeln!(out, "read {byte}").unwrap();
+        }
+        "recurse" => {
+            writeln!(out, "about to trap").unwrap();
+            out.flush().unwrap();
+            writeln!(out, "{}", recurse(1)).unwrap();
+        }
         "stderr" => {
             eprintln!("first line to stderr");
             eprintln!("second line to stderr");
@@ -78,7 +99,11 @@ fn main() {
         "script" => {
             let script = std::env::var("SCRIPT_FILENAME").unwrap_or_default();
             let body = std::fs::read_to_string(&script).unwrap_or_else(|e| format!("error: {e}"));
-            write!(out, "Content-Type: text/plain\n\nSCRIPT_FILENAME={script}\n{body}").unwrap();
+            write!(
+                out,
+                "Content-Type: text/plain\n\nSCRIPT_FILENAME={script}\n{body}"
+            )
+            .unwrap();
         }
         "headers" => {
             write!(

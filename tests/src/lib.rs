@@ -1,0 +1,424 @@
+//! Harness for mod_wasm's integration tests: a real Apache httpd (Debian's `apache2`) started on
+//! a free loopback port with a generated configuration, and a small HTTP/1.1 client.
+//!
+//! Every [`Apache`] is stopped when dropped, so a failing test does not leave a server behind.
+//!
+//! Locations of the artifacts under test (the script in `scripts/test` sets them):
+//! - `MOD_WASM_SO`: the built module (default: `<target>/debug/libmod_wasm.so`);
+//! - `MOD_WASM_GUESTS`: the directory of the example guests built for wasm32-wasip1.
+
+pub mod http;
+
+use std::fmt::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub use http::{Body, Request, Response};
+
+/// The runtimes this build of the tests covers: the same cargo features as the module.
+pub fn runtimes() -> Vec<&'static str> {
+    let runtimes: Vec<&'static str> = [("wasmtime", cfg!(feature = "wasmtime"))]
+        .into_iter()
+        .filter(|(_, built)| *built)
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        !runtimes.is_empty(),
+        "the tests were built without any runtime feature"
+    );
+    runtimes
+}
+
+/// Runs `test` once per runtime built in, announcing each so a failure names its runtime.
+pub fn for_each_runtime(test: impl Fn(&'static str)) {
+    for runtime in runtimes() {
+        eprintln!("== runtime {runtime}");
+        test(runtime);
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The mod_wasm shared object under test.
+pub fn module_so() -> PathBuf {
+    let path = std::env::var_os("MOD_WASM_SO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/libmod_wasm.so"));
+    assert!(
+        path.is_file(),
+        "{} not found: build it first (scripts/test does) or set MOD_WASM_SO",
+        path.display()
+    );
+    path
+}
+
+/// An example guest, e.g. `guest("hello")`.
+pub fn guest(name: &str) -> PathBuf {
+    let dir = std::env::var_os("MOD_WASM_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let shared = target_dir().join("wasm32-wasip1/release");
+            if shared.is_dir() {
+                shared
+            } else {
+                workspace_root().join("examples/target/wasm32-wasip1/release")
+            }
+        });
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} not found: build the examples first (scripts/test does) or set MOD_WASM_GUESTS",
+        path.display()
+    );
+    path
+}
+
+/// Apache's multi-processing modules the tests run under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mpm {
+    Event,
+    Prefork,
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
+
+/// A scratch directory the server's unprivileged children can read (and, where a test asks,
+/// write): Apache started as root serves as www-data.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("mod_wasm-test-")
+            .tempdir()
+            .expect("creating a scratch directory");
+        set_mode(dir.path(), 0o755);
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates `relative` (and its parents) as a world-readable directory.
+    pub fn dir(&self, relative: &str) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(&path).unwrap();
+        set_mode(&path, 0o755);
+        path
+    }
+
+    /// Creates `relative` as a directory the server's children may write to.
+    pub fn writable_dir(&self, relative: &str) -> PathBuf {
+        let path = self.dir(relative);
+        set_mode(&path, 0o777);
+        path
+    }
+
+    /// Writes a world-readable file.
+    pub fn file(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, contents).unwrap();
+        set_mode(&path, 0o644);
+        path
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("finding a free loopback port")
+}
+
+/// A generated Apache configuration: mod_wasm plus whatever the test adds.
+pub struct Config {
+    pub scratch: Scratch,
+    pub port: u16,
+    mpm: Mpm,
+    body: String,
+}
+
+impl Config {
+    /// A configuration whose server-level part is `body`.
+    pub fn new(body: &str) -> Self {
+        let scratch = Scratch::new();
+        scratch.dir("htdocs");
+        Self {
+            scratch,
+            port: free_port(),
+            mpm: Mpm::Event,
+            body: body.to_owned(),
+        }
+    }
+
+    /// Replaces the server-level part (for tests that first need the scratch directory).
+    pub fn with_body(mut self, body: &str) -> Self {
+        self.body = body.to_owned();
+        self
+    }
+
+    pub fn mpm(mut self, mpm: Mpm) -> Self {
+        self.mpm = mpm;
+        self
+    }
+
+    pub fn htdocs(&self) -> PathBuf {
+        self.scratch.path().join("htdocs")
+    }
+
+    pub fn error_log_path(&self) -> PathBuf {
+        self.scratch.path().join("error.log")
+    }
+
+    pub fn conf_path(&self) -> PathBuf {
+        self.scratch.path().join("httpd.conf")
+    }
+
+    fn write(&self) -> PathBuf {
+        let dir = self.scratch.path().display();
+        let mpm = match self.mpm {
+            Mpm::Event => "event",
+            Mpm::Prefork => "prefork",
+        };
+        let mut conf = String::new();
+        writeln!(conf, "ServerRoot {dir}").unwrap();
+        writeln!(conf, "ServerName 127.0.0.1").unwrap();
+        writeln!(
+            conf,
+            "LoadModule mpm_{mpm}_module {APACHE_MODULES}/mod_mpm_{mpm}.so"
+        )
+        .unwrap();
+        for module in ["authz_core", "mime", "env", "alias"] {
+            writeln!(
+                conf,
+                "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so"
+            )
+            .unwrap();
+        }
+        writeln!(conf, "LoadModule wasm_module {}", module_so().display()).unwrap();
+        if running_as_root() {
+            conf.push_str("User www-data\nGroup www-data\n");
+        }
+        writeln!(conf, "Listen 127.0.0.1:{}", self.port).unwrap();
+        writeln!(conf, "PidFile {dir}/httpd.pid").unwrap();
+        writeln!(conf, "ErrorLog {dir}/error.log").unwrap();
+        conf.push_str("LogLevel warn wasm:info\n");
+        conf.push_str("TypesConfig /etc/mime.types\n");
+        writeln!(conf, "DocumentRoot {dir}/htdocs").unwrap();
+        conf.push_str("StartServers 1\nTimeout 60\n");
+        conf.push_str(&self.body);
+        conf.push('\n');
+        let path = self.conf_path();
+        std::fs::write(&path, conf).unwrap();
+        set_mode(&path, 0o644);
+        path
+    }
+
+    /// `apache2 -t` on this configuration: what `apachectl -t` reports.
+    pub fn check(&self) -> CheckResult {
+        let conf = self.write();
+        let output = apache2(&["-t", "-f", conf.to_str().unwrap()]);
+        CheckResult::from(output)
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(self) -> Apache {
+        let conf = self.write();
+        let output = apache2(&["-k", "start", "-f", conf.to_str().unwrap()]);
+        let log = std::fs::read_to_string(self.error_log_path()).unwrap_or_default();
+        assert!(
+            output.status.success(),
+            "apache2 did not start: {}\n{}\n{}\nerror log:\n{log}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        let apache = Apache { config: self };
+        apache.wait_until_listening();
+        apache
+    }
+
+    /// Tries to start the server; returns apache2's result without asserting success.
+    pub fn try_start(self) -> (CheckResult, Option<Apache>) {
+        let conf = self.write();
+        let output = apache2(&["-k", "start", "-f", conf.to_str().unwrap()]);
+        let result = CheckResult::from(output);
+        let apache = Apache { config: self };
+        if result.success {
+            apache.wait_until_listening();
+            (result, Some(apache))
+        } else {
+            (result, None)
+        }
+    }
+}
+
+fn apache2(args: &[&str]) -> Output {
+    Command::new("apache2")
+        .args(args)
+        // Debian's apache2 reads these from /etc/apache2/envvars; the generated configuration
+        // does not use them, but the binary insists they are set.
+        .env("APACHE_RUN_DIR", std::env::temp_dir())
+        .env("APACHE_LOG_DIR", std::env::temp_dir())
+        .env("APACHE_LOCK_DIR", std::env::temp_dir())
+        .env("APACHE_PID_FILE", std::env::temp_dir().join("unused.pid"))
+        .env("APACHE_RUN_USER", "www-data")
+        .env("APACHE_RUN_GROUP", "www-data")
+        .output()
+        .expect("running apache2 (install apache2, e.g. with scripts/setup)")
+}
+
+/// The outcome of `apache2 -t` or a start attempt.
+#[derive(Debug)]
+pub struct CheckResult {
+    pub success: bool,
+    /// stdout and stderr together: where Apache reports configuration errors.
+    pub output: String,
+}
+
+impl From<Output> for CheckResult {
+    fn from(output: Output) -> Self {
+        Self {
+            success: output.status.success(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }
+    }
+}
+
+/// A running Apache; stopped on drop.
+pub struct Apache {
+    config: Config,
+}
+
+impl Apache {
+    pub fn port(&self) -> u16 {
+        self.config.port
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn scratch(&self) -> &Scratch {
+        &self.config.scratch
+    }
+
+    /// A request to this server.
+    pub fn request(&self, method: &str, path: &str) -> Request {
+        Request::new(self.port(), method, path)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path).send()
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.config.error_log_path()).unwrap_or_default()
+    }
+
+    /// Waits (briefly) until the error log contains `needle`, for lines written after a response.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.error_log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.port())).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "apache2 did not listen on port {} in time; error log:\n{}",
+                self.port(),
+                self.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.config.scratch.path().join("httpd.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        let pid = self.pid();
+        let conf = self.config.conf_path();
+        let _ = apache2(&["-k", "stop", "-f", conf.to_str().unwrap()]);
+        let Some(pid) = pid else { return };
+        // A zombie (exited, not yet reaped by whoever adopted the daemon) counts as stopped.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|stat| {
+                    !stat
+                        .rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+                .unwrap_or(false)
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive() {
+            // The daemon leads its own process group; take its children with it.
+            let _ = Command::new("kill")
+                .args(["-9", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}

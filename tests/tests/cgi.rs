@@ -1,0 +1,177 @@
+//! The CGI layer through Apache: meta-variables in, Status/Location/headers out, bad output.
+
+use mod_wasm_tests::{for_each_runtime, guest, Apache, Config};
+
+fn cgi_location(path: &str, runtime: &str, module: &str, extra: &str) -> String {
+    format!(
+        "<Location {path}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n  WasmEnableCGI On\n{extra}\n</Location>\n",
+        guest(module).display()
+    )
+}
+
+fn variables(apache: &Apache, request: mod_wasm_tests::Request) -> Vec<(String, String)> {
+    let response = request.send();
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    response
+        .text()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn get<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    vars.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn requests_become_cgi_meta_variables() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&format!(
+            "SetEnv FROM_SETENV yes\n{}",
+            cgi_location("/env", runtime, "cgi-env", "  WasmEnv FROM_WASMENV yes")
+        ))
+        .start();
+        let port = apache.port().to_string();
+        let request = apache
+            .request("POST", "/env/extra/path?a=1&b=%20")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Custom-Header", "custom value")
+            .header("X_Spoofed", "dropped")
+            .header("Proxy", "http://attacker.invalid")
+            .body("name=value");
+        let vars = variables(&apache, request);
+        for (name, value) in [
+            ("GATEWAY_INTERFACE", "CGI/1.1"),
+            ("REQUEST_METHOD", "POST"),
+            ("SERVER_PROTOCOL", "HTTP/1.1"),
+            ("SERVER_NAME", "127.0.0.1"),
+            ("SERVER_ADDR", "127.0.0.1"),
+            ("SERVER_PORT", port.as_str()),
+            ("REMOTE_ADDR", "127.0.0.1"),
+            ("REQUEST_SCHEME", "http"),
+            ("SCRIPT_NAME", "/env"),
+            ("PATH_INFO", "/extra/path"),
+            ("QUERY_STRING", "a=1&b=%20"),
+            ("REQUEST_URI", "/env/extra/path?a=1&b=%20"),
+            ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+            ("CONTENT_LENGTH", "10"),
+            ("HTTP_X_CUSTOM_HEADER", "custom value"),
+            ("FROM_SETENV", "yes"),
+            ("FROM_WASMENV", "yes"),
+            ("REDIRECT_STATUS", "200"),
+            ("argv[0]", "cgi-env.wasm"),
+        ] {
+            assert_eq!(
+                get(&vars, name),
+                Some(value),
+                "{runtime}: {name} in {vars:?}"
+            );
+        }
+        let document_root = apache.config().htdocs().display().to_string();
+        assert_eq!(
+            get(&vars, "DOCUMENT_ROOT"),
+            Some(document_root.as_str()),
+            "{runtime}"
+        );
+        assert_eq!(
+            get(&vars, "PATH_TRANSLATED"),
+            Some(format!("{document_root}/extra/path").as_str()),
+            "{runtime}"
+        );
+        assert!(
+            get(&vars, "REMOTE_PORT").is_some_and(|p| p.parse::<u16>().is_ok()),
+            "{runtime}"
+        );
+        assert!(
+            get(&vars, "SERVER_SOFTWARE").is_some_and(|s| s.starts_with("Apache")),
+            "{runtime}"
+        );
+        for absent in ["HTTP_X_SPOOFED", "HTTP_PROXY", "HTTP_CONTENT_TYPE", "PATH"] {
+            assert_eq!(
+                get(&vars, absent),
+                None,
+                "{runtime}: {absent} must not be set"
+            );
+        }
+        assert_eq!(get(&vars, "stdin: 10 bytes").or(None), None);
+        assert!(
+            apache
+                .request("POST", "/env")
+                .body("12345")
+                .send()
+                .text()
+                .contains("stdin: 5 bytes"),
+            "{runtime}: request body is stdin"
+        );
+    });
+}
+
+#[test]
+fn status_location_and_headers_come_from_the_program() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&format!(
+            "{}{}{}",
+            cgi_location("/redirect", runtime, "redirect", ""),
+            cgi_location("/hello", runtime, "hello", ""),
+            cgi_location("/headers", runtime, "probe", "  WasmArg headers"),
+        ))
+        .start();
+
+        let response = apache.get("/redirect?status=404");
+        assert_eq!(response.status, 404, "{runtime}");
+        assert_eq!(response.reason, "Chosen By Guest", "{runtime}");
+        assert_eq!(response.text(), "status 404\n", "{runtime}");
+
+        let response = apache.get("/redirect?to=http://example.invalid/next");
+        assert_eq!(response.status, 302, "{runtime}");
+        assert_eq!(
+            response.header("Location"),
+            Some("http://example.invalid/next"),
+            "{runtime}"
+        );
+
+        // A local path: Apache answers with that URL's response, the client sees no redirect.
+        let response = apache.get("/redirect?to=/hello");
+        assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(response.text(), "Hello from WebAssembly!\n", "{runtime}");
+        assert_eq!(response.header("Location"), None, "{runtime}");
+
+        let response = apache.get("/headers");
+        assert_eq!(response.status, 200, "{runtime}");
+        assert_eq!(
+            response.headers_named("Set-Cookie"),
+            ["a=1", "b=2"],
+            "{runtime}"
+        );
+        assert_eq!(response.header("X-Probe"), Some("yes"), "{runtime}");
+        assert_eq!(response.text(), "headers\n", "{runtime}");
+    });
+}
+
+#[test]
+fn output_without_a_header_block_is_a_bad_gateway() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&cgi_location(
+            "/bad",
+            runtime,
+            "probe",
+            "  WasmArg malformed",
+        ))
+        .start();
+        let response = apache.get("/bad");
+        assert_eq!(response.status, 502, "{runtime}");
+        assert!(
+            !response.text().contains("this is not a header block"),
+            "{runtime}: guest output leaked"
+        );
+        let log = apache.wait_for_log("malformed CGI response");
+        assert!(
+            log.contains("malformed CGI response: header line 1 is not 'Name: value'"),
+            "{runtime}: {log}"
+        );
+        assert!(log.contains("probe.wasm with runtime"), "{runtime}: {log}");
+    });
+}
