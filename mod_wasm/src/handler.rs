@@ -10,14 +10,19 @@ use crate::modules::{self, ModuleKey, Provenance};
 use crate::runtimes;
 use runtime_api::cgi::{self, CgiRequest, CgiResponse, Disposition};
 use runtime_api::stdio::{text_lines, OutputBuffer};
-use runtime_api::{ExecutionConfig, Stdio};
+use runtime_api::{ExecutionConfig, LoadedModule, Runtime, Stdio};
 use std::ffi::{c_int, CStr};
 use std::path::Path;
+use std::sync::Arc;
 
 pub const HANDLER_NAME: &CStr = c"wasm-handler";
 
 /// The most a guest may write to stderr per request; the rest is dropped (and said so).
 const STDERR_LIMIT: usize = 64 * 1024;
+
+/// The most a guest may write to stdout per request. Output is buffered until the guest exits,
+/// so without a bound a runaway guest would exhaust the child's memory.
+const STDOUT_LIMIT: usize = 256 * 1024 * 1024;
 
 const OK: c_int = ffi::OK as c_int;
 const DECLINED: c_int = ffi::DECLINED;
@@ -45,7 +50,8 @@ struct Request<'r> {
 /// the module, the runtime.
 struct Context<'a> {
     config: &'a SectionConfig,
-    key: &'a ModuleKey,
+    key: ModuleKey,
+    runtime: &'a dyn Runtime,
 }
 
 impl std::fmt::Display for Context<'_> {
@@ -69,31 +75,25 @@ impl Request<'_> {
     }
 
     fn handle(&mut self) -> c_int {
+        match self.try_handle() {
+            Ok(status) | Err(status) => status,
+        }
+    }
+
+    /// The request's life: resolve the configuration, load the module, run it, send its output.
+    /// `Err` carries the status of a request that ends early (already logged).
+    fn try_handle(&mut self) -> Result<c_int, c_int> {
         // SAFETY: per_dir_config is the request's merged configuration vector.
         let Some(config) = (unsafe { apache::section_config(self.r.per_dir_config) }) else {
             self.log(Level::Error, "mod_wasm: no configuration for this request");
-            return SERVER_ERROR;
+            return Err(SERVER_ERROR);
         };
-        let Some(module) = &config.module else {
-            self.log(
-                Level::Error,
-                "mod_wasm: wasm-handler is set here but no WasmModule applies",
-            );
-            return SERVER_ERROR;
+        let (key, runtime) = self.module_and_runtime(config)?;
+        let context = Context {
+            config,
+            key,
+            runtime,
         };
-        let runtime = match runtimes::global().get(config.runtime_name()) {
-            Ok(runtime) => runtime,
-            Err(e) => {
-                self.log(Level::Error, &format!("mod_wasm: {}: {e}", module.origin));
-                return SERVER_ERROR;
-            }
-        };
-        let key = ModuleKey {
-            runtime: runtime.name(),
-            path: module.value.clone(),
-        };
-        let context = Context { config, key: &key };
-
         if self.is_interpreter_mode() && self.r.finfo.filetype != ffi::apr_filetype_e_APR_REG {
             // SAFETY: filename is NULL or a string in the request pool.
             let file = unsafe { apache::owned_text(self.r.filename) };
@@ -101,10 +101,56 @@ impl Request<'_> {
                 Level::Info,
                 &format!("mod_wasm: script not found or not a file: {file}"),
             );
-            return NOT_FOUND;
+            return Err(NOT_FOUND);
         }
+        let module = self.load(&context)?;
+        let output = self.run(&context, module.as_ref())?;
+        if !config.cgi_enabled() {
+            return Ok(self.write_body(&output));
+        }
+        match cgi::parse_response(&output) {
+            Ok(Disposition::Respond(response)) => Ok(self.respond(response)),
+            Ok(Disposition::LocalRedirect { path }) => Ok(self.redirect_internally(&path)),
+            Err(e) => {
+                self.log(
+                    Level::Error,
+                    &format!("mod_wasm: {context}: malformed CGI response: {e}"),
+                );
+                Err(BAD_GATEWAY)
+            }
+        }
+    }
 
-        let loaded = match modules::loaded(&key, runtime) {
+    /// The module and runtime that apply to this request.
+    fn module_and_runtime(
+        &self,
+        config: &SectionConfig,
+    ) -> Result<(ModuleKey, &'static dyn Runtime), c_int> {
+        let Some(module) = &config.module else {
+            self.log(
+                Level::Error,
+                "mod_wasm: wasm-handler is set here but no WasmModule applies",
+            );
+            return Err(SERVER_ERROR);
+        };
+        match runtimes::global().get(config.runtime_name()) {
+            Ok(runtime) => Ok((
+                ModuleKey {
+                    runtime: runtime.name(),
+                    path: module.value.clone(),
+                },
+                runtime,
+            )),
+            Err(e) => {
+                self.log(Level::Error, &format!("mod_wasm: {}: {e}", module.origin));
+                Err(SERVER_ERROR)
+            }
+        }
+    }
+
+    fn load(&self, context: &Context) -> Result<Arc<dyn LoadedModule>, c_int> {
+        let key = &context.key;
+        match modules::loaded(key, context.runtime) {
             Ok(modules::Loaded { module, first_use }) => {
                 match first_use {
                     Some(Provenance::Reused) => {
@@ -116,37 +162,68 @@ impl Request<'_> {
                     )),
                     None => {}
                 }
-                module
+                Ok(module)
             }
             Err(e) => {
                 self.log(
                     Level::Error,
                     &format!("mod_wasm: {context}: cannot load the module: {e}"),
                 );
-                return SERVER_ERROR;
+                Err(SERVER_ERROR)
             }
-        };
+        }
+    }
 
+    /// Runs the module in a fresh sandbox and returns what it wrote to stdout, once it exited
+    /// successfully.
+    fn run(&mut self, context: &Context, module: &dyn LoadedModule) -> Result<Vec<u8>, c_int> {
+        let config = context.config;
         let mut execution = config.execution_config();
         let mut stdin = Vec::new();
         if config.cgi_enabled() {
-            stdin = match self.read_body() {
-                Ok(body) => body,
-                Err(status) => return status,
-            };
+            stdin = self.read_body()?;
             let request = self.cgi_request(&execution, config.maps_cgi_filenames(), stdin.len());
             execution.env = with_overrides(request.meta_variables(), &execution.env);
         }
-
-        let stdout = OutputBuffer::unlimited();
+        let stdout = OutputBuffer::with_limit(STDOUT_LIMIT);
         let stderr = OutputBuffer::with_limit(STDERR_LIMIT);
         let stdio = Stdio {
             stdin: Box::new(std::io::Cursor::new(stdin)),
             stdout: Box::new(stdout.clone()),
             stderr: Box::new(stderr.clone()),
         };
-        let outcome = loaded.run(&execution, stdio);
+        let outcome = module.run(&execution, stdio);
 
+        self.report_stderr(context, &stderr);
+        // A guest cut off by the limit usually fails afterwards; the limit is the cause to log.
+        if stdout.truncated() {
+            self.log(
+                Level::Error,
+                &format!(
+                    "mod_wasm: {context}: the guest wrote more than {} MiB to stdout",
+                    STDOUT_LIMIT >> 20
+                ),
+            );
+            return Err(SERVER_ERROR);
+        }
+        match outcome {
+            Ok(exit) if exit.is_success() => Ok(stdout.take()),
+            Ok(exit) => {
+                self.log(
+                    Level::Error,
+                    &format!("mod_wasm: {context}: the guest exited with code {}", exit.0),
+                );
+                Err(SERVER_ERROR)
+            }
+            Err(e) => {
+                self.log(Level::Error, &format!("mod_wasm: {context}: {e}"));
+                Err(SERVER_ERROR)
+            }
+        }
+    }
+
+    /// Each line the guest wrote to stderr becomes an error-log line.
+    fn report_stderr(&self, context: &Context, stderr: &OutputBuffer) {
         for line in text_lines(&stderr.take()) {
             self.log(
                 Level::Error,
@@ -160,36 +237,6 @@ impl Request<'_> {
                 "mod_wasm: {context}: stderr: more than {STDERR_LIMIT} bytes, the rest was dropped"
             ),
             );
-        }
-        match outcome {
-            Ok(exit) if exit.is_success() => {}
-            Ok(exit) => {
-                self.log(
-                    Level::Error,
-                    &format!("mod_wasm: {context}: the guest exited with code {}", exit.0),
-                );
-                return SERVER_ERROR;
-            }
-            Err(e) => {
-                self.log(Level::Error, &format!("mod_wasm: {context}: {e}"));
-                return SERVER_ERROR;
-            }
-        }
-
-        let output = stdout.take();
-        if !config.cgi_enabled() {
-            return self.write_body(&output);
-        }
-        match cgi::parse_response(&output) {
-            Ok(Disposition::Respond(response)) => self.respond(response),
-            Ok(Disposition::LocalRedirect { path }) => self.redirect_internally(&path),
-            Err(e) => {
-                self.log(
-                    Level::Error,
-                    &format!("mod_wasm: {context}: malformed CGI response: {e}"),
-                );
-                BAD_GATEWAY
-            }
         }
     }
 

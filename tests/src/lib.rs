@@ -382,6 +382,18 @@ impl Apache {
         }
     }
 
+    /// Sends Apache a `-k` command (`graceful`, `restart`) and waits until it serves again.
+    pub fn signal(&self, command: &str) {
+        let conf = self.config.conf_path();
+        let output = apache2(&["-k", command, "-f", conf.to_str().unwrap()]);
+        assert!(
+            output.status.success(),
+            "apache2 -k {command} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        self.wait_until_listening();
+    }
+
     fn pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.config.scratch.path().join("httpd.pid"))
             .ok()?

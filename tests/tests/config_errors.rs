@@ -45,6 +45,23 @@ fn assert_rejected(
     );
 }
 
+/// Checks a configuration whose `<Location /app>` holds `directives` (built with the scratch
+/// directory at hand), and asserts it is rejected as [`assert_rejected`] describes.
+fn assert_section_rejected(
+    directives: impl FnOnce(&mod_wasm_tests::Scratch) -> String,
+    directive: &str,
+    needle: &str,
+    reason: &str,
+) {
+    let config = Config::new("");
+    let body = directives(&config.scratch);
+    let config = config.with_body(&format!(
+        "<Location /app>\n  SetHandler wasm-handler\n{body}\n</Location>\n"
+    ));
+    let result = config.check();
+    assert_rejected(&config, &result, directive, needle, reason);
+}
+
 fn location(runtime: &str, body: &str) -> String {
     format!("<Location /app>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n{body}\n</Location>\n")
 }
@@ -64,11 +81,8 @@ fn a_valid_configuration_passes() {
 
 #[test]
 fn a_missing_module_file_is_rejected() {
-    let config = Config::new(&location("wasmtime", "  WasmModule /nonexistent/app.wasm"));
-    let result = config.check();
-    assert_rejected(
-        &config,
-        &result,
+    assert_section_rejected(
+        |_| "  WasmModule /nonexistent/app.wasm".into(),
         "WasmModule",
         "WasmModule /nonexistent",
         "/nonexistent/app.wasm",
@@ -77,16 +91,11 @@ fn a_missing_module_file_is_rejected() {
 
 #[test]
 fn a_file_that_is_not_webassembly_is_rejected() {
-    let config = Config::new("");
-    let text = config.scratch.file("not.wasm", "#!/bin/sh\necho hi\n");
-    let config = config.with_body(&location(
-        "wasmtime",
-        &format!("  WasmModule {}", text.display()),
-    ));
-    let result = config.check();
-    assert_rejected(
-        &config,
-        &result,
+    assert_section_rejected(
+        |scratch| {
+            let text = scratch.file("not.wasm", "#!/bin/sh\necho hi\n");
+            format!("  WasmModule {}", text.display())
+        },
         "WasmModule",
         "WasmModule",
         "is not a WebAssembly module",
@@ -155,33 +164,21 @@ fn a_module_with_imports_the_runtime_lacks_is_rejected() {
 
 #[test]
 fn an_unknown_runtime_is_rejected_listing_the_built_in_ones() {
-    let config = Config::new(&format!(
-        "<Location /app>\n  WasmRuntime nonesuch\n  WasmModule {}\n</Location>\n",
-        guest("hello").display()
-    ));
-    let result = config.check();
-    assert_rejected(
-        &config,
-        &result,
+    assert_section_rejected(
+        |_| "  WasmRuntime nonesuch".into(),
         "WasmRuntime",
         "WasmRuntime nonesuch",
-        "unknown runtime 'nonesuch'",
-    );
-    let built_in = mod_wasm_tests::runtimes().join(", ");
-    assert!(
-        result.output.contains(&format!("built with: {built_in}")),
-        "runtimes not listed:\n{}",
-        result.output
+        &format!(
+            "unknown runtime 'nonesuch'; this mod_wasm was built with: {}",
+            mod_wasm_tests::runtimes().join(", ")
+        ),
     );
 }
 
 #[test]
 fn a_missing_wasm_dir_is_rejected() {
-    let config = Config::new(&location("wasmtime", "  WasmDir /nonexistent/data"));
-    let result = config.check();
-    assert_rejected(
-        &config,
-        &result,
+    assert_section_rejected(
+        |_| "  WasmDir /nonexistent/data".into(),
         "WasmDir",
         "WasmDir /nonexistent",
         "/nonexistent/data",
@@ -190,14 +187,8 @@ fn a_missing_wasm_dir_is_rejected() {
 
 #[test]
 fn a_missing_wasm_map_dir_host_is_rejected() {
-    let config = Config::new(&location(
-        "wasmtime",
-        "  WasmMapDir /data /nonexistent/data",
-    ));
-    let result = config.check();
-    assert_rejected(
-        &config,
-        &result,
+    assert_section_rejected(
+        |_| "  WasmMapDir /data /nonexistent/data".into(),
         "WasmMapDir",
         "WasmMapDir /data",
         "/nonexistent/data",
@@ -206,16 +197,8 @@ fn a_missing_wasm_map_dir_host_is_rejected() {
 
 #[test]
 fn a_relative_guest_path_is_rejected() {
-    let config = Config::new("");
-    let host = config.scratch.dir("data");
-    let config = config.with_body(&location(
-        "wasmtime",
-        &format!("  WasmMapDir data {}", host.display()),
-    ));
-    let result = config.check();
-    assert_rejected(
-        &config,
-        &result,
+    assert_section_rejected(
+        |scratch| format!("  WasmMapDir data {}", scratch.dir("data").display()),
         "WasmMapDir",
         "WasmMapDir data",
         "relative",
@@ -224,16 +207,13 @@ fn a_relative_guest_path_is_rejected() {
 
 #[test]
 fn an_unknown_access_mode_is_rejected() {
-    let config = Config::new("");
-    let host = config.scratch.dir("data");
-    let config = config.with_body(&location(
-        "wasmtime",
-        &format!("  WasmMapDir /data {} writeonly", host.display()),
-    ));
-    let result = config.check();
-    assert_rejected(
-        &config,
-        &result,
+    assert_section_rejected(
+        |scratch| {
+            format!(
+                "  WasmMapDir /data {} writeonly",
+                scratch.dir("data").display()
+            )
+        },
         "WasmMapDir",
         "WasmMapDir /data",
         "unknown access 'writeonly'",
@@ -242,22 +222,34 @@ fn an_unknown_access_mode_is_rejected() {
 
 #[test]
 fn apache_does_not_start_with_a_broken_configuration() {
-    let config = Config::new(&format!(
-        "<Location /ok>\n  SetHandler wasm-handler\n  WasmModule {}\n</Location>\n{}",
-        guest("hello").display(),
-        location("wasmtime", "  WasmModule /nonexistent/app.wasm")
-    ));
-    let port = config.port;
-    let (result, apache) = config.try_start();
-    assert!(
-        !result.success && apache.is_none(),
-        "started anyway:\n{}",
-        result.output
-    );
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "something listens on the port of a server that must not have started"
-    );
+    for_each_runtime(|runtime| {
+        let scratch_config = Config::new("");
+        let broken = scratch_config
+            .scratch
+            .file("broken.wasm", b"\0asm\x01\0\0\0\x01\x7f\x01");
+        // One mistake caught while reading the directives, one while compiling.
+        for mistake in [
+            "  WasmModule /nonexistent/app.wasm".to_owned(),
+            format!("  WasmModule {}", broken.display()),
+        ] {
+            let config = Config::new(&format!(
+                "<Location /ok>\n  SetHandler wasm-handler\n  WasmModule {}\n</Location>\n{}",
+                guest("hello").display(),
+                location(runtime, &mistake)
+            ));
+            let port = config.port;
+            let (result, apache) = config.try_start();
+            assert!(
+                !result.success && apache.is_none(),
+                "{runtime}: started anyway:\n{}",
+                result.output
+            );
+            assert!(
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+                "{runtime}: something listens on the port of a server that must not have started"
+            );
+        }
+    });
 }
 
 #[test]
@@ -285,5 +277,40 @@ fn directives_are_refused_in_htaccess() {
         );
         let log = apache.wait_for_log("not allowed here");
         assert!(log.contains("not allowed here"), "{runtime}: {log}");
+    });
+}
+
+#[test]
+fn modules_in_virtual_hosts_and_nested_sections_are_checked() {
+    for_each_runtime(|runtime| {
+        let scratch_config = Config::new("");
+        let broken = scratch_config
+            .scratch
+            .file("broken.wasm", b"\0asm\x01\0\0\0\x01\x7f\x01");
+        let htdocs = scratch_config.htdocs();
+        let port = scratch_config.port;
+        for (section, body) in [
+            (
+                "<Location /v>",
+                format!(
+                    "<VirtualHost 127.0.0.1:{port}>\n  ServerName vhost.test\n  WasmRuntime {runtime}\n  <Location /v>\n    WasmModule {}\n  </Location>\n</VirtualHost>\n",
+                    broken.display()
+                ),
+            ),
+            (
+                "<Files app.bin>",
+                format!(
+                    "<Directory {}>\n  WasmRuntime {runtime}\n  <Files app.bin>\n    WasmModule {}\n  </Files>\n</Directory>\n",
+                    htdocs.display(),
+                    broken.display()
+                ),
+            ),
+        ] {
+            let config = Config::new(&body);
+            let result = config.check();
+            assert!(!result.success, "{runtime} {section}: {}", result.output);
+            assert!(result.output.contains(section), "{runtime}: {section} not named:\n{}", result.output);
+            assert!(result.output.contains(runtime), "{runtime}: runtime not named:\n{}", result.output);
+        }
     });
 }

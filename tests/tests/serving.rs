@@ -184,3 +184,82 @@ fn binary_output_is_sent_untouched() {
         );
     });
 }
+
+#[test]
+fn output_over_the_limit_is_a_500_not_a_dead_child() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&format!(
+            "<Location /flood>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n  WasmArg big\n  WasmArg {}\n</Location>\n{}",
+            guest("probe").display(),
+            256 * 1024 * 1024 + 1,
+            hello_config(runtime)
+        ))
+        .start();
+        assert_eq!(apache.get("/flood").status, 500, "{runtime}");
+        let log = apache.wait_for_log("more than 256 MiB");
+        assert!(
+            log.contains("the guest wrote more than 256 MiB to stdout"),
+            "{runtime}: {log}"
+        );
+        assert_eq!(apache.get("/hello").status, 200, "{runtime}");
+    });
+}
+
+#[test]
+fn restarts_pick_up_a_changed_module() {
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        let module = config.scratch.path().join("app.wasm");
+        std::fs::copy(guest("hello"), &module).unwrap();
+        let config = config.with_body(&format!(
+            "<Location /app>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n  WasmEnableCGI On\n</Location>\n",
+            module.display()
+        ));
+        let apache = config.start();
+        assert_eq!(
+            apache.get("/app").text(),
+            "Hello from WebAssembly!\n",
+            "{runtime}"
+        );
+
+        // Replace the file (a new inode, as deployments do) and reload gracefully.
+        let staged = apache.scratch().path().join("app.wasm.new");
+        std::fs::copy(guest("echo"), &staged).unwrap();
+        std::fs::rename(&staged, &module).unwrap();
+        apache.signal("graceful");
+        let echoed = wait_for(|| {
+            let response = apache.request("POST", "/app").body("after graceful").send();
+            (response.text() == "after graceful").then_some(())
+        });
+        assert!(
+            echoed.is_some(),
+            "{runtime}: the new module never answered:\n{}",
+            apache.error_log()
+        );
+
+        std::fs::copy(guest("hello"), &staged).unwrap();
+        std::fs::rename(&staged, &module).unwrap();
+        apache.signal("restart");
+        let hello =
+            wait_for(|| (apache.get("/app").text() == "Hello from WebAssembly!\n").then_some(()));
+        assert!(
+            hello.is_some(),
+            "{runtime}: the restarted server serves the old module"
+        );
+    });
+}
+
+/// Polls `probe` for up to ten seconds: old children finish their requests after a graceful
+/// restart, so the new configuration takes over gradually.
+fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

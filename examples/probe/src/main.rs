@@ -79,12 +79,15 @@ fn main() {
         }
         "bytes" => out.write_all(&(0..=255u8).collect::<Vec<_>>()).unwrap(),
         "big" => {
+            // The pattern 0..=250 repeated, written 251 * 256 bytes at a time.
             let n: usize = arg(2).parse().unwrap_or(0);
-            let pattern: Vec<u8> = (0..=250u8).collect();
+            let block: Vec<u8> = (0..=250u8).cycle().take(251 * 256).collect();
             let mut left = n;
             while left > 0 {
-                let chunk = left.min(pattern.len());
-                out.write_all(&pattern[..chunk]).unwrap();
+                let chunk = left.min(block.len());
+                if out.write_all(&block[..chunk]).is_err() {
+                    std::process::exit(1);
+                }
                 left -= chunk;
             }
         }
