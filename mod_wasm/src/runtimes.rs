@@ -25,6 +25,7 @@ macro_rules! runtimes {
 
 runtimes! {
     "wasmtime" => wasmtime_backend::Wasmtime,
+    "wasmer" => wasmer_backend::Wasmer,
 }
 
 /// The process-wide registry. Runtimes are stateless factories, so sharing it across the fork is

@@ -1,0 +1,295 @@
+//! mod_wasm's runtime backend on [Wasmer](https://wasmer.io) with WASIX, a superset of WASI
+//! preview1: plain preview1 guests run unchanged, WASIX guests (threads, sockets) run too.
+//!
+//! `compile` uses a throwaway engine and returns Wasmer's serialized code; `load` deserializes
+//! it into the engine of the process that serves requests; `run` builds a fresh WASIX
+//! environment per request and calls the entry point on Apache's worker thread.
+//!
+//! Two kinds of process-wide state must not cross Apache's fork:
+//! - Wasmer installs its trap handlers when the first `Store` is created, once per process and
+//!   with no way to undo it. Apache installs its own fatal-signal handlers before forking, so a
+//!   child that inherited "installed" would die on the first trap. `compile` therefore never
+//!   creates a `Store`, only an `Engine`.
+//! - Cranelift compiles on rayon thread pools, partly on rayon's global pool. A global pool
+//!   started in the parent would be inherited by the children as threads that no longer exist,
+//!   and the first compilation in a child would wait for them forever. `compile` runs inside a
+//!   pool of its own that ends with it.
+//!
+//! The tokio runtime WASIX needs for host files and timers is created lazily by `load`, in the
+//! child.
+
+mod fs;
+mod stdio;
+
+use runtime_api::{
+    Access, Capabilities, Capability, CompileError, ExecutionConfig, ExitCode, LoadError,
+    LoadedModule, Precompiled, RunError, Runtime, Stdio,
+};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, OnceLock};
+use wasmer::sys::Cranelift;
+use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
+use wasmer_types::ModuleHash;
+use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
+use wasmer_wasix::{PluggableRuntime, UnsupportedVirtualNetworking, WasiEnv, WasiError};
+
+const NAME: &str = "wasmer";
+
+/// The import namespaces WASIX provides: the WASI versions and its own extensions.
+const WASIX_NAMESPACES: [&str; 5] = [
+    "wasi_snapshot_preview1",
+    "wasi_unstable",
+    "wasi",
+    "wasix_32v1",
+    "wasix_64v1",
+];
+
+/// The Wasmer runtime, registered as `wasmer`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wasmer;
+
+/// The engine settings shared by compilation and loading: serialized code only loads into an
+/// engine configured the same way.
+fn engine() -> Engine {
+    let mut cranelift = Cranelift::new();
+    cranelift.num_threads(compile_threads());
+    Engine::from(cranelift)
+}
+
+fn compile_threads() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+/// What every request of this process shares. Created on first use by `load`, which only runs
+/// in processes that serve requests.
+struct Process {
+    engine: Engine,
+    tokio: tokio::runtime::Runtime,
+    wasix: Arc<PluggableRuntime>,
+}
+
+static PROCESS: OnceLock<Process> = OnceLock::new();
+
+fn process() -> Result<&'static Process, LoadError> {
+    if let Some(process) = PROCESS.get() {
+        return Ok(process);
+    }
+    // Host file I/O and WASIX timers run on tokio. Guests run on Apache's worker threads, so
+    // one tokio worker suffices; blocking file operations use tokio's pool, whose idle threads
+    // are reused and end after a while.
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(16)
+        .thread_name("mod_wasm-wasmer")
+        .enable_time()
+        .build()
+        .map_err(|e| LoadError::Engine {
+            runtime: NAME,
+            reason: format!("cannot start the tokio runtime WASIX needs: {e}"),
+        })?;
+    let engine = engine();
+    // WASIX's constructors find tokio through the current thread's context.
+    let _tokio = tokio.enter();
+    let mut wasix = PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.handle().clone())));
+    wasix
+        .set_engine(engine.clone())
+        // No network until a location grants connections.
+        .set_networking_implementation(UnsupportedVirtualNetworking::default());
+    let process = Process {
+        engine,
+        tokio,
+        wasix: Arc::new(wasix),
+    };
+    Ok(PROCESS.get_or_init(|| process))
+}
+
+/// Compiles `wasm` and checks that every import is one WASIX can provide.
+fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+    let module = Module::new(engine, wasm).map_err(|e| CompileError::Invalid {
+        runtime: NAME,
+        reason: e.to_string(),
+    })?;
+    // Only namespaces are checked here: resolving names needs a `Store`, which must not exist
+    // in the parent (see the crate docs). An unknown name in a WASIX namespace fails at
+    // instantiation instead, with the same message.
+    let unsatisfied = module.imports().find(|import| match import.ty() {
+        // A shared memory is imported by threaded WASIX modules; WASIX creates it.
+        ExternType::Memory(_) => false,
+        _ => !WASIX_NAMESPACES.contains(&import.module()),
+    });
+    if let Some(import) = unsatisfied {
+        return Err(CompileError::UnsatisfiedImport {
+            runtime: NAME,
+            module: import.module().to_owned(),
+            name: import.name().to_owned(),
+        });
+    }
+    let bytes = module.serialize().map_err(|e| CompileError::Engine {
+        runtime: NAME,
+        reason: format!("cannot serialize compiled code: {e}"),
+    })?;
+    Ok(Precompiled::new(NAME, bytes.to_vec()))
+}
+
+impl Runtime for Wasmer {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none().with(Capability::OutboundSockets)
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(compile_threads().get())
+            .thread_name(|i| format!("mod_wasm-wasmer-compile-{i}"))
+            .build()
+            .map_err(|e| CompileError::Engine {
+                runtime: NAME,
+                reason: format!("cannot start compiler threads: {e}"),
+            })?;
+        // Inside `install`, rayon work that would go to the global pool runs on this pool,
+        // which is dropped (and its threads ended) when compilation is over.
+        pool.install(|| compile_with(&engine(), wasm))
+    }
+
+    fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
+        let bytes = precompiled.expect_runtime(NAME)?;
+        let process = process()?;
+        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by this same
+        // build of Wasmer with the same engine configuration; they never come from outside.
+        let module =
+            unsafe { Module::deserialize(&process.engine, bytes.to_vec()) }.map_err(|e| {
+                LoadError::Engine {
+                    runtime: NAME,
+                    reason: format!("cannot load compiled code: {e}"),
+                }
+            })?;
+        Ok(Arc::new(WasmerModule {
+            module,
+            hash: ModuleHash::new(bytes),
+            process,
+        }))
+    }
+}
+
+/// One line for the error log: what went wrong, then where in the guest.
+fn describe_trap(error: &RuntimeError) -> String {
+    let frames: Vec<&str> = error
+        .trace()
+        .iter()
+        .filter_map(|frame| frame.function_name())
+        .collect();
+    if frames.is_empty() {
+        error.message()
+    } else {
+        format!(
+            "{}; wasm backtrace: {}",
+            error.message(),
+            frames.join(" <- ")
+        )
+    }
+}
+
+/// A compiled module in this process's engine.
+struct WasmerModule {
+    module: Module,
+    /// Identifies the module to WASIX (its module caches and journals); computed once.
+    hash: ModuleHash,
+    process: &'static Process,
+}
+
+impl WasmerModule {
+    fn environment(
+        &self,
+        config: &ExecutionConfig,
+        stdio: Stdio,
+    ) -> Result<wasmer_wasix::WasiEnvBuilder, RunError> {
+        let preopen_error = |preopen: &runtime_api::Preopen, reason: String| RunError::Preopen {
+            runtime: NAME,
+            guest: preopen.guest.clone(),
+            host: preopen.host.clone(),
+            reason,
+        };
+        let filesystem =
+            fs::guest_filesystem(&config.preopens, self.process.tokio.handle().clone())
+                .map_err(|(preopen, e)| preopen_error(preopen, e.to_string()))?;
+        let (argv0, args) = config
+            .args
+            .split_first()
+            .map_or(("", &[][..]), |(first, rest)| (first.as_str(), rest));
+        let mut builder = WasiEnv::builder(argv0)
+            .args(args)
+            .envs(config.env.iter().map(|(name, value)| (name, value)))
+            .stdin(Box::new(stdio::ReaderFile::new(stdio.stdin)))
+            .stdout(Box::new(stdio::WriterFile::new(stdio.stdout)))
+            .stderr(Box::new(stdio::WriterFile::new(stdio.stderr)))
+            .mount_fs(filesystem)
+            .runtime(self.process.wasix.clone());
+        for preopen in &config.preopens {
+            let writable = preopen.access == Access::ReadWrite;
+            builder
+                .add_preopen_build(|p| {
+                    p.directory(preopen.guest.as_str())
+                        .alias(preopen.guest.as_str())
+                        .read(true)
+                        .write(writable)
+                        .create(writable)
+                })
+                .map_err(|e| preopen_error(preopen, e.to_string()))?;
+        }
+        Ok(builder)
+    }
+}
+
+impl LoadedModule for WasmerModule {
+    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError> {
+        // WASIX's host files and timers find tokio through the current thread's context.
+        let _tokio = self.process.tokio.enter();
+        let builder = self.environment(config, stdio)?;
+        let mut store = Store::new(self.process.engine.clone());
+        let (instance, wasi) = builder
+            .instantiate_ext(self.module.clone(), self.hash, &mut store)
+            .map_err(|e| RunError::Instantiate {
+                runtime: NAME,
+                reason: e.to_string(),
+            })?;
+        let entry_point = &config.entry_point;
+        let func = instance
+            .exports
+            .get_function(entry_point.as_str())
+            .map_err(|_| RunError::MissingEntryPoint {
+                runtime: NAME,
+                entry_point: entry_point.clone(),
+            })?;
+        let ty = func.ty(&store);
+        if !ty.params().is_empty() || !ty.results().is_empty() {
+            return Err(RunError::EntryPointSignature {
+                runtime: NAME,
+                entry_point: entry_point.clone(),
+            });
+        }
+        let outcome = match func.call(&mut store, &[]) {
+            Ok(_) => Ok(ExitCode::SUCCESS),
+            Err(error) => match error.downcast::<WasiError>() {
+                Ok(WasiError::Exit(code)) => Ok(ExitCode(code.raw())),
+                Ok(other) => Err(RunError::Trap {
+                    runtime: NAME,
+                    reason: other.to_string(),
+                }),
+                Err(error) => Err(RunError::Trap {
+                    runtime: NAME,
+                    reason: describe_trap(&error),
+                }),
+            },
+        };
+        // Ends the WASIX process: closes its files and wakes anything waiting on it.
+        let exit_code = match &outcome {
+            Ok(code) => code.0,
+            Err(_) => 1,
+        };
+        wasi.on_exit(&mut store, Some(exit_code.into()));
+        outcome
+    }
+}
