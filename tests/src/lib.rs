@@ -19,11 +19,14 @@ pub use http::{Body, Request, Response};
 
 /// The runtimes this build of the tests covers: the same cargo features as the module.
 pub fn runtimes() -> Vec<&'static str> {
-    let runtimes: Vec<&'static str> = [("wasmtime", cfg!(feature = "wasmtime"))]
-        .into_iter()
-        .filter(|(_, built)| *built)
-        .map(|(name, _)| name)
-        .collect();
+    let runtimes: Vec<&'static str> = [
+        ("wasmtime", cfg!(feature = "wasmtime")),
+        ("wasmer", cfg!(feature = "wasmer")),
+    ]
+    .into_iter()
+    .filter(|(_, built)| *built)
+    .map(|(name, _)| name)
+    .collect();
     assert!(
         !runtimes.is_empty(),
         "the tests were built without any runtime feature"
@@ -173,6 +176,7 @@ pub struct Config {
     pub port: u16,
     mpm: Mpm,
     body: String,
+    module_so: Option<PathBuf>,
 }
 
 impl Config {
@@ -185,6 +189,7 @@ impl Config {
             port: free_port(),
             mpm: Mpm::Event,
             body: body.to_owned(),
+            module_so: None,
         }
     }
 
@@ -196,6 +201,12 @@ impl Config {
 
     pub fn mpm(mut self, mpm: Mpm) -> Self {
         self.mpm = mpm;
+        self
+    }
+
+    /// Loads another build of mod_wasm than [`module_so`].
+    pub fn module_so(mut self, so: &Path) -> Self {
+        self.module_so = Some(so.to_owned());
         self
     }
 
@@ -232,7 +243,8 @@ impl Config {
             )
             .unwrap();
         }
-        writeln!(conf, "LoadModule wasm_module {}", module_so().display()).unwrap();
+        let so = self.module_so.clone().unwrap_or_else(module_so);
+        writeln!(conf, "LoadModule wasm_module {}", so.display()).unwrap();
         if running_as_root() {
             conf.push_str("User www-data\nGroup www-data\n");
         }
@@ -394,6 +406,26 @@ impl Apache {
         self.wait_until_listening();
     }
 
+    /// The processes Apache forked to serve requests.
+    pub fn children(&self) -> Vec<i32> {
+        let Some(parent) = self.pid() else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                proc_stat_fields(*pid).is_some_and(|fields| {
+                    // After the state: ppid. A zombie child has finished serving.
+                    fields.first().is_some_and(|state| state != "Z")
+                        && fields.get(1).and_then(|ppid| ppid.parse().ok()) == Some(parent)
+                })
+            })
+            .collect()
+    }
+
     fn pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.config.scratch.path().join("httpd.pid"))
             .ok()?
@@ -411,16 +443,8 @@ impl Drop for Apache {
         let Some(pid) = pid else { return };
         // A zombie (exited, not yet reaped by whoever adopted the daemon) counts as stopped.
         let alive = || {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|stat| {
-                    !stat
-                        .rsplit(')')
-                        .next()
-                        .unwrap_or("")
-                        .trim_start()
-                        .starts_with('Z')
-                })
-                .unwrap_or(false)
+            proc_stat_fields(pid)
+                .is_some_and(|fields| fields.first().is_some_and(|state| state != "Z"))
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while alive() && Instant::now() < deadline {
@@ -433,4 +457,16 @@ impl Drop for Apache {
                 .status();
         }
     }
+}
+
+/// The fields of `/proc/PID/stat` after the command name, starting with the state.
+fn proc_stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// How many threads process `pid` has.
+pub fn thread_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count())
 }
