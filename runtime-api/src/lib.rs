@@ -22,7 +22,7 @@ pub use capabilities::{Capabilities, Capability};
 pub use config::{Access, EntryPoint, ExecutionConfig, GuestPath, Preopen};
 pub use error::{CompileError, LoadError, RunError};
 pub use registry::{Registry, UnknownRuntime};
-pub use stdio::Stdio;
+pub use stdio::{SharedReader, SharedWriter, Stdio};
 
 use std::sync::Arc;
 

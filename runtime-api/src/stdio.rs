@@ -2,7 +2,8 @@
 //!
 //! Streams are owned, `Send` and `'static` because engines move them into their WASI contexts,
 //! sometimes onto their own threads. [`OutputBuffer`] is the sink mod_wasm uses: a cloneable
-//! handle to bytes that stay readable after the run.
+//! handle to bytes that stay readable after the run. Engines whose WASI wants streams that are
+//! also `Sync` or `Clone` wrap them in [`SharedReader`] and [`SharedWriter`].
 
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,6 +23,53 @@ impl Stdio {
             stdout: Box::new(io::sink()),
             stderr: Box::new(io::sink()),
         }
+    }
+}
+
+/// Locks `m`. A poisoned lock only means a writer panicked mid-write; the stream is still
+/// usable, and the run reports the panic on its own.
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A stream to read from, shareable between threads and handles: every clone reads from the
+/// same stream.
+#[derive(Clone)]
+pub struct SharedReader(Arc<Mutex<Box<dyn Read + Send>>>);
+
+impl SharedReader {
+    pub fn new(reader: Box<dyn Read + Send>) -> Self {
+        Self(Arc::new(Mutex::new(reader)))
+    }
+}
+
+impl Read for SharedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        lock(&self.0).read(buf)
+    }
+}
+
+/// A stream to write to, shareable between threads and handles: every clone writes to the
+/// same stream.
+#[derive(Clone)]
+pub struct SharedWriter(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl SharedWriter {
+    pub fn new(writer: Box<dyn Write + Send>) -> Self {
+        Self(Arc::new(Mutex::new(writer)))
+    }
+}
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        lock(&self.0).write(buf)
+    }
+    /// Writes `buf` under one lock, so whole writes from different handles never interleave.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        lock(&self.0).write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        lock(&self.0).flush()
     }
 }
 
@@ -54,8 +102,7 @@ impl OutputBuffer {
     }
 
     fn lock(&self) -> MutexGuard<'_, Captured> {
-        // A poisoned lock only means a writer panicked mid-append; the bytes are still bytes.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.inner)
     }
 
     /// Takes the bytes written so far, leaving the buffer empty.
@@ -115,6 +162,23 @@ pub fn text_lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_streams_are_one_stream_behind_every_clone() {
+        let mut first = SharedReader::new(Box::new(io::Cursor::new(b"abcd".to_vec())));
+        let mut second = first.clone();
+        let mut buf = [0; 2];
+        first.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ab");
+        second.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"cd");
+
+        let sink = OutputBuffer::unlimited();
+        let mut out = SharedWriter::new(Box::new(sink.clone()));
+        out.write_all(b"one ").unwrap();
+        out.clone().write_all(b"two").unwrap();
+        assert_eq!(sink.take(), b"one two");
+    }
 
     #[test]
     fn output_buffer_keeps_bytes_for_the_other_handle() {

@@ -3,17 +3,13 @@
 //! The streams behind them are in-memory or otherwise quick, so every poll completes at once by
 //! blocking in place, as the wasmtime backend's adapters do.
 
+use runtime_api::{SharedReader, SharedWriter};
 use std::fmt;
 use std::io::{self, Read, SeekFrom, Write};
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
 use virtual_fs::{FsError, VirtualFile};
-
-fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A stream that is not a file: no size, no times, no seeking.
 macro_rules! stream_file {
@@ -72,11 +68,11 @@ macro_rules! stream_file {
 const READY_BYTES: usize = 64 * 1024;
 
 /// The guest's stdin.
-pub(crate) struct ReaderFile(Mutex<Box<dyn Read + Send>>);
+pub(crate) struct ReaderFile(SharedReader);
 
 impl ReaderFile {
     pub(crate) fn new(reader: Box<dyn Read + Send>) -> Self {
-        Self(Mutex::new(reader))
+        Self(SharedReader::new(reader))
     }
 }
 
@@ -88,7 +84,7 @@ impl AsyncRead for ReaderFile {
         _: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let n = lock(&self.0).read(buf.initialize_unfilled())?;
+        let n = self.get_mut().0.read(buf.initialize_unfilled())?;
         buf.advance(n);
         Poll::Ready(Ok(()))
     }
@@ -107,11 +103,11 @@ impl AsyncWrite for ReaderFile {
 }
 
 /// The guest's stdout or stderr.
-pub(crate) struct WriterFile(Mutex<Box<dyn Write + Send>>);
+pub(crate) struct WriterFile(SharedWriter);
 
 impl WriterFile {
     pub(crate) fn new(writer: Box<dyn Write + Send>) -> Self {
-        Self(Mutex::new(writer))
+        Self(SharedWriter::new(writer))
     }
 }
 
@@ -133,10 +129,10 @@ impl AsyncWrite for WriterFile {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Poll::Ready(lock(&self.0).write(buf))
+        Poll::Ready(self.get_mut().0.write(buf))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(lock(&self.0).flush())
+        Poll::Ready(self.get_mut().0.flush())
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)

@@ -4,9 +4,9 @@
 //! wasmtime-wasi's own `InputFile`/`OutputFile` do) is the right trade-off.
 
 use bytes::{Bytes, BytesMut};
+use runtime_api::{SharedReader, SharedWriter};
 use std::io::{self, Read, Write};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
@@ -15,20 +15,16 @@ use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, Stream
 /// The most a single guest read asks of the underlying reader.
 const READ_CHUNK: usize = 64 * 1024;
 
-fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn stream_error(e: io::Error) -> StreamError {
     StreamError::LastOperationFailed(wasmtime::format_err!(e))
 }
 
 #[derive(Clone)]
-pub(crate) struct BlockingReader(Arc<Mutex<Box<dyn Read + Send>>>);
+pub(crate) struct BlockingReader(SharedReader);
 
 impl BlockingReader {
     pub(crate) fn new(reader: Box<dyn Read + Send>) -> Self {
-        Self(Arc::new(Mutex::new(reader)))
+        Self(SharedReader::new(reader))
     }
 }
 
@@ -55,7 +51,7 @@ impl Pollable for BlockingReader {
 impl InputStream for BlockingReader {
     fn read(&mut self, size: usize) -> StreamResult<Bytes> {
         let mut buf = BytesMut::zeroed(size.min(READ_CHUNK));
-        let n = lock(&self.0).read(&mut buf).map_err(stream_error)?;
+        let n = self.0.read(&mut buf).map_err(stream_error)?;
         if n == 0 && size > 0 {
             return Err(StreamError::Closed);
         }
@@ -70,17 +66,17 @@ impl AsyncRead for BlockingReader {
         _cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let result = lock(&self.0).read(buf.initialize_unfilled());
+        let result = self.get_mut().0.read(buf.initialize_unfilled());
         Poll::Ready(result.map(|n| buf.advance(n)))
     }
 }
 
 #[derive(Clone)]
-pub(crate) struct BlockingWriter(Arc<Mutex<Box<dyn Write + Send>>>);
+pub(crate) struct BlockingWriter(SharedWriter);
 
 impl BlockingWriter {
     pub(crate) fn new(writer: Box<dyn Write + Send>) -> Self {
-        Self(Arc::new(Mutex::new(writer)))
+        Self(SharedWriter::new(writer))
     }
 }
 
@@ -106,10 +102,10 @@ impl Pollable for BlockingWriter {
 
 impl OutputStream for BlockingWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        lock(&self.0).write_all(&bytes).map_err(stream_error)
+        self.0.write_all(&bytes).map_err(stream_error)
     }
     fn flush(&mut self) -> StreamResult<()> {
-        lock(&self.0).flush().map_err(stream_error)
+        self.0.flush().map_err(stream_error)
     }
     fn check_write(&mut self) -> StreamResult<usize> {
         Ok(READ_CHUNK)
@@ -122,10 +118,10 @@ impl AsyncWrite for BlockingWriter {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Poll::Ready(lock(&self.0).write_all(buf).map(|()| buf.len()))
+        Poll::Ready(self.get_mut().0.write_all(buf).map(|()| buf.len()))
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(lock(&self.0).flush())
+        Poll::Ready(self.get_mut().0.flush())
     }
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
