@@ -1,7 +1,7 @@
 //! Errors of the three phases, each carrying the runtime's name so a log line says which engine
 //! failed. The location and module file are added by mod_wasm, which knows them.
 
-use crate::config::{EntryPoint, GuestPath};
+use crate::config::{EntryPoint, GuestPath, Preopen};
 use std::path::PathBuf;
 
 /// A module could not be compiled or its imports cannot be satisfied.
@@ -72,4 +72,20 @@ pub enum RunError {
         runtime: &'static str,
         reason: String,
     },
+}
+
+impl RunError {
+    /// `preopen` could not be made available to the guest.
+    pub fn preopen(
+        runtime: &'static str,
+        preopen: &Preopen,
+        reason: impl std::fmt::Display,
+    ) -> Self {
+        RunError::Preopen {
+            runtime,
+            guest: preopen.guest.clone(),
+            host: preopen.host.clone(),
+            reason: reason.to_string(),
+        }
+    }
 }

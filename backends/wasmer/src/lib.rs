@@ -206,15 +206,9 @@ impl WasmerModule {
         config: &ExecutionConfig,
         stdio: Stdio,
     ) -> Result<wasmer_wasix::WasiEnvBuilder, RunError> {
-        let preopen_error = |preopen: &runtime_api::Preopen, reason: String| RunError::Preopen {
-            runtime: NAME,
-            guest: preopen.guest.clone(),
-            host: preopen.host.clone(),
-            reason,
-        };
         let filesystem =
             fs::guest_filesystem(&config.preopens, self.process.tokio.handle().clone())
-                .map_err(|(preopen, e)| preopen_error(preopen, e.to_string()))?;
+                .map_err(|(preopen, e)| RunError::preopen(NAME, preopen, e))?;
         let (argv0, args) = config
             .args
             .split_first()
@@ -237,7 +231,7 @@ impl WasmerModule {
                         .write(writable)
                         .create(writable)
                 })
-                .map_err(|e| preopen_error(preopen, e.to_string()))?;
+                .map_err(|e| RunError::preopen(NAME, preopen, e))?;
         }
         Ok(builder)
     }

@@ -179,12 +179,7 @@ impl WasmtimeModule {
             };
             builder
                 .preopened_dir(&preopen.host, preopen.guest.as_str(), perms)
-                .map_err(|e| RunError::Preopen {
-                    runtime: NAME,
-                    guest: preopen.guest.clone(),
-                    host: preopen.host.clone(),
-                    reason: format!("{e:#}"),
-                })?;
+                .map_err(|e| RunError::preopen(NAME, preopen, format!("{e:#}")))?;
         }
         Ok(builder.build_p1())
     }
