@@ -75,6 +75,23 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// The guest trapped for `reason`; `frames` are the wasm functions on the stack, innermost
+    /// first, as far as the runtime knows their names. One log line in the same shape for every
+    /// runtime: `reason; wasm backtrace: f <- g`.
+    pub fn trap<'a>(
+        runtime: &'static str,
+        reason: impl std::fmt::Display,
+        frames: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let frames: Vec<&str> = frames.into_iter().collect();
+        let reason = if frames.is_empty() {
+            reason.to_string()
+        } else {
+            format!("{reason}; wasm backtrace: {}", frames.join(" <- "))
+        };
+        RunError::Trap { runtime, reason }
+    }
+
     /// `preopen` could not be made available to the guest.
     pub fn preopen(
         runtime: &'static str,
@@ -87,5 +104,21 @@ impl RunError {
             host: preopen.host.clone(),
             reason: reason.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trap_names_its_frames_innermost_first() {
+        let trap = RunError::trap("rt", "unreachable", ["inner", "outer"]);
+        assert_eq!(
+            trap.to_string(),
+            "rt: the guest trapped: unreachable; wasm backtrace: inner <- outer"
+        );
+        let bare = RunError::trap("rt", "out of bounds", []);
+        assert_eq!(bare.to_string(), "rt: the guest trapped: out of bounds");
     }
 }

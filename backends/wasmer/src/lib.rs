@@ -174,22 +174,13 @@ impl Runtime for Wasmer {
     }
 }
 
-/// One line for the error log: what went wrong, then where in the guest.
-fn describe_trap(error: &RuntimeError) -> String {
-    let frames: Vec<&str> = error
+/// The trap `error` describes, with the guest functions on its stack.
+fn trap(error: &RuntimeError) -> RunError {
+    let frames = error
         .trace()
         .iter()
-        .filter_map(|frame| frame.function_name())
-        .collect();
-    if frames.is_empty() {
-        error.message()
-    } else {
-        format!(
-            "{}; wasm backtrace: {}",
-            error.message(),
-            frames.join(" <- ")
-        )
-    }
+        .filter_map(|frame| frame.function_name());
+    RunError::trap(NAME, error.message(), frames)
 }
 
 /// A compiled module in this process's engine.
@@ -272,10 +263,7 @@ impl LoadedModule for WasmerModule {
                     runtime: NAME,
                     reason: other.to_string(),
                 }),
-                Err(error) => Err(RunError::Trap {
-                    runtime: NAME,
-                    reason: describe_trap(&error),
-                }),
+                Err(error) => Err(trap(&error)),
             },
         };
         // Ends the WASIX process: closes its files and wakes anything waiting on it.

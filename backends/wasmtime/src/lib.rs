@@ -132,27 +132,19 @@ impl Runtime for Wasmtime {
     }
 }
 
-/// One line for the error log: what went wrong, then where in the guest.
-fn describe_trap(error: &wasmtime::Error) -> String {
+/// The trap `error` describes, with the guest functions on its stack.
+fn trap(error: &wasmtime::Error) -> RunError {
     let reason = match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
         None => error.root_cause().to_string(),
     };
-    let frames: Vec<&str> = error
+    let frames = error
         .downcast_ref::<wasmtime::WasmBacktrace>()
-        .map(|backtrace| {
-            backtrace
-                .frames()
-                .iter()
-                .filter_map(|f| f.func_name())
-                .collect()
-        })
-        .unwrap_or_default();
-    if frames.is_empty() {
-        reason
-    } else {
-        format!("{reason}; wasm backtrace: {}", frames.join(" <- "))
-    }
+        .map(|backtrace| backtrace.frames())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|frame| frame.func_name());
+    RunError::trap(NAME, reason, frames)
 }
 
 /// A module pre-linked against WASI preview1 in this process's engine.
@@ -213,10 +205,7 @@ impl LoadedModule for WasmtimeModule {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => match e.downcast_ref::<I32Exit>() {
                 Some(exit) => Ok(ExitCode(exit.0)),
-                None => Err(RunError::Trap {
-                    runtime: NAME,
-                    reason: describe_trap(&e),
-                }),
+                None => Err(trap(&e)),
             },
         }
     }
