@@ -8,25 +8,27 @@ use std::fmt;
 #[derive(Default)]
 pub struct Registry {
     runtimes: Vec<Box<dyn Runtime>>,
-    left_out: Vec<&'static str>,
+    /// (runtime name, the cargo feature that builds it in)
+    left_out: Vec<(&'static str, &'static str)>,
 }
 
 /// A `WasmRuntime` name that names no built-in runtime.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct UnknownRuntime {
     pub requested: String,
-    /// Whether the name is a runtime this build was compiled without (as opposed to a typo).
-    pub left_out: bool,
+    /// The cargo feature that builds the runtime in, when the name is a runtime this build was
+    /// compiled without (as opposed to a typo).
+    pub left_out: Option<&'static str>,
     pub built_in: Vec<&'static str>,
 }
 
 impl fmt::Display for UnknownRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.left_out {
+        if let Some(feature) = self.left_out {
             write!(
                 f,
-                "runtime '{}' is not built into this mod_wasm (build it with the cargo feature '{}'); ",
-                self.requested, self.requested
+                "runtime '{}' is not built into this mod_wasm (build it with the cargo feature '{feature}'); ",
+                self.requested
             )?;
         } else {
             write!(f, "unknown runtime '{}'; ", self.requested)?;
@@ -59,10 +61,10 @@ impl Registry {
         self
     }
 
-    /// Records that this build knows the runtime `name` but was compiled without it, so asking
-    /// for it says how to get it rather than "unknown".
-    pub fn left_out(&mut self, name: &'static str) -> &mut Self {
-        self.left_out.push(name);
+    /// Records that this build knows the runtime `name` but was compiled without it (the cargo
+    /// `feature` builds it in), so asking for it says how to get it rather than "unknown".
+    pub fn left_out(&mut self, name: &'static str, feature: &'static str) -> &mut Self {
+        self.left_out.push((name, feature));
         self
     }
 
@@ -77,7 +79,11 @@ impl Registry {
     pub fn get(&self, name: &str) -> Result<&dyn Runtime, UnknownRuntime> {
         self.find(name).ok_or_else(|| UnknownRuntime {
             requested: name.to_owned(),
-            left_out: self.left_out.iter().any(|n| n.eq_ignore_ascii_case(name)),
+            left_out: self
+                .left_out
+                .iter()
+                .find(|(left_out, _)| left_out.eq_ignore_ascii_case(name))
+                .map(|(_, feature)| *feature),
             built_in: self.names(),
         })
     }
@@ -145,14 +151,21 @@ mod tests {
     #[test]
     fn runtimes_left_out_of_the_build_say_how_to_get_them() {
         let mut registry = Registry::new();
-        registry.register(Fake("wasmtime")).left_out("wasmer");
+        registry
+            .register(Fake("wasmtime"))
+            .left_out("wasmer", "wasmer")
+            .left_out("wasmedge-interpreter", "wasmedge");
         let err = registry.get("wasmer").err().unwrap();
-        assert!(err.left_out);
+        assert_eq!(err.left_out, Some("wasmer"));
         assert_eq!(
             err.to_string(),
             "runtime 'wasmer' is not built into this mod_wasm (build it with the cargo feature \
              'wasmer'); this mod_wasm was built with: wasmtime"
         );
+        let err = registry.get("wasmedge-interpreter").err().unwrap();
+        assert!(err
+            .to_string()
+            .contains("build it with the cargo feature 'wasmedge'"));
     }
 
     #[test]
