@@ -11,6 +11,7 @@
 //!
 //! The CGI/1.1 protocol (RFC 3875) is runtime independent and lives in [`cgi`].
 
+pub mod cache;
 pub mod capabilities;
 pub mod cgi;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod registry;
 pub mod stdio;
 
+pub use cache::{ArtifactCache, CacheEntry};
 pub use capabilities::{Capabilities, Capability};
 pub use config::{Access, EntryPoint, ExecutionConfig, GuestPath, Preopen};
 pub use error::{CompileError, LoadError, RunError};
@@ -44,6 +46,14 @@ pub trait Runtime: Send + Sync + 'static {
     /// again on every restart. It must not leave threads or engine state behind: children are
     /// forked afterwards and only the returned bytes may be relied on there.
     fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError>;
+
+    /// What, besides the module, determines the bytes [`compile`](Runtime::compile) returns:
+    /// the engine's version and settings. A runtime that names it lets mod_wasm keep compiled
+    /// modules on disk ([`ArtifactCache`]) and skip compiling at the next start; the default,
+    /// `None`, compiles at every start.
+    fn artifact_key(&self) -> Option<String> {
+        None
+    }
 
     /// Makes a compiled module runnable in the current process. Called once per module per
     /// server process, after the fork; the result is shared by all threads of that process.

@@ -1,0 +1,191 @@
+//! Compiled modules kept on disk, so a server start reuses the work of the previous one.
+//!
+//! An entry is keyed by everything that determines the compiled code: the runtime's name, its
+//! [`Runtime::artifact_key`] (engine version and settings) and the module's bytes. Entries are
+//! written to a temporary file and renamed into place, so concurrent writers and readers never
+//! see a partial entry, and carry a checksum, so a damaged file is recompiled rather than
+//! handed to an engine.
+
+use crate::{Precompiled, Runtime};
+use sha2::{Digest, Sha256};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// What every entry starts with, followed by the SHA-256 of the rest.
+const MAGIC: &[u8] = b"mod_wasm compiled module v1\n";
+
+/// A directory of compiled modules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactCache {
+    dir: PathBuf,
+}
+
+/// Where an entry lives, for one module under one runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheEntry {
+    runtime: &'static str,
+    path: PathBuf,
+}
+
+impl ArtifactCache {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The entry for `wasm` compiled by `runtime`, or `None` if the runtime's output must not
+    /// be kept (it has no [`Runtime::artifact_key`]).
+    pub fn entry(&self, runtime: &dyn Runtime, wasm: &[u8]) -> Option<CacheEntry> {
+        let artifact_key = runtime.artifact_key()?;
+        let mut hash = Sha256::new();
+        for part in [runtime.name().as_bytes(), artifact_key.as_bytes()] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part);
+        }
+        hash.update(wasm);
+        let name = format!("{}-{}.bin", runtime.name(), hex(&hash.finalize()));
+        Some(CacheEntry {
+            runtime: runtime.name(),
+            path: self.dir.join(name),
+        })
+    }
+}
+
+impl CacheEntry {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The compiled module stored here: `Ok(None)` when there is none, an error when the entry
+    /// exists but cannot be read or is damaged.
+    pub fn load(&self) -> io::Result<Option<Precompiled>> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let damaged = || io::Error::new(io::ErrorKind::InvalidData, "damaged cache entry");
+        let rest = bytes.strip_prefix(MAGIC).ok_or_else(damaged)?;
+        let (checksum, artifact) = rest.split_at_checked(32).ok_or_else(damaged)?;
+        if Sha256::digest(artifact).as_slice() != checksum {
+            return Err(damaged());
+        }
+        Ok(Some(Precompiled::new(self.runtime, artifact)))
+    }
+
+    /// Stores `precompiled`, creating the cache directory if needed. The entry is readable by
+    /// everyone who can enter the directory: Apache's children read what its parent wrote.
+    pub fn store(&self, precompiled: &Precompiled) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut file = tempfile::Builder::new()
+            .prefix(".incomplete-")
+            .permissions(std::fs::Permissions::from_mode(0o644))
+            .tempfile_in(dir)?;
+        let artifact = precompiled.bytes();
+        file.write_all(MAGIC)?;
+        file.write_all(&Sha256::digest(artifact))?;
+        file.write_all(artifact)?;
+        file.as_file().sync_all()?;
+        file.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Capabilities, CompileError, LoadError, LoadedModule};
+    use std::sync::Arc;
+
+    struct Fake {
+        artifact_key: Option<&'static str>,
+    }
+
+    impl Runtime for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::none()
+        }
+        fn artifact_key(&self) -> Option<String> {
+            self.artifact_key.map(str::to_owned)
+        }
+        fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+            Ok(Precompiled::new("fake", wasm.to_vec()))
+        }
+        fn load(&self, _: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
+            unimplemented!("not needed by the cache")
+        }
+    }
+
+    const V1: Fake = Fake {
+        artifact_key: Some("v1"),
+    };
+
+    #[test]
+    fn a_stored_artifact_is_loaded_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(dir.path().join("cache"));
+        let entry = cache.entry(&V1, b"module").unwrap();
+        assert_eq!(entry.load().unwrap(), None);
+        let compiled = V1.compile(b"native code").unwrap();
+        entry.store(&compiled).unwrap();
+        assert_eq!(entry.load().unwrap(), Some(compiled));
+        let leftovers: Vec<_> = std::fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name.to_string_lossy().starts_with(".incomplete"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn entries_differ_by_module_and_engine_version() {
+        let cache = ArtifactCache::new("/cache");
+        let v2 = Fake {
+            artifact_key: Some("v2"),
+        };
+        let a = cache.entry(&V1, b"module a").unwrap();
+        assert_eq!(a, cache.entry(&V1, b"module a").unwrap());
+        assert_ne!(a, cache.entry(&V1, b"module b").unwrap());
+        assert_ne!(a, cache.entry(&v2, b"module a").unwrap());
+        assert_eq!(a.path().parent(), Some(Path::new("/cache")));
+        let name = a.path().file_name().unwrap().to_string_lossy();
+        assert!(
+            name.starts_with("fake-") && name.ends_with(".bin"),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn runtimes_without_an_artifact_key_are_not_cached() {
+        let cache = ArtifactCache::new("/cache");
+        let uncached = Fake { artifact_key: None };
+        assert_eq!(cache.entry(&uncached, b"module"), None);
+    }
+
+    #[test]
+    fn a_damaged_entry_is_an_error_not_an_artifact() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(dir.path());
+        let entry = cache.entry(&V1, b"module").unwrap();
+        entry.store(&V1.compile(b"native code").unwrap()).unwrap();
+        let mut bytes = std::fs::read(entry.path()).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(entry.path(), &bytes).unwrap();
+        let error = entry.load().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        std::fs::write(entry.path(), b"short").unwrap();
+        assert!(entry.load().is_err());
+    }
+}
