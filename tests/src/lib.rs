@@ -22,6 +22,8 @@ pub fn runtimes() -> Vec<&'static str> {
     let runtimes: Vec<&'static str> = [
         ("wasmtime", cfg!(feature = "wasmtime")),
         ("wasmer", cfg!(feature = "wasmer")),
+        ("wasmedge", cfg!(feature = "wasmedge")),
+        ("wasmedge-interpreter", cfg!(feature = "wasmedge")),
     ]
     .into_iter()
     .filter(|(_, built)| *built)
@@ -184,6 +186,7 @@ impl Config {
     pub fn new(body: &str) -> Self {
         let scratch = Scratch::new();
         scratch.dir("htdocs");
+        scratch.dir("run");
         Self {
             scratch,
             port: free_port(),
@@ -250,6 +253,9 @@ impl Config {
         }
         writeln!(conf, "Listen 127.0.0.1:{}", self.port).unwrap();
         writeln!(conf, "PidFile {dir}/httpd.pid").unwrap();
+        // Apache's runtime files, mod_wasm's default cache among them, stay in the scratch
+        // directory instead of the system's (Debian: /var/run/apache2).
+        writeln!(conf, "DefaultRuntimeDir {dir}/run").unwrap();
         writeln!(conf, "ErrorLog {dir}/error.log").unwrap();
         conf.push_str("LogLevel warn wasm:info\n");
         conf.push_str("TypesConfig /etc/mime.types\n");

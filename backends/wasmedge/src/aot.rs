@@ -1,0 +1,102 @@
+//! Ahead-of-time compilation in a forked process.
+//!
+//! WasmEdge's LLVM compiler keeps worker threads in the process that first compiles. Apache
+//! forks after reading its configuration (to daemonize, then for every child), and a copy of
+//! the process without those threads hangs in its next compilation: a graceful restart would
+//! never finish. Each compilation therefore runs in a short-lived child of the process that asks
+//! for it, which writes the compiled module to a file and exits; the asking process never starts
+//! the compiler's threads.
+
+use std::path::{Path, PathBuf};
+use wasmedge_sdk::config::Config;
+use wasmedge_sdk::Compiler;
+
+/// Compiles `wasm` to WasmEdge's universal format: the module with native code in a custom
+/// section, loadable from bytes.
+pub(crate) fn compile_in_subprocess(wasm: &[u8], config: &Config) -> Result<Vec<u8>, String> {
+    let out_dir = std::env::temp_dir();
+    let stem = format!(
+        "mod_wasm-wasmedge-{}-{}",
+        std::process::id(),
+        unique_suffix()
+    );
+    let output = out_dir.join(format!("{stem}.so"));
+    let error_file = out_dir.join(format!("{stem}.error"));
+    let result =
+        run_forked(|| compile(wasm, config, &stem, &out_dir, &error_file)).and_then(|()| {
+            std::fs::read(&output).map_err(|e| format!("cannot read {}: {e}", output.display()))
+        });
+    let failure = std::fs::read_to_string(&error_file).ok();
+    let _ = std::fs::remove_file(&output);
+    let _ = std::fs::remove_file(&error_file);
+    match (result, failure) {
+        (Err(_), Some(reason)) => Err(reason),
+        (result, _) => result,
+    }
+}
+
+/// The compilation itself, in the forked process: failures go to `error_file`.
+fn compile(wasm: &[u8], config: &Config, stem: &str, out_dir: &Path, error_file: &PathBuf) -> bool {
+    let outcome = Compiler::new(Some(config))
+        .map_err(|e| format!("cannot create WasmEdge's compiler: {e}"))
+        .and_then(|compiler| {
+            compiler
+                .compile_from_bytes(wasm, stem, out_dir)
+                .map_err(|e| format!("ahead-of-time compilation failed: {e}"))
+        });
+    match outcome {
+        Ok(_) => true,
+        Err(reason) => {
+            let _ = std::fs::write(error_file, reason);
+            false
+        }
+    }
+}
+
+/// Runs `work` in a forked copy of this process and waits for it.
+fn run_forked(work: impl FnOnce() -> bool) -> Result<(), String> {
+    // SAFETY: the child only runs `work` (which allocates and writes files, as glibc allows
+    // after fork) and leaves with `_exit`, so none of the parent's exit handlers or buffered
+    // streams run twice.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!(
+            "cannot fork the compiler process: {}",
+            std::io::Error::last_os_error()
+        )),
+        0 => {
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
+            // SAFETY: ends the forked child without running anything of the parent's.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        pid => {
+            let mut status = 0;
+            loop {
+                // SAFETY: waits for the child forked above.
+                let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+                if waited == pid {
+                    break;
+                }
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(format!("cannot wait for the compiler process: {error}"));
+                }
+            }
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                Ok(())
+            } else if libc::WIFSIGNALED(status) {
+                Err(format!(
+                    "the compiler process died of signal {}",
+                    libc::WTERMSIG(status)
+                ))
+            } else {
+                Err("the compiler process failed".into())
+            }
+        }
+    }
+}
+
+fn unique_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

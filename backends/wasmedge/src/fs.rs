@@ -1,0 +1,303 @@
+//! A preopened host directory as WasmEdge's Rust WASI sees it.
+//!
+//! async-wasi's `DiskFileSys` confines paths to its directory (lexically, like Wasmer's host
+//! filesystem) but has two gaps that [`HostDir`] closes:
+//! - it grants every right, so a read-only directory would be writable: here every change is
+//!   refused with `EROFS` when the location maps the directory `ro`;
+//! - opening the directory itself hands back the preopened descriptor, which the guest then
+//!   cannot close (Rust's `read_dir` of a mapped directory panics on that): here such an open
+//!   gets a descriptor of its own.
+
+use runtime_api::{Access, Preopen};
+use std::collections::HashSet;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::error::Errno;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::DiskFileSys;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::{
+    FdFlags, Filestat, OFlags, WASIRights, WasiDir, WasiFile, WasiFileSys, WasiNode,
+};
+
+/// The inode async-wasi gives a filesystem's root: its preopened descriptor.
+const ROOT: usize = 0;
+
+/// Inodes from this value on are further opens of the root. `DiskFileSys` numbers its own
+/// inodes from 0 upwards in a slab, far below.
+const FIRST_ROOT_ALIAS: usize = 1 << 40;
+
+pub(crate) struct HostDir {
+    disk: DiskFileSys,
+    access: Access,
+    /// Open descriptors of the root other than the preopen itself.
+    root_aliases: HashSet<usize>,
+    next_root_alias: usize,
+}
+
+impl HostDir {
+    pub(crate) fn open(preopen: &Preopen) -> std::io::Result<Self> {
+        Ok(Self {
+            disk: DiskFileSys::new(preopen.host.clone())?,
+            access: preopen.access,
+            root_aliases: HashSet::new(),
+            next_root_alias: FIRST_ROOT_ALIAS,
+        })
+    }
+
+    /// The `DiskFileSys` inode behind `ino`.
+    fn inner(&self, ino: usize) -> Result<usize, Errno> {
+        if ino < FIRST_ROOT_ALIAS {
+            Ok(ino)
+        } else if self.root_aliases.contains(&ino) {
+            Ok(ROOT)
+        } else {
+            Err(Errno::__WASI_ERRNO_BADF)
+        }
+    }
+
+    fn writable(&self) -> Result<(), Errno> {
+        match self.access {
+            Access::ReadWrite => Ok(()),
+            Access::ReadOnly => Err(Errno::__WASI_ERRNO_ROFS),
+        }
+    }
+}
+
+/// Rights that let a descriptor change the file it names.
+fn modifying_rights() -> WASIRights {
+    WASIRights::FD_WRITE
+        | WASIRights::FD_ALLOCATE
+        | WASIRights::FD_FILESTAT_SET_SIZE
+        | WASIRights::FD_FILESTAT_SET_TIMES
+}
+
+impl WasiFileSys for HostDir {
+    type Index = usize;
+
+    fn path_open(
+        &mut self,
+        dir_ino: usize,
+        path: &str,
+        oflags: OFlags,
+        fs_rights_base: WASIRights,
+        fs_rights_inheriting: WASIRights,
+        fdflags: FdFlags,
+    ) -> Result<usize, Errno> {
+        if oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)
+            || fs_rights_base.intersects(modifying_rights())
+            || fdflags.contains(FdFlags::APPEND)
+        {
+            self.writable()?;
+        }
+        let dir = self.inner(dir_ino)?;
+        let opened = self.disk.path_open(
+            dir,
+            path,
+            oflags,
+            fs_rights_base,
+            fs_rights_inheriting,
+            fdflags,
+        )?;
+        if opened != ROOT {
+            return Ok(opened);
+        }
+        let alias = self.next_root_alias;
+        self.next_root_alias += 1;
+        self.root_aliases.insert(alias);
+        Ok(alias)
+    }
+
+    fn path_rename(
+        &mut self,
+        old_dir: usize,
+        old_path: &str,
+        new_dir: usize,
+        new_path: &str,
+    ) -> Result<(), Errno> {
+        self.writable()?;
+        let (old_dir, new_dir) = (self.inner(old_dir)?, self.inner(new_dir)?);
+        self.disk.path_rename(old_dir, old_path, new_dir, new_path)
+    }
+
+    fn path_create_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
+        self.writable()?;
+        let dir = self.inner(dir_ino)?;
+        self.disk.path_create_directory(dir, path)
+    }
+
+    fn path_remove_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
+        self.writable()?;
+        let dir = self.inner(dir_ino)?;
+        self.disk.path_remove_directory(dir, path)
+    }
+
+    fn path_unlink_file(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
+        self.writable()?;
+        let dir = self.inner(dir_ino)?;
+        self.disk.path_unlink_file(dir, path)
+    }
+
+    fn path_link_file(
+        &mut self,
+        old_dir: usize,
+        old_path: &str,
+        new_dir: usize,
+        new_path: &str,
+    ) -> Result<(), Errno> {
+        self.writable()?;
+        let (old_dir, new_dir) = (self.inner(old_dir)?, self.inner(new_dir)?);
+        self.disk
+            .path_link_file(old_dir, old_path, new_dir, new_path)
+    }
+
+    fn path_filestat_get(
+        &self,
+        dir_ino: usize,
+        path: &str,
+        follow_symlinks: bool,
+    ) -> Result<Filestat, Errno> {
+        self.disk
+            .path_filestat_get(self.inner(dir_ino)?, path, follow_symlinks)
+    }
+
+    fn fclose(&mut self, ino: usize) -> Result<(), Errno> {
+        if self.root_aliases.remove(&ino) {
+            return Ok(());
+        }
+        self.disk.fclose(self.inner(ino)?)
+    }
+
+    /// Changes a descriptor's flags, rights, size or times: nothing a read-only guest may do
+    /// (dropping rights included, which no guest needs).
+    fn get_mut_inode(&mut self, ino: usize) -> Result<&mut dyn WasiNode, Errno> {
+        self.writable()?;
+        let ino = self.inner(ino)?;
+        self.disk.get_mut_inode(ino)
+    }
+
+    fn get_inode(&self, ino: usize) -> Result<&dyn WasiNode, Errno> {
+        self.disk.get_inode(self.inner(ino)?)
+    }
+
+    /// Reads, writes and seeks. Files in a read-only directory were opened without write
+    /// access (see `path_open`), so the host refuses writes to them.
+    fn get_mut_file(&mut self, ino: usize) -> Result<&mut dyn WasiFile, Errno> {
+        let ino = self.inner(ino)?;
+        self.disk.get_mut_file(ino)
+    }
+
+    fn get_file(&self, ino: usize) -> Result<&dyn WasiFile, Errno> {
+        self.disk.get_file(self.inner(ino)?)
+    }
+
+    fn get_mut_dir(&mut self, ino: usize) -> Result<&mut dyn WasiDir, Errno> {
+        let ino = self.inner(ino)?;
+        self.disk.get_mut_dir(ino)
+    }
+
+    fn get_dir(&self, ino: usize) -> Result<&dyn WasiDir, Errno> {
+        self.disk.get_dir(self.inner(ino)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime_api::GuestPath;
+
+    fn host_dir(access: Access) -> (tempfile::TempDir, HostDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file.txt"), "content").unwrap();
+        let preopen = Preopen {
+            guest: GuestPath::new("/data").unwrap(),
+            host: dir.path().to_owned(),
+            access,
+        };
+        let host_dir = HostDir::open(&preopen).unwrap();
+        (dir, host_dir)
+    }
+
+    fn open(
+        dir: &mut HostDir,
+        path: &str,
+        oflags: OFlags,
+        rights: WASIRights,
+    ) -> Result<usize, Errno> {
+        dir.path_open(
+            ROOT,
+            path,
+            oflags,
+            rights,
+            WASIRights::empty(),
+            FdFlags::empty(),
+        )
+    }
+
+    #[test]
+    fn read_only_directories_can_be_read_but_not_changed() {
+        let (host, mut dir) = host_dir(Access::ReadOnly);
+        let file = open(&mut dir, "file.txt", OFlags::empty(), WASIRights::FD_READ).unwrap();
+        assert!(dir.get_file(file).is_ok());
+        let refused = [
+            open(&mut dir, "file.txt", OFlags::empty(), WASIRights::FD_WRITE),
+            open(&mut dir, "file.txt", OFlags::TRUNCATE, WASIRights::FD_READ),
+            open(&mut dir, "new.txt", OFlags::CREATE, WASIRights::FD_READ),
+        ];
+        for attempt in refused {
+            assert_eq!(attempt, Err(Errno::__WASI_ERRNO_ROFS));
+        }
+        assert_eq!(
+            dir.path_create_directory(ROOT, "sub"),
+            Err(Errno::__WASI_ERRNO_ROFS)
+        );
+        assert_eq!(
+            dir.path_unlink_file(ROOT, "file.txt"),
+            Err(Errno::__WASI_ERRNO_ROFS)
+        );
+        assert_eq!(
+            dir.path_rename(ROOT, "file.txt", ROOT, "moved.txt"),
+            Err(Errno::__WASI_ERRNO_ROFS)
+        );
+        assert!(dir.get_mut_inode(file).is_err());
+        assert!(host.path().join("file.txt").exists());
+        assert!(!host.path().join("new.txt").exists());
+        assert!(!host.path().join("sub").exists());
+    }
+
+    #[test]
+    fn read_write_directories_can_be_changed() {
+        let (host, mut dir) = host_dir(Access::ReadWrite);
+        open(&mut dir, "new.txt", OFlags::CREATE, WASIRights::FD_WRITE).unwrap();
+        dir.path_create_directory(ROOT, "sub").unwrap();
+        assert!(host.path().join("new.txt").is_file());
+        assert!(host.path().join("sub").is_dir());
+    }
+
+    #[test]
+    fn opening_the_root_again_gives_a_descriptor_the_guest_can_close() {
+        let (_host, mut dir) = host_dir(Access::ReadOnly);
+        let again = open(&mut dir, ".", OFlags::DIRECTORY, WASIRights::FD_READDIR).unwrap();
+        assert_ne!(again, ROOT);
+        let names: Vec<String> = dir
+            .get_dir(again)
+            .unwrap()
+            .get_readdir(0)
+            .unwrap()
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect();
+        assert!(names.contains(&"file.txt".to_owned()), "{names:?}");
+        dir.fclose(again).unwrap();
+        assert_eq!(dir.get_dir(again).err(), Some(Errno::__WASI_ERRNO_BADF));
+        assert!(dir.get_dir(ROOT).is_ok(), "the preopen itself stays open");
+    }
+
+    #[test]
+    fn paths_cannot_leave_the_directory() {
+        let (_host, mut dir) = host_dir(Access::ReadWrite);
+        assert!(open(
+            &mut dir,
+            "../../etc/passwd",
+            OFlags::empty(),
+            WASIRights::FD_READ
+        )
+        .is_err());
+    }
+}
