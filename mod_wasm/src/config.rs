@@ -68,6 +68,34 @@ pub fn parse_access(word: Option<&str>) -> Result<Access, String> {
     }
 }
 
+/// The server-wide `WasmCacheDir`: where compiled modules are kept between starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(test, allow(dead_code))]
+pub enum CacheDirSetting {
+    /// No directive: a directory under Apache's runtime directory.
+    Default,
+    /// `WasmCacheDir /path` (resolved against ServerRoot by the directive).
+    Dir(PathBuf),
+    /// `WasmCacheDir off`: compile at every start.
+    Off,
+}
+
+impl CacheDirSetting {
+    /// Parses `WasmCacheDir`'s argument; `resolve` turns a relative path into an absolute one.
+    pub fn parse(
+        word: &str,
+        resolve: impl FnOnce(&str) -> Result<PathBuf, String>,
+    ) -> Result<Self, String> {
+        if word.eq_ignore_ascii_case("off") {
+            Ok(Self::Off)
+        } else if word.is_empty() {
+            Err("expects a directory or 'off'".to_owned())
+        } else {
+            resolve(word).map(Self::Dir)
+        }
+    }
+}
+
 /// Checks that `path` is a readable file holding a WebAssembly core module.
 ///
 /// This is the cheap check done when the directive is read; compiling happens once the whole
@@ -261,6 +289,20 @@ fn set_by_key<T, K: PartialEq + ?Sized>(list: &mut Vec<T>, item: T, key: impl Fn
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn wasm_cache_dir_takes_a_directory_or_off() {
+        let resolve = |p: &str| Ok(Path::new("/srv").join(p));
+        assert_eq!(
+            CacheDirSetting::parse("Off", resolve),
+            Ok(CacheDirSetting::Off)
+        );
+        assert_eq!(
+            CacheDirSetting::parse("cache", resolve),
+            Ok(CacheDirSetting::Dir("/srv/cache".into()))
+        );
+        assert!(CacheDirSetting::parse("", resolve).is_err());
+    }
 
     fn origin(line: u32) -> Origin {
         Origin {

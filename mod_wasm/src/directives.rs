@@ -1,19 +1,23 @@
 //! mod_wasm's directives: the command table Apache reads and the handlers that turn arguments
 //! into [`SectionConfig`] changes.
 //!
-//! Every directive is allowed in the server config, virtual hosts and `<Directory>`,
-//! `<Location>`, `<Files>` (and their `Match` forms), and refused in `.htaccess`: a module and its
-//! capabilities are the admin's decision, not the content owner's.
+//! Every per-location directive is allowed in the server config, virtual hosts and
+//! `<Directory>`, `<Location>`, `<Files>` (and their `Match` forms), and refused in `.htaccess`:
+//! a module and its capabilities are the admin's decision, not the content owner's.
+//! `WasmCacheDir` is server-wide and belongs to the main server config only.
 
 use crate::apache::{self, guard};
-use crate::config::{parse_access, Origin, SectionConfig};
+use crate::config::{parse_access, CacheDirSetting, Origin, SectionConfig};
 use crate::ffi::{cmd_func, cmd_how, cmd_parms, command_rec};
-use crate::{ffi, runtimes};
+use crate::{cache_dir, ffi, runtimes};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::path::PathBuf;
 use std::ptr;
 
-const WHERE: c_int = (ffi::RSRC_CONF | ffi::ACCESS_CONF) as c_int;
+/// Where per-location directives may appear.
+const PER_LOCATION: c_int = (ffi::RSRC_CONF | ffi::ACCESS_CONF) as c_int;
+/// Where server-wide directives may appear (`<VirtualHost>` is refused by the handler).
+const SERVER_WIDE: c_int = ffi::RSRC_CONF as c_int;
 
 /// The command table, NULL-terminated as Apache expects.
 #[repr(transparent)]
@@ -34,11 +38,21 @@ const fn command(
     how: cmd_how,
     help: &'static CStr,
 ) -> command_rec {
+    command_in(PER_LOCATION, name, func, how, help)
+}
+
+const fn command_in(
+    req_override: c_int,
+    name: &'static CStr,
+    func: cmd_func,
+    how: cmd_how,
+    help: &'static CStr,
+) -> command_rec {
     command_rec {
         name: name.as_ptr(),
         func,
         cmd_data: ptr::null_mut(),
-        req_override: WHERE,
+        req_override,
         args_how: how,
         errmsg: help.as_ptr(),
     }
@@ -73,7 +87,7 @@ const fn flag(f: Flag) -> cmd_func {
     cmd_func { flag: Some(f) }
 }
 
-pub static COMMANDS: CommandTable<10> = CommandTable([
+pub static COMMANDS: CommandTable<11> = CommandTable([
     command(
         c"WasmModule",
         take1(wasm_module),
@@ -127,6 +141,13 @@ pub static COMMANDS: CommandTable<10> = CommandTable([
         take1(wasm_entry_point),
         cmd_how::TAKE1,
         c"Exported function to call instead of _start",
+    ),
+    command_in(
+        SERVER_WIDE,
+        c"WasmCacheDir",
+        take1(wasm_cache_dir),
+        cmd_how::TAKE1,
+        c"Directory for compiled modules reused across starts (default: under DefaultRuntimeDir), or off",
     ),
     // SAFETY: an all-zero command_rec (NULL name) terminates the table.
     unsafe { std::mem::zeroed() },
@@ -317,5 +338,22 @@ unsafe extern "C" fn wasm_entry_point(
     let name = arg(name).unwrap_or_default();
     run(cmd, config, "WasmEntryPoint", |d| {
         d.config.set_entry_point(&name)
+    })
+}
+
+unsafe extern "C" fn wasm_cache_dir(
+    cmd: *mut cmd_parms,
+    config: *mut c_void,
+    word: *const c_char,
+) -> *const c_char {
+    let word = arg(word).unwrap_or_default();
+    let context_error = ffi::ap_check_cmd_context(cmd, ffi::NOT_IN_VIRTUALHOST);
+    if !context_error.is_null() {
+        return context_error;
+    }
+    run(cmd, config, "WasmCacheDir", |d| {
+        let setting = CacheDirSetting::parse(&word, |path| d.server_root_relative(path))?;
+        cache_dir::set(setting);
+        Ok(())
     })
 }

@@ -151,15 +151,35 @@ impl Request<'_> {
     fn load(&self, context: &Context) -> Result<Arc<dyn LoadedModule>, c_int> {
         let key = &context.key;
         match modules::loaded(key, context.runtime) {
-            Ok(modules::Loaded { module, first_use }) => {
+            Ok(modules::Loaded {
+                module,
+                first_use,
+                cache_problem,
+            }) => {
+                if let Some(problem) = cache_problem {
+                    self.log(Level::Warning, &format!("mod_wasm: {context}: {problem}"));
+                }
                 match first_use {
                     Some(Provenance::Reused) => {
-                        self.log(Level::Info, &format!("mod_wasm: loaded {key} into this process"));
+                        self.log(
+                            Level::Info,
+                            &format!("mod_wasm: loaded {key} into this process"),
+                        );
                     }
-                    Some(Provenance::Compiled) => self.log(Level::Info, &format!(
-                        "mod_wasm: compiled and loaded {key} into this process (the configuration \
-                         check cannot foresee a module combined with a runtime from another section)"
-                    )),
+                    Some(provenance @ (Provenance::Compiled | Provenance::Cached)) => {
+                        let how = if provenance == Provenance::Cached {
+                            "loaded the cached"
+                        } else {
+                            "compiled and loaded"
+                        };
+                        self.log(
+                            Level::Info,
+                            &format!(
+                                "mod_wasm: {how} {key} into this process (the configuration check \
+                             cannot foresee a module combined with a runtime from another section)"
+                            ),
+                        )
+                    }
                     None => {}
                 }
                 Ok(module)

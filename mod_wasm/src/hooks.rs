@@ -4,10 +4,23 @@
 use crate::apache::{self, guard, Level};
 use crate::config::SectionConfig;
 use crate::modules::{Compiled, ModuleKey, Provenance};
-use crate::{ffi, handler, runtimes};
+use crate::{cache_dir, ffi, handler, runtimes};
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
+use std::sync::Mutex;
 use std::time::Instant;
+
+/// What the configuration check has to report that is not an error: which modules were
+/// compiled or reused, and problems with the cache. Apache opens its error log after the check,
+/// and drops such messages until then, so they wait here for `post_config`.
+static REPORT: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
+
+fn report(level: Level, message: String) {
+    REPORT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((level, message));
+}
 
 pub unsafe extern "C" fn create_dir_config(
     pool: *mut ffi::apr_pool_t,
@@ -38,7 +51,9 @@ pub unsafe extern "C" fn merge_dir_config(
 pub unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
     guard((), || {
         let middle = ffi::APR_HOOK_MIDDLE as c_int;
+        ffi::ap_hook_pre_config(Some(pre_config), ptr::null(), ptr::null(), middle);
         ffi::ap_hook_check_config(Some(check_config), ptr::null(), ptr::null(), middle);
+        ffi::ap_hook_post_config(Some(post_config), ptr::null(), ptr::null(), middle);
         ffi::ap_hook_handler(Some(handler::handle), ptr::null(), ptr::null(), middle);
     })
 }
@@ -102,10 +117,39 @@ unsafe fn usages(main: *mut ffi::server_rec) -> Vec<Usage> {
     usages
 }
 
+/// Runs before each configuration read: server-wide settings start from their defaults.
+unsafe extern "C" fn pre_config(
+    _pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+) -> c_int {
+    guard(ffi::OK as c_int, || {
+        cache_dir::reset();
+        REPORT.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        ffi::OK as c_int
+    })
+}
+
+/// Runs once the error log is open: logs what the configuration check reported.
+unsafe extern "C" fn post_config(
+    _pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    main: *mut ffi::server_rec,
+) -> c_int {
+    guard(ffi::OK as c_int, || {
+        let report = std::mem::take(&mut *REPORT.lock().unwrap_or_else(|e| e.into_inner()));
+        for (level, message) in report {
+            apache::log_server(main, level, false, &message);
+        }
+        ffi::OK as c_int
+    })
+}
+
 /// Compiles every module the configuration names with the runtime that will run it, so that
 /// a module that cannot run fails `apachectl -t` and the start, not the first request.
 unsafe extern "C" fn check_config(
-    _pconf: *mut ffi::apr_pool_t,
+    pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
     _ptemp: *mut ffi::apr_pool_t,
     main: *mut ffi::server_rec,
@@ -114,6 +158,10 @@ unsafe extern "C" fn check_config(
     guard(failed, || {
         let registry = runtimes::global();
         let compiled = Compiled::global();
+        compiled.use_disk_cache(cache_dir::prepare(pconf).unwrap_or_else(|problem| {
+            report(Level::Warning, problem);
+            None
+        }));
         let mut in_use: Vec<ModuleKey> = Vec::new();
         let mut ok = true;
         for usage in usages(main) {
@@ -142,16 +190,18 @@ unsafe extern "C" fn check_config(
             }
             let started = Instant::now();
             match compiled.compile(&key, runtime) {
-                Ok((_, provenance)) => {
-                    let what = match provenance {
+                Ok(obtained) => {
+                    if let Some(problem) = obtained.cache_problem {
+                        report(Level::Warning, format!("mod_wasm: {key}: {problem}"));
+                    }
+                    let what = match obtained.provenance {
                         Provenance::Compiled => "compiled",
                         Provenance::Reused => "reused the compiled",
+                        Provenance::Cached => "loaded from the cache the compiled",
                     };
-                    apache::log_server(
-                        usage.server,
+                    report(
                         Level::Info,
-                        false,
-                        &format!(
+                        format!(
                             "mod_wasm: {what} {key} ({} ms)",
                             started.elapsed().as_millis()
                         ),

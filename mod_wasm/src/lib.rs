@@ -13,6 +13,8 @@ mod runtimes;
 #[cfg(not(test))]
 mod apache;
 #[cfg(not(test))]
+mod cache_dir;
+#[cfg(not(test))]
 mod directives;
 #[cfg(not(test))]
 #[allow(

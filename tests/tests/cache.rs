@@ -1,0 +1,164 @@
+//! `WasmCacheDir`: compiled modules kept on disk, so a server start does not compile again what
+//! the previous one compiled. Only runtimes whose output can be cached use it (WasmEdge's
+//! ahead-of-time code).
+#![cfg(feature = "wasmedge")]
+
+use mod_wasm_tests::{guest, Config};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+const CACHED_RUNTIME: &str = "wasmedge";
+
+fn hello_location(extra: &str) -> String {
+    format!(
+        "{extra}<Location /hello>\n  SetHandler wasm-handler\n  WasmRuntime {CACHED_RUNTIME}\n  WasmModule {}\n  WasmEnableCGI On\n</Location>\n",
+        guest("hello").display()
+    )
+}
+
+/// The cache entries in `dir`, with their modification times.
+fn entries(dir: &Path) -> Vec<(PathBuf, SystemTime)> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut entries: Vec<_> = read
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .map(|p| {
+            let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p, modified)
+        })
+        .collect();
+    entries.sort();
+    entries
+}
+
+fn compile_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("mod_wasm: compiled "))
+        .collect()
+}
+
+#[test]
+fn a_second_start_loads_the_compiled_module_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let directive = format!("WasmCacheDir {}\n", cache.path().display());
+
+    let first = Config::new(&hello_location(&directive)).start();
+    assert_eq!(first.get("/hello").text(), "Hello from WebAssembly!\n");
+    let log = first.error_log();
+    assert_eq!(compile_lines(&log).len(), 1, "compiled once:\n{log}");
+    let stored = entries(cache.path());
+    assert_eq!(stored.len(), 1, "one entry: {stored:?}");
+    assert!(stored[0]
+        .0
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("wasmedge-"));
+    drop(first);
+
+    let second = Config::new(&hello_location(&directive)).start();
+    let response = second.get("/hello");
+    let log = second.error_log();
+    assert_eq!(response.status, 200, "{log}");
+    assert_eq!(response.text(), "Hello from WebAssembly!\n");
+    assert!(
+        compile_lines(&log).is_empty(),
+        "the second start compiled again:\n{log}"
+    );
+    assert!(
+        log.contains("loaded from the cache the compiled"),
+        "no cache hit logged:\n{log}"
+    );
+    assert_eq!(entries(cache.path()), stored, "the entry was rewritten");
+}
+
+#[test]
+fn the_default_cache_is_under_the_runtime_dir_and_private_to_the_server() {
+    use std::os::unix::fs::MetadataExt;
+    let config = Config::new(&hello_location(""));
+    // The harness sets DefaultRuntimeDir to ServerRoot/run.
+    let dir = config.scratch.path().join("run/mod_wasm-cache");
+    let apache = config.start();
+    assert_eq!(apache.get("/hello").status, 200, "{}", apache.error_log());
+    assert_eq!(entries(&dir).len(), 1, "{}", apache.error_log());
+    let metadata = std::fs::metadata(&dir).unwrap();
+    assert_eq!(metadata.mode() & 0o777, 0o700);
+    let test_uid = std::fs::metadata("/proc/self").unwrap().uid();
+    if test_uid == 0 {
+        // Started as root, Apache serves as www-data (see the harness): the directory is theirs.
+        assert_eq!(metadata.uid(), uid_of("www-data"));
+    }
+}
+
+fn uid_of(user: &str) -> u32 {
+    let output = std::process::Command::new("id")
+        .args(["-u", user])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn wasm_cache_dir_off_compiles_at_every_start() {
+    let config = Config::new(&hello_location("WasmCacheDir off\n"));
+    let default_dir = config.scratch.path().join("run/mod_wasm-cache");
+    let apache = config.start();
+    assert_eq!(apache.get("/hello").status, 200, "{}", apache.error_log());
+    assert!(!default_dir.exists());
+    assert_eq!(compile_lines(&apache.error_log()).len(), 1);
+}
+
+#[test]
+fn a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
+    let config = Config::new("");
+    let not_a_dir = config.scratch.file("plain-file", "");
+    let body = hello_location(&format!(
+        "WasmCacheDir {}\n",
+        not_a_dir.join("cache").display()
+    ));
+    let apache = config.with_body(&body).start();
+    let response = apache.get("/hello");
+    let log = apache.error_log();
+    assert_eq!(response.status, 200, "{log}");
+    let warning = log
+        .lines()
+        .find(|l| l.contains("WasmCacheDir"))
+        .unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(warning.contains(":warn]"), "{warning}");
+    assert!(
+        warning.contains("compiled modules are not cached"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn wasm_cache_dir_belongs_to_the_main_server_config() {
+    for (section, expected) in [
+        (
+            "<Location /x>",
+            "WasmCacheDir not allowed in <Location> context",
+        ),
+        (
+            "<VirtualHost 127.0.0.1:80>",
+            "cannot occur within <VirtualHost> section",
+        ),
+    ] {
+        let close = if section.starts_with("<Location") {
+            "</Location>"
+        } else {
+            "</VirtualHost>"
+        };
+        let result = Config::new(&format!("{section}\n  WasmCacheDir /tmp\n{close}\n")).check();
+        assert!(!result.success, "{section}: {}", result.output);
+        assert!(
+            result.output.contains(expected),
+            "{section}: {}",
+            result.output
+        );
+    }
+}
