@@ -400,8 +400,14 @@ impl Apache {
         }
     }
 
-    /// Sends Apache a `-k` command (`graceful`, `restart`) and waits until it serves again.
+    /// Sends Apache a `-k` command (`graceful`, `restart`) and waits until the new generation has
+    /// started. The listening socket stays open across a restart, so "it accepts connections" says
+    /// nothing: until the parent announces the new generation, a connection may still be accepted
+    /// by an old child that a hard restart then kills, and the client sees an empty response.
     pub fn signal(&self, command: &str) {
+        const NEW_GENERATION: &str = "resuming normal operations";
+        let generations = || self.error_log().matches(NEW_GENERATION).count();
+        let before = generations();
         let conf = self.config.conf_path();
         let output = apache2(&["-k", command, "-f", conf.to_str().unwrap()]);
         assert!(
@@ -409,6 +415,15 @@ impl Apache {
             "apache2 -k {command} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while generations() == before {
+            assert!(
+                Instant::now() < deadline,
+                "apache2 -k {command}: no new generation within 30 s; error log:\n{}",
+                self.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.wait_until_listening();
     }
 
