@@ -11,9 +11,14 @@
 //!   list;
 //! - `WasmEnv`: accumulates by name, an inner value replacing an outer one of the same name;
 //! - `WasmDir` / `WasmMapDir`: accumulate by guest path, an inner mapping replacing an outer one
-//!   for the same guest path.
+//!   for the same guest path;
+//! - `WasmAllowConnect`: accumulates; a section cannot take away what an outer one grants
+//!   (as with `WasmDir`, grant in the narrowest section that needs it).
 
-use runtime_api::{Access, EntryPoint, ExecutionConfig, GuestPath, Preopen, Registry};
+use runtime_api::{
+    Access, Capability, ConnectGrant, EntryPoint, ExecutionConfig, GuestPath, Outbound, Preopen,
+    Registry, Runtime,
+};
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -52,6 +57,8 @@ pub struct SectionConfig {
     pub args: Option<Vec<String>>,
     pub env: Vec<(String, String)>,
     pub dirs: Vec<Preopen>,
+    /// `WasmAllowConnect` grants, each with the directive that made it.
+    pub connect: Vec<Declared<ConnectGrant>>,
     pub enable_cgi: Option<bool>,
     pub map_cgi_filenames: Option<bool>,
     pub entry_point: Option<EntryPoint>,
@@ -212,6 +219,51 @@ impl SectionConfig {
         Ok(())
     }
 
+    /// `WasmAllowConnect host:port`.
+    pub fn allow_connect(&mut self, grant: &str, origin: Origin) -> Result<(), String> {
+        let grant = ConnectGrant::parse(grant).map_err(|e| e.to_string())?;
+        add_grant(
+            &mut self.connect,
+            Declared {
+                value: grant,
+                origin,
+            },
+        );
+        Ok(())
+    }
+
+    /// Checks that `runtime` can honour what this configuration grants; the error names the
+    /// directive and the runtimes that could.
+    pub fn check_capabilities(
+        &self,
+        runtime: &dyn Runtime,
+        registry: &Registry,
+    ) -> Result<(), String> {
+        let Some(grant) = self.connect.first() else {
+            return Ok(());
+        };
+        let capability = Capability::OutboundSockets;
+        if runtime.capabilities().has(capability) {
+            return Ok(());
+        }
+        let capable: Vec<&str> = registry
+            .iter()
+            .filter(|r| r.capabilities().has(capability))
+            .map(|r| r.name())
+            .collect();
+        let alternatives = if capable.is_empty() {
+            "no runtime built into this mod_wasm can".to_owned()
+        } else {
+            format!("use WasmRuntime {}", capable.join(" or "))
+        };
+        Err(format!(
+            "WasmAllowConnect {} in {}: runtime {} cannot open connections ({capability}); {alternatives}",
+            grant.value,
+            grant.origin,
+            runtime.name()
+        ))
+    }
+
     /// `WasmEntryPoint name`.
     pub fn set_entry_point(&mut self, name: &str) -> Result<(), String> {
         if name.is_empty() {
@@ -231,12 +283,17 @@ impl SectionConfig {
         for preopen in &inner.dirs {
             set_by_key(&mut dirs, preopen.clone(), |p| &p.guest);
         }
+        let mut connect = outer.connect.clone();
+        for grant in &inner.connect {
+            add_grant(&mut connect, grant.clone());
+        }
         Self {
             module: inner.module.clone().or_else(|| outer.module.clone()),
             runtime: inner.runtime.clone().or_else(|| outer.runtime.clone()),
             args: inner.args.clone().or_else(|| outer.args.clone()),
             env,
             dirs,
+            connect,
             enable_cgi: inner.enable_cgi.or(outer.enable_cgi),
             map_cgi_filenames: inner.map_cgi_filenames.or(outer.map_cgi_filenames),
             entry_point: inner
@@ -273,7 +330,20 @@ impl SectionConfig {
             env: self.env.clone(),
             preopens: self.dirs.clone(),
             entry_point: self.entry_point.clone().unwrap_or_default(),
+            outbound: Outbound::new(
+                self.connect
+                    .iter()
+                    .map(|grant| grant.value.clone())
+                    .collect::<Vec<_>>(),
+            ),
         }
+    }
+}
+
+/// Adds `grant` unless the same grant is already there (where it was first written is kept).
+fn add_grant(grants: &mut Vec<Declared<ConnectGrant>>, grant: Declared<ConnectGrant>) {
+    if !grants.iter().any(|existing| existing.value == grant.value) {
+        grants.push(grant);
     }
 }
 
@@ -558,5 +628,60 @@ mod tests {
         let exec = config.execution_config();
         assert_eq!(exec.args, vec!["app.wasm".to_owned(), "--flag".to_owned()]);
         assert_eq!(exec.env, vec![("K".to_owned(), "V".to_owned())]);
+    }
+
+    #[test]
+    fn connect_grants_are_parsed_when_read() {
+        let mut config = SectionConfig::default();
+        let err = config.allow_connect("db", origin(1)).unwrap_err();
+        assert!(err.contains("no port"), "{err}");
+        assert!(config.allow_connect("db:99999", origin(1)).is_err());
+        config.allow_connect("DB.local:3306", origin(2)).unwrap();
+        config.allow_connect("db.local:3306", origin(3)).unwrap();
+        assert_eq!(config.connect.len(), 1, "the same grant twice is one grant");
+        assert_eq!(config.connect[0].origin.line, 2);
+        assert_eq!(
+            config.execution_config().outbound.grants(),
+            [ConnectGrant::parse("db.local:3306").unwrap()]
+        );
+        assert!(SectionConfig::default()
+            .execution_config()
+            .outbound
+            .is_empty());
+    }
+
+    #[test]
+    fn connect_grants_accumulate() {
+        let mut outer = SectionConfig::default();
+        outer.allow_connect("127.0.0.1:3306", origin(1)).unwrap();
+        let mut inner = SectionConfig::default();
+        inner.allow_connect("127.0.0.1:6379", origin(2)).unwrap();
+        inner.allow_connect("127.0.0.1:3306", origin(3)).unwrap();
+        let merged = SectionConfig::merge(&outer, &inner);
+        let grants: Vec<String> = merged
+            .connect
+            .iter()
+            .map(|g| g.value.to_string())
+            .collect();
+        assert_eq!(grants, ["127.0.0.1:3306", "127.0.0.1:6379"]);
+    }
+
+    #[cfg(all(feature = "wasmtime", feature = "wasmer"))]
+    #[test]
+    fn connect_grants_need_a_runtime_with_sockets() {
+        let registry = crate::runtimes::registry();
+        let mut config = SectionConfig::default();
+        let wasmtime = registry.get("wasmtime").unwrap();
+        let wasmer = registry.get("wasmer").unwrap();
+        config.check_capabilities(wasmtime, &registry).unwrap();
+        config.allow_connect("127.0.0.1:3306", origin(7)).unwrap();
+        config.check_capabilities(wasmer, &registry).unwrap();
+        let err = config.check_capabilities(wasmtime, &registry).unwrap_err();
+        assert!(
+            err.starts_with("WasmAllowConnect 127.0.0.1:3306 in <Location /t> (test.conf:7): runtime wasmtime cannot open connections"),
+            "{err}"
+        );
+        assert!(err.contains("use WasmRuntime "), "{err}");
+        assert!(err.contains("wasmer"), "{err}");
     }
 }

@@ -87,7 +87,7 @@ const fn flag(f: Flag) -> cmd_func {
     cmd_func { flag: Some(f) }
 }
 
-pub static COMMANDS: CommandTable<11> = CommandTable([
+pub static COMMANDS: CommandTable<12> = CommandTable([
     command(
         c"WasmModule",
         take1(wasm_module),
@@ -123,6 +123,12 @@ pub static COMMANDS: CommandTable<11> = CommandTable([
         take3(wasm_map_dir),
         cmd_how::TAKE23,
         c"Grants the module a host directory under another path: WasmMapDir /guest /host [ro|rw]",
+    ),
+    command(
+        c"WasmAllowConnect",
+        take1(wasm_allow_connect),
+        cmd_how::ITERATE,
+        c"Grants the module outbound TCP connections: WasmAllowConnect host:port [host:port] ...",
     ),
     command(
         c"WasmEnableCGI",
@@ -305,6 +311,18 @@ unsafe extern "C" fn wasm_map_dir(
         let access = parse_access(access.as_deref())?;
         let host = d.server_root_relative(&host)?;
         d.config.map_dir(&guest, host, access)
+    })
+}
+
+unsafe extern "C" fn wasm_allow_connect(
+    cmd: *mut cmd_parms,
+    config: *mut c_void,
+    grant: *const c_char,
+) -> *const c_char {
+    let grant = arg(grant).unwrap_or_default();
+    run(cmd, config, "WasmAllowConnect", |d| {
+        let origin = d.origin();
+        d.config.allow_connect(&grant, origin)
     })
 }
 

@@ -133,14 +133,21 @@ impl Request<'_> {
             );
             return Err(SERVER_ERROR);
         };
-        match runtimes::global().get(config.runtime_name()) {
-            Ok(runtime) => Ok((
-                ModuleKey {
+        let registry = runtimes::global();
+        match registry.get(config.runtime_name()) {
+            Ok(runtime) => {
+                // A combination the configuration check could not see (a <Location> over a
+                // <Directory>) may grant what its runtime cannot honour.
+                if let Err(e) = config.check_capabilities(runtime, registry) {
+                    self.log(Level::Error, &format!("mod_wasm: {e}"));
+                    return Err(SERVER_ERROR);
+                }
+                let key = ModuleKey {
                     runtime: runtime.name(),
                     path: module.value.clone(),
-                },
-                runtime,
-            )),
+                };
+                Ok((key, runtime))
+            }
             Err(e) => {
                 self.log(Level::Error, &format!("mod_wasm: {}: {e}", module.origin));
                 Err(SERVER_ERROR)
@@ -214,6 +221,9 @@ impl Request<'_> {
         };
         let outcome = module.run(&execution, stdio);
 
+        for refusal in execution.outbound.refusals() {
+            self.log(Level::Error, &format!("mod_wasm: {context}: {refusal}"));
+        }
         self.report_stderr(context, &stderr);
         // A guest cut off by the limit usually fails afterwards; the limit is the cause to log.
         if stdout.truncated() {

@@ -181,6 +181,11 @@ unsafe extern "C" fn check_config(
                     continue;
                 }
             };
+            if let Err(e) = usage.config.check_capabilities(runtime, registry) {
+                apache::log_server(usage.server, Level::Error, true, &format!("mod_wasm: {e}"));
+                ok = false;
+                continue;
+            }
             let key = ModuleKey {
                 runtime: runtime.name(),
                 path: module.value.clone(),

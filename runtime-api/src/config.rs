@@ -1,5 +1,6 @@
 //! What one run of a module may see: the WASI capabilities a location grants.
 
+use crate::Outbound;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 ///
 /// mod_wasm resolves it from the merged per-location configuration, adding the CGI
 /// meta-variables of the request to `env` when CGI is enabled.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionConfig {
     /// The guest's argv, argv\[0\] included.
     pub args: Vec<String>,
@@ -18,6 +19,9 @@ pub struct ExecutionConfig {
     pub preopens: Vec<Preopen>,
     /// The exported function to call.
     pub entry_point: EntryPoint,
+    /// The connections the guest may open (none unless granted), and a record of those it was
+    /// refused. Runtimes without sockets ignore it: mod_wasm never grants them connections.
+    pub outbound: Outbound,
 }
 
 /// A host directory made visible to the guest.

@@ -1,13 +1,18 @@
 //! Outbound connections a location grants (`WasmAllowConnect host:port`).
 //!
 //! Nothing granted means no connection at all. A grant names one TCP port on one host; the
-//! host is an IP address or a name. A name is resolved by the host when the guest asks for it,
-//! and the guest may connect to the addresses it resolved to on the granted port; names that
-//! are not granted do not resolve.
+//! host is an IP address or a name. A name grant allows the addresses the host's resolver
+//! (`/etc/hosts`, DNS) gives for that name when the guest connects, on the granted port. The
+//! guest's own name lookups are answered only for granted names.
+//!
+//! [`Outbound`] is the per-run form the runtimes consult: the grants, plus a record of what the
+//! guest was refused, which mod_wasm logs once the run is over.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The host part of a grant.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,6 +113,147 @@ impl fmt::Display for ConnectGrant {
     }
 }
 
+/// Something a guest tried and was not granted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A TCP connection to this address.
+    Connect(SocketAddr),
+    /// A name lookup.
+    Resolve(String),
+    /// A socket kind mod_wasm never grants (listening, datagrams).
+    Socket(&'static str),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Connect(address) => write!(
+                f,
+                "refused a connection to {address}: no WasmAllowConnect grants it"
+            ),
+            Refusal::Resolve(name) => write!(
+                f,
+                "refused to resolve '{name}': no WasmAllowConnect grants that name"
+            ),
+            Refusal::Socket(what) => write!(f, "refused {what}: only outbound TCP is granted"),
+        }
+    }
+}
+
+/// The outbound connections of one run: what the location grants, and what the guest was
+/// refused. Clones share the record, so a runtime can move one into its networking layer while
+/// mod_wasm keeps another to read the refusals after the run.
+#[derive(Clone, Debug, Default)]
+pub struct Outbound {
+    grants: Arc<[ConnectGrant]>,
+    state: Arc<Mutex<RunState>>,
+}
+
+#[derive(Debug, Default)]
+struct RunState {
+    refused: Vec<Refusal>,
+    /// Host lookups of granted names, done once per run.
+    resolved: HashMap<String, Vec<IpAddr>>,
+}
+
+impl PartialEq for Outbound {
+    fn eq(&self, other: &Self) -> bool {
+        self.grants == other.grants
+    }
+}
+
+impl Eq for Outbound {}
+
+impl Outbound {
+    pub fn new(grants: impl Into<Arc<[ConnectGrant]>>) -> Self {
+        Self {
+            grants: grants.into(),
+            state: Arc::default(),
+        }
+    }
+
+    pub fn grants(&self) -> &[ConnectGrant] {
+        &self.grants
+    }
+
+    /// Whether anything is granted at all.
+    pub fn is_empty(&self) -> bool {
+        self.grants.is_empty()
+    }
+
+    fn state(&self) -> MutexGuard<'_, RunState> {
+        // A panic while the lock was held cannot leave the record inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a refusal and returns it, for the runtime to turn into the guest's error.
+    pub fn refuse(&self, refusal: Refusal) -> Refusal {
+        self.state().refused.push(refusal.clone());
+        refusal
+    }
+
+    /// What the guest was refused so far, in order.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        self.state().refused.clone()
+    }
+
+    /// Checks a connection the guest is about to open; a refusal is recorded.
+    pub fn check_connect(&self, address: SocketAddr) -> Result<(), Refusal> {
+        let granted = self.grants.iter().any(|grant| {
+            grant.allows_address(address)
+                || match &grant.host {
+                    GrantedHost::Name(name) if grant.port == address.port() => {
+                        self.lookup(name).contains(&address.ip())
+                    }
+                    _ => false,
+                }
+        });
+        if granted {
+            Ok(())
+        } else {
+            Err(self.refuse(Refusal::Connect(address)))
+        }
+    }
+
+    /// Answers a name lookup by the guest: the addresses of a granted name (an empty list when
+    /// the host cannot resolve it); a name no grant mentions is refused and recorded. An IP
+    /// address written as a name resolves to itself when it is granted.
+    pub fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, Refusal> {
+        if let Ok(address) = name.parse::<IpAddr>() {
+            if self
+                .grants
+                .iter()
+                .any(|grant| grant.host == GrantedHost::Address(address))
+            {
+                return Ok(vec![address]);
+            }
+        } else if let Some(grant) = self.grants.iter().find(|grant| grant.allows_name(name)) {
+            let GrantedHost::Name(granted) = &grant.host else {
+                unreachable!("allows_name only matches name grants")
+            };
+            return Ok(self.lookup(granted));
+        }
+        Err(self.refuse(Refusal::Resolve(name.to_owned())))
+    }
+
+    /// The host resolver's addresses for a granted name, asked once per run.
+    fn lookup(&self, name: &str) -> Vec<IpAddr> {
+        if let Some(addresses) = self.state().resolved.get(name) {
+            return addresses.clone();
+        }
+        // Not under the lock: a lookup can take as long as the resolver's timeout.
+        let mut addresses: Vec<IpAddr> = (name, 0)
+            .to_socket_addrs()
+            .map(|found| found.map(|address| address.ip()).collect())
+            .unwrap_or_default();
+        addresses.dedup();
+        self.state()
+            .resolved
+            .insert(name.to_owned(), addresses.clone());
+        addresses
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +315,66 @@ mod tests {
         assert!(by_name.allows_name("localhost."));
         assert!(!by_name.allows_name("example.org"));
         assert!(!by_name.allows_address("127.0.0.1:3306".parse().unwrap()));
+    }
+
+    #[test]
+    fn nothing_granted_refuses_everything_and_records_it() {
+        let outbound = Outbound::default();
+        let database: SocketAddr = "127.0.0.1:3306".parse().unwrap();
+        assert_eq!(
+            outbound.check_connect(database),
+            Err(Refusal::Connect(database))
+        );
+        assert_eq!(
+            outbound.resolve("localhost"),
+            Err(Refusal::Resolve("localhost".into()))
+        );
+        assert_eq!(
+            outbound.clone().refusals(),
+            vec![
+                Refusal::Connect(database),
+                Refusal::Resolve("localhost".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn grants_allow_their_address_and_port_only() {
+        let outbound = Outbound::new(vec![grant("127.0.0.1:3306")]);
+        assert_eq!(
+            outbound.check_connect("127.0.0.1:3306".parse().unwrap()),
+            Ok(())
+        );
+        assert!(outbound
+            .check_connect("127.0.0.1:3307".parse().unwrap())
+            .is_err());
+        assert!(outbound
+            .check_connect("127.0.0.2:3306".parse().unwrap())
+            .is_err());
+        assert_eq!(
+            outbound.resolve("127.0.0.1"),
+            Ok(vec!["127.0.0.1".parse().unwrap()])
+        );
+        assert!(outbound.resolve("127.0.0.2").is_err());
+        assert_eq!(outbound.refusals().len(), 3);
+    }
+
+    #[test]
+    fn name_grants_allow_what_the_name_resolves_to() {
+        // `localhost` resolves through /etc/hosts, without a network.
+        let outbound = Outbound::new(vec![grant("LocalHost:3306")]);
+        let addresses = outbound.resolve("localhost").unwrap();
+        assert!(
+            addresses.contains(&"127.0.0.1".parse().unwrap()),
+            "{addresses:?}"
+        );
+        assert_eq!(
+            outbound.check_connect("127.0.0.1:3306".parse().unwrap()),
+            Ok(())
+        );
+        assert!(outbound
+            .check_connect("127.0.0.1:22".parse().unwrap())
+            .is_err());
+        assert!(outbound.resolve("example.org").is_err());
     }
 }

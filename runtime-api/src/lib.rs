@@ -23,7 +23,7 @@ pub mod stdio;
 pub use cache::{ArtifactCache, CacheEntry};
 pub use capabilities::{Capabilities, Capability};
 pub use config::{Access, EntryPoint, ExecutionConfig, GuestPath, Preopen};
-pub use connect::{ConnectGrant, GrantedHost, InvalidGrant};
+pub use connect::{ConnectGrant, GrantedHost, InvalidGrant, Outbound, Refusal};
 pub use error::{CompileError, LoadError, RunError};
 pub use registry::{Registry, UnknownRuntime};
 pub use stdio::{SharedReader, SharedWriter, Stdio};

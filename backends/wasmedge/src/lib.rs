@@ -1,15 +1,17 @@
 //! mod_wasm's runtime backend on [WasmEdge](https://wasmedge.org): WASI preview1 through
 //! WasmEdge's Rust WASI (`async-wasi`), whose standard streams and directories are set per
-//! request instead of being the process's own, with WasmEdge's socket extensions.
+//! request instead of being the process's own, with WasmEdge's socket extensions limited to
+//! the connections a location grants (see [`net`]).
 //!
 //! Two runtimes share this crate: `wasmedge` runs code compiled ahead of time by WasmEdge's
 //! LLVM compiler, `wasmedge-interpreter` runs the same module in WasmEdge's interpreter.
 
 mod aot;
 mod fs;
+mod net;
 
 use runtime_api::{
-    Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule, Precompiled,
+    Capabilities, Capability, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule, Precompiled,
     RunError, Runtime, SharedReader, SharedWriter, Stdio,
 };
 use std::collections::HashMap;
@@ -25,11 +27,6 @@ use wasmedge_sdk::{config::Config, Module, Store};
 
 /// The only import namespace WasmEdge's Rust WASI provides (its socket extensions included).
 const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
-
-/// WasmEdge's socket extensions that reach the network: creating a socket and resolving names.
-/// Every other socket function needs a socket one of these made. async-wasi grants them to every
-/// guest, so a module that imports them is refused until a location can grant connections.
-const NETWORK_EXTENSIONS: [&str; 2] = ["sock_open", "sock_getaddrinfo"];
 
 /// How WasmEdge executes a module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +89,8 @@ fn tokio_runtime(runtime: &'static str) -> Result<&'static tokio::runtime::Runti
         .max_blocking_threads(16)
         .thread_name("mod_wasm-wasmedge")
         .enable_time()
+        // async-wasi's sockets register with tokio's reactor.
+        .enable_io()
         .build()
         .map_err(|e| LoadError::Engine {
             runtime,
@@ -106,7 +105,7 @@ impl Runtime for WasmEdge {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
+        Capabilities::none().with(Capability::OutboundSockets)
     }
 
     /// Native code depends on the WasmEdge library it was compiled with (its AOT section is
@@ -142,14 +141,6 @@ impl Runtime for WasmEdge {
                     runtime: name,
                     module: namespace.into_owned(),
                     name: function.into_owned(),
-                });
-            }
-            if NETWORK_EXTENSIONS.contains(&function.as_ref()) {
-                return Err(CompileError::NotGranted {
-                    runtime: name,
-                    module: namespace.into_owned(),
-                    name: function.into_owned(),
-                    capability: "network access",
                 });
             }
         }
@@ -225,6 +216,9 @@ impl LoadedModule for WasmEdgeModule {
         let wasi = self.wasi_context(config, stdio)?;
         let mut wasi =
             AsyncWasiModule::create_from_wasi_context(wasi).map_err(instantiate_error)?;
+        // Host data of the guarded socket functions in `wasi`; lives until the run is over.
+        let _sockets =
+            net::guard_sockets(&mut wasi, config.outbound.clone()).map_err(instantiate_error)?;
         let outcome = {
             let wasi_name = wasi.name().to_string();
             let mut instances = HashMap::new();
@@ -273,28 +267,78 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn modules_that_open_sockets_or_resolve_names_are_refused() {
+    /// A guest that opens a TCP socket, connects to 127.0.0.1:`port` and exits with the errno
+    /// of the first call that fails (0 when connected). With `bind`, it binds instead.
+    fn connecting_guest(port: u16, bind: bool) -> Vec<u8> {
+        let call = if bind { "$bind" } else { "$connect" };
+        wat::parse_str(format!(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "sock_open" (func $open (param i32 i32 i32) (result i32)))
+                 (import "wasi_snapshot_preview1" "sock_connect" (func $connect (param i32 i32 i32) (result i32)))
+                 (import "wasi_snapshot_preview1" "sock_bind" (func $bind (param i32 i32 i32) (result i32)))
+                 (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                 (memory (export "memory") 1)
+                 ;; {{ buf: 32, buf_len: 4 }} at 16, then the address 127.0.0.1.
+                 (data (i32.const 16) "\20\00\00\00\04\00\00\00")
+                 (data (i32.const 32) "\7f\00\00\01")
+                 (func (export "_start")
+                   (local $errno i32)
+                   ;; inet4 = 1, stream = 2; the descriptor lands at 0.
+                   (local.set $errno (call $open (i32.const 1) (i32.const 2) (i32.const 0)))
+                   (if (local.get $errno) (then (call $exit (local.get $errno))))
+                   (call $exit (call {call} (i32.load (i32.const 0)) (i32.const 16) (i32.const {port})))))"#
+        ))
+        .unwrap()
+    }
+
+    fn run_with_grants(wasm: &[u8], grants: &[&str]) -> (ExitCode, Vec<runtime_api::Refusal>) {
         let runtime = WasmEdge::INTERPRETER;
-        for (function, params) in [
-            ("sock_open", "(param i32 i32 i32)"),
-            (
-                "sock_getaddrinfo",
-                "(param i32 i32 i32 i32 i32 i32 i32 i32)",
-            ),
-        ] {
-            let error = runtime
-                .compile(&module_importing(function, params))
-                .unwrap_err();
-            assert!(
-                matches!(&error, CompileError::NotGranted { name, .. } if name == function),
-                "{error}"
-            );
-        }
-        // Plain WASI is fine.
-        runtime
-            .compile(&module_importing("fd_write", "(param i32 i32 i32 i32)"))
-            .unwrap();
+        let module = runtime.load(&runtime.compile(wasm).unwrap()).unwrap();
+        let grants: Vec<_> = grants
+            .iter()
+            .map(|g| runtime_api::ConnectGrant::parse(g).unwrap())
+            .collect();
+        let config = ExecutionConfig {
+            outbound: runtime_api::Outbound::new(grants),
+            ..Default::default()
+        };
+        let exit = module.run(&config, Stdio::null()).unwrap();
+        (exit, config.outbound.refusals())
+    }
+
+    const EACCES: i32 = 2;
+    const ENOTSUP: i32 = 58;
+
+    #[test]
+    fn connections_need_a_grant() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let guest = connecting_guest(port, false);
+        let peer: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+        let (exit, refusals) = run_with_grants(&guest, &[]);
+        assert_eq!(exit, ExitCode(EACCES));
+        assert_eq!(refusals, [runtime_api::Refusal::Connect(peer)]);
+
+        let other_port = format!("127.0.0.1:{}", port.wrapping_add(1).max(1));
+        let (exit, _) = run_with_grants(&guest, &[&other_port]);
+        assert_eq!(exit, ExitCode(EACCES), "a grant for another port");
+
+        let granted = format!("127.0.0.1:{port}");
+        let (exit, refusals) = run_with_grants(&guest, &[&granted]);
+        assert_eq!(exit, ExitCode::SUCCESS);
+        assert!(refusals.is_empty(), "{refusals:?}");
+        listener.accept().expect("the granted connection arrived");
+    }
+
+    #[test]
+    fn sockets_cannot_be_bound() {
+        let (exit, refusals) = run_with_grants(&connecting_guest(8080, true), &["127.0.0.1:8080"]);
+        assert_eq!(exit, ExitCode(ENOTSUP));
+        assert!(
+            matches!(refusals[..], [runtime_api::Refusal::Socket(_)]),
+            "{refusals:?}"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! child.
 
 mod fs;
+mod net;
 mod stdio;
 
 use runtime_api::{
@@ -30,7 +31,9 @@ use std::sync::{Arc, OnceLock};
 use wasmer::sys::Cranelift;
 use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
 use wasmer_types::ModuleHash;
+use virtual_net::host::LocalNetworking;
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
+use wasmer_wasix::runtime::OverriddenRuntime;
 use wasmer_wasix::{PluggableRuntime, UnsupportedVirtualNetworking, WasiEnv, WasiError};
 
 const NAME: &str = "wasmer";
@@ -66,6 +69,8 @@ struct Process {
     engine: Engine,
     tokio: tokio::runtime::Runtime,
     wasix: Arc<PluggableRuntime>,
+    /// The host sockets granted connections use.
+    host_network: Arc<LocalNetworking>,
 }
 
 static PROCESS: OnceLock<Process> = OnceLock::new();
@@ -93,12 +98,13 @@ fn process() -> Result<&'static Process, LoadError> {
     let mut wasix = PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.handle().clone())));
     wasix
         .set_engine(engine.clone())
-        // No network until a location grants connections.
+        // Each run gets networking limited to its grants (see `environment`).
         .set_networking_implementation(UnsupportedVirtualNetworking::default());
     let process = Process {
         engine,
-        tokio,
         wasix: Arc::new(wasix),
+        host_network: Arc::new(LocalNetworking::new()),
+        tokio,
     };
     Ok(PROCESS.get_or_init(|| process))
 }
@@ -211,7 +217,14 @@ impl WasmerModule {
             .stdout(Box::new(stdio::WriterFile::new(stdio.stdout)))
             .stderr(Box::new(stdio::WriterFile::new(stdio.stderr)))
             .mount_fs(filesystem)
-            .runtime(self.process.wasix.clone());
+            .runtime(Arc::new(
+                OverriddenRuntime::new(self.process.wasix.clone()).with_networking(Arc::new(
+                    net::GrantedNetworking::new(
+                        self.process.host_network.clone(),
+                        config.outbound.clone(),
+                    ),
+                )),
+            ));
         for preopen in &config.preopens {
             let writable = preopen.access == Access::ReadWrite;
             builder

@@ -1,0 +1,259 @@
+//! WasmEdge's socket extensions limited to what a location grants.
+//!
+//! async-wasi gives every guest unrestricted sockets (the ABI of the `wasmedge_wasi_socket`
+//! crate). Before a run, the functions that reach the network are replaced in the run's WASI
+//! module by guarded ones: they check the request against [`Outbound`] and then call
+//! async-wasi's own implementation, so a granted socket is an ordinary async-wasi socket.
+//!
+//! - `sock_open`: TCP only (datagram sockets could send anywhere);
+//! - `sock_connect`: only to granted addresses;
+//! - `sock_bind`, `sock_listen`: refused, nothing is served from inside a request;
+//! - `sock_getaddrinfo`: answered for granted names only. async-wasi implements it but does not
+//!   register it; it is added here so that guests can connect by name.
+//!
+//! A refusal is an errno the guest can handle (`EACCES` for a connection or a lookup,
+//! `ENOTSUP` for a socket kind), and is recorded for mod_wasm's error log.
+
+use runtime_api::{Outbound, Refusal};
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use wasmedge_sdk::error::{CoreError, CoreExecutionError};
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::memory::{Memory as _, WasmPtr};
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::types::{
+    __wasi_address_t, __wasi_errno_t, __wasi_sock_type_t,
+};
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::preview_1::async_socket;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
+use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
+use wasmedge_sdk::r#async::AsyncInstance;
+use wasmedge_sdk::ValType;
+use wasmedge_sys::r#async::function::AsyncFunction;
+use wasmedge_sdk::WasmEdgeResult;
+use wasmedge_sys::{CallingFrame, FuncType, Function, Instance, WasmValue};
+
+/// What the guarded functions work on: the run's WASI context and its grants.
+pub struct SocketGuard {
+    /// The context owned by the run's `AsyncWasiModule` (boxed there, so its address is
+    /// stable). Only the guest's own thread calls host functions, one at a time, and every
+    /// other user of the context is an async-wasi function the guest called; so at any moment
+    /// at most one `&mut` to it is in use.
+    wasi: *mut WasiCtx,
+    outbound: Outbound,
+}
+
+// SAFETY: see `wasi` above: the pointer is only dereferenced by host functions of this run,
+// which WasmEdge calls one at a time, on whichever thread drives the guest.
+unsafe impl Send for SocketGuard {}
+
+impl SocketGuard {
+    /// SAFETY: callers are host functions of the run this guard belongs to (see `wasi`).
+    unsafe fn wasi(&mut self) -> &mut WasiCtx {
+        unsafe { &mut *self.wasi }
+    }
+}
+
+type Results = Result<Vec<WasmValue>, CoreError>;
+
+fn errno(code: __wasi_errno_t::Type) -> Results {
+    Ok(vec![WasmValue::from_i32(i32::from(code))])
+}
+
+/// The errno a guest sees for a refusal.
+fn refused(refusal: &Refusal) -> Results {
+    errno(match refusal {
+        Refusal::Connect(_) | Refusal::Resolve(_) => __wasi_errno_t::__WASI_ERRNO_ACCES,
+        Refusal::Socket(_) => __wasi_errno_t::__WASI_ERRNO_NOTSUP,
+    })
+}
+
+fn signature_mismatch() -> Results {
+    Err(CoreError::Execution(CoreExecutionError::FuncSigMismatch))
+}
+
+fn no_memory() -> CoreError {
+    CoreError::Execution(CoreExecutionError::MemoryOutOfBounds)
+}
+
+/// Replaces the network functions of `wasi` by guarded ones. The returned guard is their host
+/// data: it must outlive every use of `wasi`.
+pub fn guard_sockets(
+    wasi: &mut AsyncWasiModule,
+    outbound: Outbound,
+) -> WasmEdgeResult<Box<SocketGuard>> {
+    let module = wasi.as_mut();
+    let mut guard = Box::new(SocketGuard {
+        wasi: module.get_host_data_mut(),
+        outbound,
+    });
+    let data: *mut SocketGuard = &mut *guard;
+    let i32s = |n: usize| vec![ValType::I32; n];
+    let sync_functions: [(&str, usize, SyncGuarded); 4] = [
+        ("sock_open", 3, sock_open),
+        ("sock_bind", 3, sock_bind),
+        ("sock_listen", 2, sock_listen),
+        ("sock_getaddrinfo", 8, sock_getaddrinfo),
+    ];
+    for (name, params, function) in sync_functions {
+        let ty = FuncType::new(i32s(params), i32s(1));
+        // SAFETY: `data` points into `guard`, which the caller keeps alive while `wasi` is.
+        let function = unsafe { Function::create_sync_func(&ty, function, data, 0) }?;
+        module.add_func(name, function);
+    }
+    let ty = FuncType::new(i32s(3), i32s(1));
+    module.add_async_func(
+        "sock_connect",
+        AsyncFunction::create_async_func(&ty, sock_connect, data, 0)?,
+    );
+    Ok(guard)
+}
+
+type SyncGuarded = fn(&mut SocketGuard, &mut Instance, &mut CallingFrame, Vec<WasmValue>) -> Results;
+
+/// `sock_open(address_family, socket_type, *fd)`: stream sockets only.
+fn sock_open(
+    guard: &mut SocketGuard,
+    _: &mut Instance,
+    frame: &mut CallingFrame,
+    args: Vec<WasmValue>,
+) -> Results {
+    let [family, kind, fd_out] = args[..] else {
+        return signature_mismatch();
+    };
+    let kind = kind.to_i32() as __wasi_sock_type_t::Type;
+    if kind != __wasi_sock_type_t::__WASI_SOCK_TYPE_SOCK_STREAM {
+        return refused(&guard.outbound.refuse(Refusal::Socket("a datagram socket")));
+    }
+    let mut memory = frame.memory_mut(0).ok_or_else(no_memory)?;
+    // SAFETY: a host function of this run.
+    let wasi = unsafe { guard.wasi() };
+    let outcome = async_socket::sock_open(
+        wasi,
+        &mut *memory,
+        family.to_i32() as u8,
+        kind,
+        WasmPtr::from(fd_out.to_i32() as u32 as usize),
+    );
+    errno(outcome.err().map_or(0, |e| e.0))
+}
+
+fn sock_bind(
+    guard: &mut SocketGuard,
+    _: &mut Instance,
+    _: &mut CallingFrame,
+    _: Vec<WasmValue>,
+) -> Results {
+    refused(&guard.outbound.refuse(Refusal::Socket("binding a local address")))
+}
+
+fn sock_listen(
+    guard: &mut SocketGuard,
+    _: &mut Instance,
+    _: &mut CallingFrame,
+    _: Vec<WasmValue>,
+) -> Results {
+    refused(&guard.outbound.refuse(Refusal::Socket("listening for connections")))
+}
+
+/// `sock_getaddrinfo(node, node_len, service, service_len, hints, *res, max_len, *res_len)`:
+/// async-wasi's lookup, for granted names only.
+fn sock_getaddrinfo(
+    guard: &mut SocketGuard,
+    _: &mut Instance,
+    frame: &mut CallingFrame,
+    args: Vec<WasmValue>,
+) -> Results {
+    let [node, node_len, service, service_len, hints, res, max_len, res_len] = args[..] else {
+        return signature_mismatch();
+    };
+    let ptr = |value: WasmValue| value.to_i32() as u32 as usize;
+    let mut memory = frame.memory_mut(0).ok_or_else(no_memory)?;
+    let name = match memory.get_slice(WasmPtr::<u8>::from(ptr(node)), ptr(node_len)) {
+        // The node is NUL-terminated within its length.
+        Ok(bytes) => String::from_utf8_lossy(bytes.split(|&b| b == 0).next().unwrap_or(&[]))
+            .into_owned(),
+        Err(e) => return errno(e.0),
+    };
+    if let Err(refusal) = guard.outbound.resolve(&name) {
+        return refused(&refusal);
+    }
+    // SAFETY: a host function of this run.
+    let wasi = unsafe { guard.wasi() };
+    let outcome = async_socket::addrinfo::sock_getaddrinfo(
+        wasi,
+        &mut *memory,
+        WasmPtr::from(ptr(node)),
+        node_len.to_i32() as u32,
+        WasmPtr::from(ptr(service)),
+        service_len.to_i32() as u32,
+        WasmPtr::from(ptr(hints)),
+        WasmPtr::from(ptr(res)),
+        max_len.to_i32() as u32,
+        WasmPtr::from(ptr(res_len)),
+    );
+    errno(outcome.err().map_or(0, |e| e.0))
+}
+
+/// `sock_connect(fd, *address, port)`: async-wasi's connect, to granted addresses only.
+fn sock_connect<'data, 'inst, 'frame, 'fut>(
+    guard: &'data mut SocketGuard,
+    _: &'inst mut AsyncInstance,
+    frame: &'frame mut CallingFrame,
+    args: Vec<WasmValue>,
+) -> Box<dyn Future<Output = Results> + Send + 'fut>
+where
+    'data: 'fut,
+    'inst: 'fut,
+    'frame: 'fut,
+{
+    Box::new(async move {
+        let [fd, address, port] = args[..] else {
+            return signature_mismatch();
+        };
+        let address_ptr = WasmPtr::<__wasi_address_t>::from(address.to_i32() as u32 as usize);
+        let memory = frame.memory_mut(0).ok_or_else(no_memory)?;
+        let ip = match guest_ip(&*memory, address_ptr) {
+            Ok(ip) => ip,
+            Err(code) => return errno(code),
+        };
+        // The check may ask the host's resolver, which blocks: not on the async workers.
+        let outbound = guard.outbound.clone();
+        let peer = SocketAddr::new(ip, port.to_i32() as u16);
+        let checked = tokio::task::spawn_blocking(move || outbound.check_connect(peer)).await;
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => return refused(&refusal),
+            Err(_) => return errno(__wasi_errno_t::__WASI_ERRNO_IO),
+        }
+        // SAFETY: a host function of this run.
+        let wasi = unsafe { guard.wasi() };
+        let outcome = async_socket::sock_connect(
+            wasi,
+            &*memory,
+            fd.to_i32(),
+            address_ptr,
+            port.to_i32() as u32,
+        )
+        .await;
+        errno(outcome.err().map_or(0, |e| e.0))
+    })
+}
+
+/// The IP address a guest passes as `{ buf, buf_len }`: 4 or 16 bytes.
+fn guest_ip(
+    memory: &impl wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::memory::Memory,
+    address: WasmPtr<__wasi_address_t>,
+) -> Result<IpAddr, __wasi_errno_t::Type> {
+    let header = *memory.get_data(address).map_err(|e| e.0)?;
+    let octets = memory
+        .get_slice(
+            WasmPtr::<u8>::from(header.buf as usize),
+            header.buf_len as usize,
+        )
+        .map_err(|e| e.0)?;
+    match *octets {
+        [a, b, c, d] => Ok(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
+        _ => <[u8; 16]>::try_from(octets)
+            .map(|v6| IpAddr::V6(Ipv6Addr::from(v6)))
+            .map_err(|_| __wasi_errno_t::__WASI_ERRNO_INVAL),
+    }
+}
