@@ -105,10 +105,41 @@ unsafe fn usages(main: *mut ffi::server_rec) -> Vec<Usage> {
                 }
                 add(merged);
             }
-            for url in apache::conf_vectors(core.sec_url) {
-                if let Some(section) = apache::section_config(url) {
+            // `<Location>` sections nest by path, not in the configuration tree: a request for
+            // a section's own path sees every literal section whose path contains it, merged
+            // in configuration order (a `/app/admin` that sets only the module runs with the
+            // runtime `/app` chose).
+            let locations: Vec<(Option<String>, &SectionConfig)> =
+                apache::conf_vectors(core.sec_url)
+                    .into_iter()
+                    .filter_map(|url| {
+                        let section = apache::section_config(url)?;
+                        let core = apache::core_dir_config(url)?;
+                        let literal = (core.r.is_null())
+                            .then(|| apache::text(core.d).map(|d| d.into_owned()))
+                            .flatten()
+                            .filter(|path| !path.contains(['*', '?', '[']));
+                        Some((literal, section))
+                    })
+                    .collect();
+            for (path, section) in &locations {
+                let Some(path) = path else {
+                    // A pattern: what else applies depends on the request.
                     add(SectionConfig::merge(&defaults, section));
-                }
+                    continue;
+                };
+                let merged = locations
+                    .iter()
+                    .filter_map(|(outer, section)| {
+                        outer
+                            .as_deref()
+                            .is_some_and(|outer| location_contains(outer, path))
+                            .then_some(*section)
+                    })
+                    .fold(defaults.clone(), |merged, section| {
+                        SectionConfig::merge(&merged, section)
+                    });
+                add(merged);
             }
         }
         add(defaults);
@@ -235,4 +266,26 @@ unsafe extern "C" fn check_config(
             failed
         }
     })
+}
+
+/// Whether a literal `<Location outer>` applies to requests for `path`, as Apache 2.4 matches
+/// it: a prefix that ends at a path segment boundary.
+fn location_contains(outer: &str, path: &str) -> bool {
+    path.strip_prefix(outer)
+        .is_some_and(|rest| outer.ends_with('/') || rest.is_empty() || rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::location_contains;
+
+    #[test]
+    fn locations_contain_paths_at_segment_boundaries() {
+        assert!(location_contains("/app", "/app"));
+        assert!(location_contains("/app", "/app/admin"));
+        assert!(location_contains("/app/", "/app/admin"));
+        assert!(location_contains("/", "/anything"));
+        assert!(!location_contains("/app", "/application"));
+        assert!(!location_contains("/app/admin", "/app"));
+    }
 }

@@ -366,3 +366,27 @@ fn each_location_can_pick_its_runtime() {
         );
     }
 }
+
+#[test]
+fn the_configuration_check_compiles_with_the_runtime_an_enclosing_location_chose() {
+    for_each_runtime(|runtime| {
+        // `/app/hello` sets only the module; its runtime comes from `/app`, as at request time.
+        let apache = Config::new(&format!(
+            "<Location /app>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmEnableCGI On\n</Location>\n\
+             <Location /app/hello>\n  WasmModule {}\n</Location>\n",
+            guest("hello").display()
+        ))
+        .start();
+        assert_eq!(
+            apache.get("/app/hello").text(),
+            "Hello from WebAssembly!\n",
+            "{runtime}"
+        );
+        let log = apache.error_log();
+        let checked = format!("hello.wasm with runtime {runtime} (");
+        assert!(log.contains(&checked), "{runtime}: {log}");
+        if runtime != "wasmtime" {
+            assert!(!log.contains("with runtime wasmtime"), "{runtime}: {log}");
+        }
+    });
+}
