@@ -20,15 +20,6 @@ pub enum CompileError {
         module: String,
         name: String,
     },
-    #[error(
-        "{runtime}: the module imports '{module}::{name}', which would give it {capability}; mod_wasm grants no {capability}"
-    )]
-    NotGranted {
-        runtime: &'static str,
-        module: String,
-        name: String,
-        capability: &'static str,
-    },
     #[error("{runtime}: {reason}")]
     Engine {
         runtime: &'static str,

@@ -8,6 +8,7 @@
 //! - `MOD_WASM_GUESTS`: the directory of the example guests built for wasm32-wasip1.
 
 pub mod http;
+pub mod mariadb;
 
 use std::fmt::Write as _;
 use std::net::{TcpListener, TcpStream};

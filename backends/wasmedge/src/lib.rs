@@ -11,8 +11,8 @@ mod fs;
 mod net;
 
 use runtime_api::{
-    Capabilities, Capability, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule, Precompiled,
-    RunError, Runtime, SharedReader, SharedWriter, Stdio,
+    Capabilities, Capability, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
+    Precompiled, RunError, Runtime, SharedReader, SharedWriter, Stdio,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -265,6 +265,22 @@ mod tests {
                  (func (export "_start")))"#
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn modules_using_the_socket_extension_compile() {
+        // What they may reach is decided per location, when they run.
+        for (function, params) in [
+            ("sock_open", "(param i32 i32 i32)"),
+            (
+                "sock_getaddrinfo",
+                "(param i32 i32 i32 i32 i32 i32 i32 i32)",
+            ),
+        ] {
+            WasmEdge::INTERPRETER
+                .compile(&module_importing(function, params))
+                .unwrap();
+        }
     }
 
     /// A guest that opens a TCP socket, connects to 127.0.0.1:`port` and exits with the errno

@@ -27,8 +27,8 @@ use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
 use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
 use wasmedge_sdk::r#async::AsyncInstance;
 use wasmedge_sdk::ValType;
-use wasmedge_sys::r#async::function::AsyncFunction;
 use wasmedge_sdk::WasmEdgeResult;
+use wasmedge_sys::r#async::function::AsyncFunction;
 use wasmedge_sys::{CallingFrame, FuncType, Function, Instance, WasmValue};
 
 /// What the guarded functions work on: the run's WASI context and its grants.
@@ -107,7 +107,8 @@ pub fn guard_sockets(
     Ok(guard)
 }
 
-type SyncGuarded = fn(&mut SocketGuard, &mut Instance, &mut CallingFrame, Vec<WasmValue>) -> Results;
+type SyncGuarded =
+    fn(&mut SocketGuard, &mut Instance, &mut CallingFrame, Vec<WasmValue>) -> Results;
 
 /// `sock_open(address_family, socket_type, *fd)`: stream sockets only.
 fn sock_open(
@@ -142,7 +143,11 @@ fn sock_bind(
     _: &mut CallingFrame,
     _: Vec<WasmValue>,
 ) -> Results {
-    refused(&guard.outbound.refuse(Refusal::Socket("binding a local address")))
+    refused(
+        &guard
+            .outbound
+            .refuse(Refusal::Socket("binding a local address")),
+    )
 }
 
 fn sock_listen(
@@ -151,7 +156,11 @@ fn sock_listen(
     _: &mut CallingFrame,
     _: Vec<WasmValue>,
 ) -> Results {
-    refused(&guard.outbound.refuse(Refusal::Socket("listening for connections")))
+    refused(
+        &guard
+            .outbound
+            .refuse(Refusal::Socket("listening for connections")),
+    )
 }
 
 /// `sock_getaddrinfo(node, node_len, service, service_len, hints, *res, max_len, *res_len)`:
@@ -169,8 +178,9 @@ fn sock_getaddrinfo(
     let mut memory = frame.memory_mut(0).ok_or_else(no_memory)?;
     let name = match memory.get_slice(WasmPtr::<u8>::from(ptr(node)), ptr(node_len)) {
         // The node is NUL-terminated within its length.
-        Ok(bytes) => String::from_utf8_lossy(bytes.split(|&b| b == 0).next().unwrap_or(&[]))
-            .into_owned(),
+        Ok(bytes) => {
+            String::from_utf8_lossy(bytes.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
+        }
         Err(e) => return errno(e.0),
     };
     if let Err(refusal) = guard.outbound.resolve(&name) {

@@ -28,10 +28,10 @@ use runtime_api::{
 };
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
+use virtual_net::host::LocalNetworking;
 use wasmer::sys::Cranelift;
 use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
 use wasmer_types::ModuleHash;
-use virtual_net::host::LocalNetworking;
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
 use wasmer_wasix::runtime::OverriddenRuntime;
 use wasmer_wasix::{PluggableRuntime, UnsupportedVirtualNetworking, WasiEnv, WasiError};

@@ -1,0 +1,194 @@
+//! WasmAllowConnect against a real MariaDB: the guestbook example reaches its database only
+//! where a location grants the connection, on the runtimes that have sockets.
+
+use mod_wasm_tests::mariadb::MariaDb;
+use mod_wasm_tests::{guest, runtimes, Apache, Config};
+
+/// The runtimes with outbound sockets, and the guestbook build for each one's socket ABI.
+fn socket_runtimes() -> Vec<(&'static str, &'static str)> {
+    runtimes()
+        .into_iter()
+        .filter_map(|runtime| match runtime {
+            "wasmer" => Some((runtime, "guestbook-wasix")),
+            "wasmedge" | "wasmedge-interpreter" => Some((runtime, "guestbook-wasmedge")),
+            _ => None,
+        })
+        .collect()
+}
+
+const PASSWORD: &str = "guest-secret";
+
+/// An Apache serving the guestbook at /guestbook, on a new database named `database` (also
+/// the user's name), reached through `db_host`, with the given grants.
+fn guestbook(
+    runtime: &str,
+    build: &str,
+    db: &MariaDb,
+    database: &str,
+    db_host: &str,
+    grants: &[String],
+) -> Apache {
+    db.create_database(database, database, PASSWORD);
+    let grants: String = grants
+        .iter()
+        .map(|grant| format!("  WasmAllowConnect {grant}\n"))
+        .collect();
+    Config::new(&format!(
+        "<Location /guestbook>
+  SetHandler wasm-handler
+  WasmRuntime {runtime}
+  WasmModule {module}
+  WasmEnableCGI On
+  WasmEnv DB_HOST {db_host}
+  WasmEnv DB_PORT {port}
+  WasmEnv DB_USER {database}
+  WasmEnv DB_PASSWORD {PASSWORD}
+  WasmEnv DB_NAME {database}
+{grants}</Location>
+",
+        module = guest(build).display(),
+        port = db.port,
+    ))
+    .start()
+}
+
+fn sign(apache: &Apache, form: &str) -> mod_wasm_tests::http::Response {
+    apache
+        .request("POST", "/guestbook")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+}
+
+#[test]
+fn a_post_then_a_get_shows_the_new_entry() {
+    let db = MariaDb::start();
+    let runtimes = socket_runtimes();
+    assert!(!runtimes.is_empty(), "no runtime with sockets is built in");
+    for (runtime, build) in runtimes {
+        eprintln!("== runtime {runtime}");
+        let grant = format!("127.0.0.1:{}", db.port);
+        let database = runtime.replace('-', "_");
+        let apache = guestbook(runtime, build, &db, &database, "127.0.0.1", &[grant]);
+        let empty = apache.get("/guestbook");
+        assert_eq!(empty.status, 200, "{runtime}: {}", apache.error_log());
+        assert!(empty.text().contains("No entries yet."), "{runtime}");
+
+        let posted = sign(&apache, "name=Ada&message=Hello+from+%3Cwasm%3E%21");
+        assert_eq!(posted.status, 303, "{runtime}: {}", apache.error_log());
+        let page = apache.get("/guestbook").text();
+        assert!(
+            page.contains("<b>Ada</b>") && page.contains("Hello from &lt;wasm&gt;!"),
+            "{runtime}: {page}"
+        );
+        // The row is in the database, not in some cache of the guest's.
+        let stored = db.sql(&format!("SELECT name, message FROM `{database}`.entries"));
+        assert_eq!(stored, "Ada\tHello from <wasm>!\n", "{runtime}");
+    }
+}
+
+#[test]
+fn a_granted_name_resolves_and_connects() {
+    let db = MariaDb::start();
+    for (runtime, build) in socket_runtimes() {
+        eprintln!("== runtime {runtime}");
+        // `localhost` resolves through the host's /etc/hosts.
+        let grant = format!("localhost:{}", db.port);
+        let database = runtime.replace('-', "_");
+        let apache = guestbook(runtime, build, &db, &database, "localhost", &[grant]);
+        let page = apache.get("/guestbook");
+        assert_eq!(page.status, 200, "{runtime}: {}", apache.error_log());
+        assert!(page.text().contains("No entries yet."), "{runtime}");
+    }
+}
+
+#[test]
+fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
+    let db = MariaDb::start();
+    for (runtime, build) in socket_runtimes() {
+        eprintln!("== runtime {runtime}");
+        let database = runtime.replace('-', "_");
+        let apache = guestbook(runtime, build, &db, &database, "127.0.0.1", &[]);
+        let response = apache.get("/guestbook");
+        assert_eq!(response.status, 503, "{runtime}: {}", response.text());
+        assert!(
+            response
+                .text()
+                .contains("The guestbook cannot reach its database"),
+            "{runtime}: {}",
+            response.text()
+        );
+        let refused = format!("refused a connection to 127.0.0.1:{}", db.port);
+        let log = apache.wait_for_log(&refused);
+        let line = log
+            .lines()
+            .find(|line| line.contains(&refused))
+            .unwrap_or_else(|| panic!("{runtime}: no refusal in the log:\n{log}"));
+        assert!(
+            line.contains("<Location /guestbook>") && line.contains(&format!("runtime {runtime}")),
+            "{runtime}: the line names the location and runtime: {line}"
+        );
+        // A name nobody granted does not even resolve.
+        let by_name = format!("{database}_by_name");
+        let apache = guestbook(runtime, build, &db, &by_name, "localhost", &[]);
+        assert_eq!(apache.get("/guestbook").status, 503, "{runtime}");
+        let log = apache.wait_for_log("refused to resolve 'localhost'");
+        assert!(
+            log.contains("refused to resolve 'localhost'"),
+            "{runtime}: {log}"
+        );
+    }
+}
+
+#[test]
+fn a_grant_to_another_port_does_not_open_the_database() {
+    let db = MariaDb::start();
+    for (runtime, build) in socket_runtimes() {
+        eprintln!("== runtime {runtime}");
+        let other = format!("127.0.0.1:{}", db.port.wrapping_add(1).max(1));
+        let database = runtime.replace('-', "_");
+        let apache = guestbook(runtime, build, &db, &database, "127.0.0.1", &[other]);
+        assert_eq!(apache.get("/guestbook").status, 503, "{runtime}");
+        let refused = format!("refused a connection to 127.0.0.1:{}", db.port);
+        assert!(
+            apache.wait_for_log(&refused).contains(&refused),
+            "{runtime}: {}",
+            apache.error_log()
+        );
+    }
+}
+
+#[cfg(feature = "wasmtime")]
+#[test]
+fn wasmtime_locations_cannot_be_granted_connections() {
+    let config = Config::new(&format!(
+        "<Location /guestbook>
+  SetHandler wasm-handler
+  WasmRuntime wasmtime
+  WasmModule {}
+  WasmAllowConnect 127.0.0.1:3306
+</Location>
+",
+        guest("hello").display()
+    ));
+    let result = config.check();
+    assert!(!result.success, "{}", result.output);
+    for needle in [
+        "WasmAllowConnect 127.0.0.1:3306 in <Location /guestbook>",
+        "runtime wasmtime cannot open connections",
+    ] {
+        assert!(
+            result.output.contains(needle),
+            "{needle}: {}",
+            result.output
+        );
+    }
+    let capable: Vec<&str> = socket_runtimes().iter().map(|(r, _)| *r).collect();
+    for runtime in capable {
+        assert!(
+            result.output.contains(runtime),
+            "{runtime}: {}",
+            result.output
+        );
+    }
+}
