@@ -658,11 +658,7 @@ mod tests {
         inner.allow_connect("127.0.0.1:6379", origin(2)).unwrap();
         inner.allow_connect("127.0.0.1:3306", origin(3)).unwrap();
         let merged = SectionConfig::merge(&outer, &inner);
-        let grants: Vec<String> = merged
-            .connect
-            .iter()
-            .map(|g| g.value.to_string())
-            .collect();
+        let grants: Vec<String> = merged.connect.iter().map(|g| g.value.to_string()).collect();
         assert_eq!(grants, ["127.0.0.1:3306", "127.0.0.1:6379"]);
     }
 
