@@ -118,6 +118,12 @@ fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
             "{runtime}: {}",
             response.text()
         );
+        // Every runtime with sockets refuses with the same errno, EPERM.
+        assert!(
+            response.text().contains("(WASI errno 63)"),
+            "{runtime}: {}",
+            response.text()
+        );
         let refused = format!("refused a connection to 127.0.0.1:{}", db.port);
         let log = apache.wait_for_log(&refused);
         let line = log

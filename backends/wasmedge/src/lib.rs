@@ -322,7 +322,7 @@ mod tests {
         (exit, config.outbound.refusals())
     }
 
-    const EACCES: i32 = 2;
+    const EPERM: i32 = 63;
     const ENOTSUP: i32 = 58;
 
     #[test]
@@ -333,12 +333,12 @@ mod tests {
         let peer: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
 
         let (exit, refusals) = run_with_grants(&guest, &[]);
-        assert_eq!(exit, ExitCode(EACCES));
+        assert_eq!(exit, ExitCode(EPERM));
         assert_eq!(refusals, [runtime_api::Refusal::Connect(peer)]);
 
         let other_port = format!("127.0.0.1:{}", port.wrapping_add(1).max(1));
         let (exit, _) = run_with_grants(&guest, &[&other_port]);
-        assert_eq!(exit, ExitCode(EACCES), "a grant for another port");
+        assert_eq!(exit, ExitCode(EPERM), "a grant for another port");
 
         let granted = format!("127.0.0.1:{port}");
         let (exit, refusals) = run_with_grants(&guest, &[&granted]);

@@ -11,8 +11,9 @@
 //! - `sock_getaddrinfo`: answered for granted names only. async-wasi implements it but does not
 //!   register it; it is added here so that guests can connect by name.
 //!
-//! A refusal is an errno the guest can handle (`EACCES` for a connection or a lookup,
-//! `ENOTSUP` for a socket kind), and is recorded for mod_wasm's error log.
+//! A refusal is an errno the guest can handle (`EPERM` for a connection or a lookup, the errno
+//! WASIX gives under Wasmer; `ENOTSUP` for a socket kind), and is recorded for mod_wasm's error
+//! log.
 
 use runtime_api::{Outbound, Refusal};
 use std::future::Future;
@@ -61,7 +62,7 @@ fn errno(code: __wasi_errno_t::Type) -> Results {
 /// The errno a guest sees for a refusal.
 fn refused(refusal: &Refusal) -> Results {
     errno(match refusal {
-        Refusal::Connect(_) | Refusal::Resolve(_) => __wasi_errno_t::__WASI_ERRNO_ACCES,
+        Refusal::Connect(_) | Refusal::Resolve(_) => __wasi_errno_t::__WASI_ERRNO_PERM,
         Refusal::Socket(_) => __wasi_errno_t::__WASI_ERRNO_NOTSUP,
     })
 }
@@ -122,7 +123,11 @@ fn sock_open(
     };
     let kind = kind.to_i32() as __wasi_sock_type_t::Type;
     if kind != __wasi_sock_type_t::__WASI_SOCK_TYPE_SOCK_STREAM {
-        return refused(&guard.outbound.refuse(Refusal::Socket("a datagram socket")));
+        return refused(
+            &guard
+                .outbound
+                .refuse(Refusal::Socket("a socket other than TCP")),
+        );
     }
     let mut memory = frame.memory_mut(0).ok_or_else(no_memory)?;
     // SAFETY: a host function of this run.
