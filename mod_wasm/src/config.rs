@@ -476,7 +476,7 @@ mod tests {
 
     #[test]
     fn runtimes_are_looked_up() {
-        let registry = crate::runtimes::registry();
+        let registry = builtin_runtimes::registry();
         let mut config = SectionConfig::default();
         let err = config
             .set_runtime("nonesuch", &registry, origin(1))
@@ -665,7 +665,7 @@ mod tests {
     #[cfg(all(feature = "wasmtime", feature = "wasmer"))]
     #[test]
     fn connect_grants_need_a_runtime_with_sockets() {
-        let registry = crate::runtimes::registry();
+        let registry = builtin_runtimes::registry();
         let mut config = SectionConfig::default();
         let wasmtime = registry.get("wasmtime").unwrap();
         let wasmer = registry.get("wasmer").unwrap();

@@ -114,6 +114,9 @@ mod tests {
         fn name(&self) -> &'static str {
             "fake"
         }
+        fn version(&self) -> String {
+            "fake 1.0".to_owned()
+        }
         fn capabilities(&self) -> Capabilities {
             Capabilities::none()
         }

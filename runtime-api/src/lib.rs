@@ -11,6 +11,7 @@
 //!
 //! The CGI/1.1 protocol (RFC 3875) is runtime independent and lives in [`cgi`].
 
+pub mod build;
 pub mod cache;
 pub mod capabilities;
 pub mod cgi;
@@ -37,6 +38,15 @@ use std::sync::Arc;
 pub trait Runtime: Send + Sync + 'static {
     /// The name admins use in `WasmRuntime`.
     fn name(&self) -> &'static str;
+
+    /// The engine and its version as people know it (`wasmtime 48.0.8`), for reports and logs.
+    fn version(&self) -> String;
+
+    /// Whether this runtime interprets the module instead of running machine code compiled from
+    /// it: its speed belongs in another league, and reports show it apart.
+    fn interprets(&self) -> bool {
+        false
+    }
 
     /// What this runtime can grant a guest beyond plain WASI preview1.
     fn capabilities(&self) -> Capabilities;

@@ -112,6 +112,9 @@ mod tests {
         fn name(&self) -> &'static str {
             self.0
         }
+        fn version(&self) -> String {
+            format!("{} 1.0", self.0)
+        }
         fn capabilities(&self) -> Capabilities {
             Capabilities::none()
         }

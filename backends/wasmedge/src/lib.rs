@@ -104,6 +104,21 @@ impl Runtime for WasmEdge {
         Self::name_of(self.mode)
     }
 
+    fn version(&self) -> String {
+        let mode = match self.mode {
+            Mode::AheadOfTime => "ahead-of-time compiled",
+            Mode::Interpreter => "interpreter",
+        };
+        format!(
+            "WasmEdge {} ({mode})",
+            wasmedge_sdk::utils::CoreVersion::version_string()
+        )
+    }
+
+    fn interprets(&self) -> bool {
+        self.mode == Mode::Interpreter
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::none().with(Capability::OutboundSockets)
     }

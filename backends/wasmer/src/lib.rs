@@ -142,6 +142,14 @@ impl Runtime for Wasmer {
         NAME
     }
 
+    fn version(&self) -> String {
+        format!(
+            "Wasmer {} (WASIX {})",
+            env!("WASMER_VERSION"),
+            env!("WASMER_WASIX_VERSION")
+        )
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::none().with(Capability::OutboundSockets)
     }

@@ -89,6 +89,10 @@ impl Runtime for Wasmtime {
         NAME
     }
 
+    fn version(&self) -> String {
+        format!("wasmtime {}", env!("WASMTIME_VERSION"))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::none()
     }
