@@ -106,7 +106,8 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
+/// Where Debian installs Apache's own modules.
+pub const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
 
 /// A scratch directory the server's unprivileged children can read (and, where a test asks,
 /// write): Apache started as root serves as www-data.

@@ -1,0 +1,160 @@
+//! mod_wasm's benchmark: every runtime built in, side by side with Apache's static file handler
+//! and a native program under mod_cgid, through a real Apache and in process.
+//!
+//!     mod_wasm-bench [--quick] [--out DIR]
+//!
+//! `scripts/bench` builds what it needs and runs it; see `docs/benchmarks/README.md`. Inputs
+//! come from the environment: `MOD_WASM_SO` (the module), `MOD_WASM_GUESTS` (the guests built
+//! for wasm32-wasip1) and `MOD_WASM_NATIVE` (the same programs built for the host).
+//!
+//! It writes `report.md` and `report.svg` to DIR (default `docs/benchmarks`). `--quick` runs
+//! every measurement briefly, to check the benchmark itself works; its numbers mean nothing.
+
+mod chart;
+mod in_process;
+mod large_module;
+mod load;
+mod machine;
+mod report;
+mod stats;
+mod through_apache;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long and how often each measurement runs.
+pub struct Plan {
+    pub quick: bool,
+    /// Runs per figure; the figure is their median.
+    pub runs: usize,
+    /// Runs for measurements that take seconds each (compiling the large module).
+    pub slow_runs: usize,
+    /// Client counts of the load through Apache.
+    pub clients: [usize; 2],
+    /// Load before the timed runs, per handler and client count, so children are warm.
+    pub warmup: Duration,
+    pub load_duration: Duration,
+    pub hello_iterations: usize,
+    pub kernel_mib: usize,
+    /// The kernel's input for interpreters, which would take minutes on the full size.
+    pub interpreter_kernel_mib: usize,
+    pub large_module_bytes: usize,
+}
+
+impl Plan {
+    const FULL: Plan = Plan {
+        quick: false,
+        runs: 5,
+        slow_runs: 3,
+        clients: [1, 16],
+        warmup: Duration::from_secs(1),
+        load_duration: Duration::from_secs(3),
+        hello_iterations: 200,
+        kernel_mib: 16,
+        interpreter_kernel_mib: 1,
+        large_module_bytes: 3 << 20,
+    };
+
+    const QUICK: Plan = Plan {
+        quick: true,
+        runs: 2,
+        slow_runs: 2,
+        clients: [1, 16],
+        warmup: Duration::from_millis(100),
+        load_duration: Duration::from_millis(200),
+        hello_iterations: 5,
+        kernel_mib: 1,
+        interpreter_kernel_mib: 1,
+        large_module_bytes: 64 << 10,
+    };
+}
+
+struct Options {
+    quick: bool,
+    out: PathBuf,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        quick: false,
+        out: PathBuf::from("docs/benchmarks"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--out" => {
+                options.out = args
+                    .next()
+                    .map(PathBuf::from)
+                    .ok_or("--out needs a directory")?
+            }
+            "-h" | "--help" => {
+                return Err("usage: mod_wasm-bench [--quick] [--out DIR]".into());
+            }
+            other => return Err(format!("unknown argument '{other}'; try --help")),
+        }
+    }
+    Ok(options)
+}
+
+/// A directory named by an environment variable, with the build's default beside it.
+fn input_dir(variable: &str, default: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("target"));
+            target.join(default)
+        })
+}
+
+fn main() {
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let plan = if options.quick {
+        Plan::QUICK
+    } else {
+        Plan::FULL
+    };
+    let guests = input_dir("MOD_WASM_GUESTS", "wasm32-wasip1/release");
+    let native = input_dir("MOD_WASM_NATIVE", "release");
+
+    let registry = builtin_runtimes::registry();
+    let runtimes: Vec<_> = registry.iter().collect();
+    let names: Vec<&'static str> = runtimes.iter().map(|runtime| runtime.name()).collect();
+    let command = std::env::var("MOD_WASM_BENCH_COMMAND")
+        .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
+
+    let machine = machine::describe(&runtimes);
+    let through_apache = through_apache::measure(&plan, &names, &native.join("hello"));
+    let in_process = in_process::measure(&plan, &runtimes, &guests, &native);
+
+    let report = report::Report {
+        plan: &plan,
+        command: &command,
+        machine: &machine,
+        through_apache: &through_apache,
+        in_process: &in_process,
+    };
+    if let Err(e) = std::fs::create_dir_all(&options.out) {
+        eprintln!("cannot create {}: {e}", options.out.display());
+        std::process::exit(1);
+    }
+    let markdown = options.out.join("report.md");
+    let svg = options.out.join("report.svg");
+    let written = std::fs::write(&markdown, report.markdown())
+        .map_err(|e| format!("cannot write {}: {e}", markdown.display()))
+        .and_then(|()| chart::write(&svg, &report));
+    if let Err(e) = written {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    eprintln!("wrote {} and {}", markdown.display(), svg.display());
+}

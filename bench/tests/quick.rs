@@ -1,0 +1,64 @@
+//! The benchmark's quick mode, as CI runs it: it must measure every runtime built in and write
+//! the report and the chart. Nothing here asserts a speed.
+
+use std::process::Command;
+
+#[test]
+fn the_quick_mode_writes_a_report_and_a_chart_covering_every_runtime() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_mod_wasm-bench"))
+        .arg("--quick")
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .expect("running the benchmark");
+    assert!(status.success(), "the benchmark failed: {status}");
+
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    let chart = std::fs::read_to_string(out.path().join("report.svg")).unwrap();
+    assert!(report.contains("**Quick mode**"), "{report}");
+    for section in [
+        "## Machine",
+        "## Targets",
+        "## Through Apache",
+        "## In process",
+    ] {
+        assert!(report.contains(section), "no {section} in:\n{report}");
+    }
+    for baseline in [
+        "| static file | 16 |",
+        "| mod_cgid, native hello | 16 |",
+        "| native |",
+    ] {
+        assert!(
+            report.contains(baseline),
+            "no {baseline:?} row in:\n{report}"
+        );
+    }
+    let runtimes = builtin_runtimes::registry().names();
+    for runtime in &runtimes {
+        for row in [
+            format!("| mod_wasm, {runtime} | 1 |"),
+            format!("| mod_wasm, {runtime} | 16 |"),
+            format!("| {runtime} |"),
+        ] {
+            assert!(report.contains(&row), "no {row:?} row in:\n{report}");
+        }
+        assert!(
+            chart.contains(&format!("mod_wasm, {runtime}")),
+            "{runtime} is not in the chart:\n{chart}"
+        );
+    }
+    // Every target has a verdict; a compiled runtime's kernel is always measured.
+    let targets = report
+        .split("## Targets")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
+    let verdicts = targets
+        .lines()
+        .filter(|line| line.ends_with("| met |") || line.ends_with("| **missed** |"))
+        .count();
+    assert!(verdicts >= 2, "targets without verdicts:\n{targets}");
+    assert!(chart.starts_with("<svg"), "not an SVG:\n{chart}");
+}
