@@ -11,7 +11,10 @@ use runtime_api::{
     Precompiled, RunError, Runtime, Stdio,
 };
 use std::sync::{Arc, OnceLock};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
+    Store,
+};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
@@ -27,9 +30,37 @@ pub struct Wasmtime;
 /// Compilation happens in the Apache parent, which forks afterwards; parallel compilation
 /// would start a thread pool there that forked children inherit as dead threads. The workspace
 /// therefore builds wasmtime without its `parallel-compilation` feature.
+///
+/// Every request instantiates, so instances come from wasmtime's pooling allocator: a child
+/// reserves its slots (linear memories, tables) once and resets a slot when an instance is
+/// dropped. Mapping and unmapping a fresh memory per request instead takes the process's
+/// memory-map lock for writing and makes the kernel flush the TLBs of every core running the
+/// child's other threads, which serialised concurrent requests. The pool holds
+/// [`POOLED_INSTANCES`] instances at a time per child, more than Apache runs threads in a child
+/// unless `ThreadLimit` is raised past it; an instantiation beyond that fails with an error.
 fn engine_config() -> Config {
-    Config::new()
+    let mut pooling = PoolingAllocationConfig::new();
+    pooling
+        .total_core_instances(POOLED_INSTANCES)
+        .total_memories(POOLED_INSTANCES)
+        .total_tables(POOLED_INSTANCES)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(Enabled::Auto);
+    let mut config = Config::new();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    config
 }
+
+/// How much of a dropped instance's memory is reset in place rather than given back to the
+/// kernel. Giving pages back (`madvise`) flushes the TLBs of every core running one of the
+/// child's threads. With Linux's `PAGEMAP_SCAN` (6.7 and later) only the pages the guest wrote
+/// are reset, up to this much; older kernels clear this much at the start of the memory.
+const KEEP_RESIDENT: usize = 1 << 20;
+
+/// Instances alive at once in one process, at most: Apache's largest `ThreadLimit` default
+/// (the event MPM's, 64) with room to spare.
+const POOLED_INSTANCES: u32 = 1000;
 
 /// The engine of this process, created on first use. `load` is only called in processes that
 /// serve requests, so the engine is never inherited across a fork.
