@@ -249,16 +249,7 @@ impl Report<'_> {
                 interpreted.push(figures);
                 continue;
             }
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {:.2} |",
-                figures.runtime,
-                summary(figures.compile_small_ms, "ms", 1),
-                summary(figures.compile_large_ms, "ms", 0),
-                summary(figures.hello_run_us, "µs", 0),
-                summary(figures.kernel.millis, "ms", 1),
-                self.kernel_ratio(figures)
-            );
+            self.runtime_row(md, figures);
         }
         md.push('\n');
         if !interpreted.is_empty() {
@@ -271,20 +262,30 @@ impl Report<'_> {
                 plan.interpreter_kernel_mib, plan.kernel_mib, plan.kernel_mib
             );
             for figures in interpreted {
-                let scale = plan.kernel_mib as f64 / figures.kernel.mib as f64;
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {} | {:.0} |",
-                    figures.runtime,
-                    summary(figures.compile_small_ms, "ms", 1),
-                    summary(figures.compile_large_ms, "ms", 0),
-                    summary(figures.hello_run_us, "µs", 0),
-                    summary(figures.kernel.millis.scaled(scale), "ms", 0),
-                    self.kernel_ratio(figures)
-                );
+                self.runtime_row(md, figures);
             }
             md.push('\n');
         }
+    }
+}
+
+impl Report<'_> {
+    /// A runtime's row of the in-process table. An interpreter's kernel, measured on a smaller
+    /// input, is scaled to the size the compiled runtimes hashed.
+    fn runtime_row(&self, md: &mut String, figures: &RuntimeFigures) {
+        let (kernel_decimals, ratio_decimals) = if figures.interprets { (0, 0) } else { (1, 2) };
+        let scale = self.plan.kernel_mib as f64 / figures.kernel.mib as f64;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.*} |",
+            figures.runtime,
+            summary(figures.compile_small_ms, "ms", 1),
+            summary(figures.compile_large_ms, "ms", 0),
+            summary(figures.hello_run_us, "µs", 0),
+            summary(figures.kernel.millis.scaled(scale), "ms", kernel_decimals),
+            ratio_decimals,
+            self.kernel_ratio(figures)
+        );
     }
 }
 
