@@ -8,7 +8,7 @@ use crate::config::SectionConfig;
 use crate::ffi;
 use crate::modules::{self, ModuleKey, Provenance};
 use crate::runtimes;
-use runtime_api::cgi::{self, CgiRequest, CgiResponse, Disposition};
+use cgi::{CgiRequest, CgiResponse, Disposition};
 use runtime_api::stdio::{text_lines, OutputBuffer};
 use runtime_api::{ExecutionConfig, LoadedModule, Runtime, Stdio};
 use std::ffi::{c_int, CStr};

@@ -8,13 +8,10 @@
 //! The split between `compile` and `load` exists because Apache reads its configuration in a
 //! parent process and forks the children that serve requests: whatever crosses the fork must be
 //! plain data ([`Precompiled`]), never engine state or threads.
-//!
-//! The CGI/1.1 protocol (RFC 3875) is runtime independent and lives in [`cgi`].
 
 pub mod build;
 pub mod cache;
 pub mod capabilities;
-pub mod cgi;
 pub mod config;
 pub mod connect;
 pub mod error;

@@ -404,3 +404,78 @@ mod tests {
         assert_eq!(header_variable_name(""), None);
     }
 }
+
+/// Whatever the headers and the configured variables, the variables a request becomes have
+/// unique names, and neither a header nor a configured variable replaces a computed one.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// Names from the ones that matter (computed variables, withheld and spoofing headers)
+    /// and arbitrary text.
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("SCRIPT_NAME".to_owned()),
+            Just("REQUEST_METHOD".to_owned()),
+            Just("HTTP_HOST".to_owned()),
+            Just("Host".to_owned()),
+            Just("Authorization".to_owned()),
+            Just("Proxy".to_owned()),
+            Just("Content-Length".to_owned()),
+            Just("X_Forwarded_For".to_owned()),
+            "[A-Za-z0-9_-]{1,12}",
+            "\\PC{0,12}",
+        ]
+    }
+
+    fn variables() -> impl Strategy<Value = Vec<(String, String)>> {
+        vec((name(), "\\PC{0,12}"), 0..12)
+    }
+
+    proptest! {
+        #[test]
+        fn computed_variables_stay_and_names_are_unique(
+            method in "[A-Z]{1,7}",
+            path_info in prop_oneof![Just(String::new()), "/[a-z/]{0,10}"],
+            headers in variables(),
+            extra in variables(),
+        ) {
+            let request = CgiRequest {
+                method: method.clone(),
+                path: format!("/app{path_info}"),
+                path_info,
+                headers,
+                extra,
+                ..CgiRequest::default()
+            };
+            let vars = request.meta_variables();
+            let get = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            prop_assert_eq!(get("REQUEST_METHOD"), Some(method.as_str()));
+            prop_assert_eq!(get("SCRIPT_NAME"), Some("/app"));
+            prop_assert_eq!(get("GATEWAY_INTERFACE"), Some("CGI/1.1"));
+            let mut names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+            names.sort_unstable();
+            let count = names.len();
+            names.dedup();
+            prop_assert_eq!(names.len(), count, "names are unique");
+            for (header, _) in &request.headers {
+                let withheld = WITHHELD_HEADERS.iter().any(|w| header.eq_ignore_ascii_case(w));
+                if let (true, Some(name)) = (withheld, header_variable_name(header)) {
+                    let from_extra = request.extra.iter().any(|(n, _)| *n == name);
+                    prop_assert!(from_extra || get(&name).is_none(), "{} was passed", header);
+                }
+            }
+        }
+
+        #[test]
+        fn header_variables_are_upper_case_letters_digits_and_underscores(header in "\\PC{0,16}") {
+            if let Some(name) = header_variable_name(&header) {
+                let rest = name.strip_prefix("HTTP_").unwrap();
+                prop_assert!(!rest.is_empty());
+                prop_assert!(rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'));
+            }
+        }
+    }
+}

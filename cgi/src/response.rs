@@ -106,6 +106,48 @@ pub fn parse(output: &[u8]) -> Result<Disposition<'_>, MalformedResponse> {
     }))
 }
 
+impl Disposition<'_> {
+    /// The output a CGI program writes for this disposition; [`parse`] reads it back as the
+    /// same disposition. What it writes is canonical: `\n` line ends, a `Status` field
+    /// whenever the disposition is a response, then `Content-Type`, `Location` and the other
+    /// headers in order.
+    pub fn to_output(&self) -> Vec<u8> {
+        match self {
+            Disposition::Respond(response) => response.to_output(),
+            Disposition::LocalRedirect { path } => format!("Location: {path}\n\n").into_bytes(),
+        }
+    }
+}
+
+impl CgiResponse<'_> {
+    /// The output a CGI program writes for this response (see [`Disposition::to_output`]). A
+    /// status of 200 together with a local `Location` is read back as a local redirect.
+    pub fn to_output(&self) -> Vec<u8> {
+        let mut head = format!("Status: {}", self.status);
+        if let Some(reason) = &self.reason {
+            head.push(' ');
+            head.push_str(reason);
+        }
+        head.push('\n');
+        let fields = [
+            ("Content-Type", &self.content_type),
+            ("Location", &self.location),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                head.push_str(&format!("{name}: {value}\n"));
+            }
+        }
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\n"));
+        }
+        head.push('\n');
+        let mut output = head.into_bytes();
+        output.extend_from_slice(self.body);
+        output
+    }
+}
+
 /// Splits output into header fields (continuation lines folded) and the body.
 #[allow(clippy::type_complexity)]
 fn split_header_block(output: &[u8]) -> Result<(Vec<(String, String)>, &[u8]), MalformedResponse> {
@@ -372,5 +414,136 @@ mod tests {
         assert_eq!(parse(&output), Err(MalformedResponse::HeadersTooLong));
         let endless = vec![b'a'; MAX_HEADER_BLOCK + 10];
         assert_eq!(parse(&endless), Err(MalformedResponse::HeadersTooLong));
+    }
+
+    #[test]
+    fn a_response_written_out_reads_back_the_same() {
+        let response = CgiResponse {
+            status: 404,
+            reason: Some("Not Here".into()),
+            content_type: Some("text/plain".into()),
+            location: None,
+            headers: vec![("Set-Cookie".into(), "a=1".into())],
+            body: b"gone\n",
+        };
+        let output = response.to_output();
+        assert_eq!(
+            output,
+            b"Status: 404 Not Here\nContent-Type: text/plain\nSet-Cookie: a=1\n\ngone\n"
+        );
+        assert_eq!(parse(&output), Ok(Disposition::Respond(response)));
+    }
+}
+
+/// The parser reads untrusted output: whatever the bytes, a response or an error, never a
+/// panic; and what [`Disposition::to_output`] writes, it reads back as the same disposition.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// Output that is almost a CGI response: lines drawn from fragments that matter to the
+    /// parser (field names it knows, separators, folds, blank lines), then any bytes.
+    fn near_cgi_output() -> impl Strategy<Value = Vec<u8>> {
+        let fragment = prop_oneof![
+            Just(b"Status: ".to_vec()),
+            Just(b"Content-Type: text/html".to_vec()),
+            Just(b"Location: ".to_vec()),
+            Just(b"Location: /local".to_vec()),
+            Just(b"X-Header: value".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b" folded".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b":".to_vec()),
+            "[0-9]{1,4}( [ -~]{0,8})?".prop_map(String::into_bytes),
+            vec(any::<u8>(), 0..16),
+        ];
+        vec(fragment, 0..24).prop_map(|parts| parts.concat())
+    }
+
+    fn check_any_output(output: &[u8]) {
+        match parse(output) {
+            Ok(Disposition::Respond(response)) => {
+                assert!((100..=599).contains(&response.status));
+                assert!(output.ends_with(response.body), "the body is what follows");
+            }
+            Ok(Disposition::LocalRedirect { path }) => assert!(path.starts_with('/')),
+            Err(_) => {}
+        }
+    }
+
+    /// A header value as it reads back: trimmed, on one line.
+    fn field_value() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), "[!-~]([ -~]{0,30}[!-~])?"]
+    }
+
+    /// A header name the parser passes on (not one of the CGI fields or the framing headers).
+    fn header_name() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}".prop_filter("a name the parser handles itself", |n| {
+            !["status", "content-type", "location"]
+                .iter()
+                .chain(SERVER_OWNED)
+                .any(|own| n.eq_ignore_ascii_case(own))
+        })
+    }
+
+    prop_compose! {
+        fn response_parts()(
+            status in 100u16..=599,
+            reason in proptest::option::of("[!-~]([ -~]{0,20}[!-~])?"),
+            content_type in proptest::option::of("[a-z]{1,10}/[a-z0-9.+-]{1,10}"),
+            location in proptest::option::of(prop_oneof![
+                "https?://[a-z]{1,10}(\\.[a-z]{1,5})?/[a-z/]{0,10}",
+                "/[a-z/?=]{0,12}",
+                "//[a-z.]{1,12}",
+            ]),
+            headers in vec((header_name(), field_value()), 0..8),
+            body in vec(any::<u8>(), 0..256),
+        ) -> (u16, Option<String>, Option<String>, Option<String>, Vec<(String, String)>, Vec<u8>) {
+            (status, reason, content_type, location, headers, body)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_a_response_or_an_error(output in vec(any::<u8>(), 0..512)) {
+            check_any_output(&output);
+        }
+
+        #[test]
+        fn near_responses_are_a_response_or_an_error(output in near_cgi_output()) {
+            check_any_output(&output);
+        }
+
+        #[test]
+        fn responses_read_back_as_written(
+            (status, reason, content_type, location, headers, body) in response_parts()
+        ) {
+            let local = location
+                .as_deref()
+                .is_some_and(|l| l.starts_with('/') && !l.starts_with("//"));
+            // With status 200, a local Location is a local redirect (tested below).
+            prop_assume!(!(local && status == 200));
+            let written = Disposition::Respond(CgiResponse {
+                status,
+                reason,
+                content_type,
+                location,
+                headers,
+                body: &body,
+            });
+            let output = written.to_output();
+            prop_assert_eq!(parse(&output), Ok(written));
+        }
+
+        #[test]
+        fn local_redirects_read_back_as_written(path in "/[ -~]{0,30}[!-~]") {
+            prop_assume!(!path.starts_with("//"));
+            let written = Disposition::LocalRedirect { path };
+            let output = written.to_output();
+            prop_assert_eq!(parse(&output), Ok(written));
+        }
     }
 }
