@@ -169,7 +169,7 @@ fn run(module: &dyn LoadedModule, args: &[&str], runtime: &str) -> Vec<u8> {
         stdout: Box::new(stdout.clone()),
         stderr: Box::new(std::io::sink()),
     };
-    match module.run(&config, stdio) {
+    match module.run(&config, stdio).outcome {
         Ok(code) if code.is_success() => stdout.take(),
         Ok(code) => panic!("{runtime}: {} exited with {}", args[0], code.0),
         Err(e) => panic!("{runtime}: {} failed: {e}", args[0]),

@@ -1,7 +1,8 @@
-//! Small, safe-as-possible helpers over Apache's C API: strings, tables, pools, logging, and the
-//! guard that keeps panics from crossing into Apache.
+//! Small helpers over Apache's C API: strings, tables, pools, logging, configuration vectors,
+//! and the guard that keeps panics from crossing into Apache.
 
 use crate::ffi;
+use mod_wasm_core::{Level, SectionConfig, ServerConfig};
 use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,15 +18,17 @@ pub fn guard<R>(fallback: R, f: impl FnOnce() -> R) -> R {
 /// # Safety
 /// `p` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub unsafe fn text<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
-    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy())
+    // SAFETY: the caller promises a NUL-terminated string living for 'a when non-NULL.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy())
 }
 
-/// Like [`text`], with NULL as the empty string.
+/// Like [`text`], owned, with NULL as the empty string.
 ///
 /// # Safety
 /// As for [`text`].
 pub unsafe fn owned_text(p: *const c_char) -> String {
-    text(p).map(Cow::into_owned).unwrap_or_default()
+    // SAFETY: passed through from the caller.
+    unsafe { text(p) }.map(Cow::into_owned).unwrap_or_default()
 }
 
 /// A NUL-terminated copy of `s` in `pool`. Interior NULs cannot be represented and end the
@@ -35,7 +38,8 @@ pub unsafe fn owned_text(p: *const c_char) -> String {
 /// `pool` is a live APR pool.
 pub unsafe fn pool_str(pool: *mut ffi::apr_pool_t, s: &str) -> *const c_char {
     let bytes = s.split('\0').next().unwrap_or("");
-    ffi::apr_pstrmemdup(pool, bytes.as_ptr().cast(), bytes.len())
+    // SAFETY: `pool` is live; apr_pstrmemdup copies `len` bytes from a valid slice.
+    unsafe { ffi::apr_pstrmemdup(pool, bytes.as_ptr().cast(), bytes.len()) }
 }
 
 /// The entries of an APR table, in order.
@@ -46,13 +50,17 @@ pub unsafe fn table_entries(table: *const ffi::apr_table_t) -> Vec<(String, Stri
     if table.is_null() {
         return Vec::new();
     }
-    let array = &*ffi::apr_table_elts(table);
-    let entries = array.elts as *const ffi::apr_table_entry_t;
-    (0..array.nelts.max(0) as usize)
-        .map(|i| &*entries.add(i))
-        .filter(|entry| !entry.key.is_null())
-        .map(|entry| (owned_text(entry.key), owned_text(entry.val)))
-        .collect()
+    // SAFETY: a live table's array header describes `nelts` entries at `elts`, whose keys and
+    // values are NULL or NUL-terminated strings in the table's pool.
+    unsafe {
+        let array = &*ffi::apr_table_elts(table);
+        let entries = array.elts as *const ffi::apr_table_entry_t;
+        (0..array.nelts.max(0) as usize)
+            .map(|i| &*entries.add(i))
+            .filter(|entry| !entry.key.is_null())
+            .map(|entry| (owned_text(entry.key), owned_text(entry.val)))
+            .collect()
+    }
 }
 
 /// `apr_table_add`/`apr_table_set` with Rust strings; entries whose name or value contain NUL
@@ -69,11 +77,13 @@ pub unsafe fn table_add(
     let (Ok(name), Ok(value)) = (CString::new(name), CString::new(value)) else {
         return false;
     };
-    // Both functions copy key and value into the table's pool.
-    if replace {
-        ffi::apr_table_set(table, name.as_ptr(), value.as_ptr());
-    } else {
-        ffi::apr_table_add(table, name.as_ptr(), value.as_ptr());
+    // SAFETY: `table` is live; both functions copy key and value into the table's pool.
+    unsafe {
+        if replace {
+            ffi::apr_table_set(table, name.as_ptr(), value.as_ptr());
+        } else {
+            ffi::apr_table_add(table, name.as_ptr(), value.as_ptr());
+        }
     }
     true
 }
@@ -83,51 +93,65 @@ pub unsafe fn table_add(
 /// # Safety
 /// `pool` is a live APR pool.
 pub unsafe fn pool_owned<T>(pool: *mut ffi::apr_pool_t, value: T) -> *mut T {
+    /// # Safety
+    /// `data` is the pointer `pool_owned` registered, called once by the pool's cleanup.
     unsafe extern "C" fn drop_boxed<T>(data: *mut c_void) -> ffi::apr_status_t {
-        guard((), || drop(Box::from_raw(data as *mut T)));
+        // SAFETY: `data` came from Box::into_raw below and the pool runs a cleanup once.
+        guard((), || drop(unsafe { Box::from_raw(data as *mut T) }));
         0
     }
     let ptr = Box::into_raw(Box::new(value));
-    ffi::apr_pool_cleanup_register(
-        pool,
-        ptr as *const c_void,
-        Some(drop_boxed::<T>),
-        Some(ffi::apr_pool_cleanup_null),
-    );
+    // SAFETY: `pool` is live; the cleanup frees `ptr` exactly once, when the pool is cleared.
+    unsafe {
+        ffi::apr_pool_cleanup_register(
+            pool,
+            ptr as *const c_void,
+            Some(drop_boxed::<T>),
+            Some(ffi::apr_pool_cleanup_null),
+        );
+    }
     ptr
 }
 
-/// Error log severities mod_wasm uses.
-#[derive(Clone, Copy)]
-pub enum Level {
-    Error = ffi::APLOG_ERR as isize,
-    Warning = ffi::APLOG_WARNING as isize,
-    Info = ffi::APLOG_INFO as isize,
+fn severity(level: Level) -> c_int {
+    (match level {
+        Level::Error => ffi::APLOG_ERR,
+        Level::Warning => ffi::APLOG_WARNING,
+        Level::Info => ffi::APLOG_INFO,
+    }) as c_int
 }
 
 fn module_index() -> c_int {
-    // SAFETY: Apache writes module_index while loading the module, before any call that logs.
+    // SAFETY: Apache writes module_index while loading the module, before any call that logs,
+    // and never again.
     unsafe { (*std::ptr::addr_of!(crate::wasm_module)).module_index }
 }
 
 const SOURCE_FILE: &CStr = c"mod_wasm";
+
+fn c_message(message: &str) -> CString {
+    CString::new(message.replace('\0', "\\0")).unwrap_or_default()
+}
 
 /// Logs `message` for a request (Apache adds the client address and request context).
 ///
 /// # Safety
 /// `r` is the live request.
 pub unsafe fn log_request(r: *const ffi::request_rec, level: Level, message: &str) {
-    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    ffi::ap_log_rerror_(
-        SOURCE_FILE.as_ptr(),
-        0,
-        module_index(),
-        level as c_int,
-        0,
-        r,
-        c"%s".as_ptr(),
-        message.as_ptr(),
-    );
+    let message = c_message(message);
+    // SAFETY: `r` is live; the format takes exactly the one string passed.
+    unsafe {
+        ffi::ap_log_rerror_(
+            SOURCE_FILE.as_ptr(),
+            0,
+            module_index(),
+            severity(level),
+            0,
+            r,
+            c"%s".as_ptr(),
+            message.as_ptr(),
+        );
+    }
 }
 
 /// Logs `message` for a server; with `startup`, without the usual prefix, as Apache does for
@@ -136,44 +160,68 @@ pub unsafe fn log_request(r: *const ffi::request_rec, level: Level, message: &st
 /// # Safety
 /// `s` is NULL or a live server record.
 pub unsafe fn log_server(s: *const ffi::server_rec, level: Level, startup: bool, message: &str) {
-    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    let message = c_message(message);
     let flags = if startup {
         ffi::APLOG_STARTUP as c_int
     } else {
         0
     };
-    ffi::ap_log_error_(
-        SOURCE_FILE.as_ptr(),
-        0,
-        module_index(),
-        level as c_int | flags,
-        0,
-        s,
-        c"%s".as_ptr(),
-        message.as_ptr(),
-    );
+    // SAFETY: `s` is NULL or live; the format takes exactly the one string passed.
+    unsafe {
+        ffi::ap_log_error_(
+            SOURCE_FILE.as_ptr(),
+            0,
+            module_index(),
+            severity(level) | flags,
+            0,
+            s,
+            c"%s".as_ptr(),
+            message.as_ptr(),
+        );
+    }
 }
 
-/// This module's configuration in a configuration vector.
+/// This module's configuration of a section, in a per-directory configuration vector.
 ///
 /// # Safety
-/// `vector` is a live per-directory configuration vector.
+/// `vector` is a live per-directory configuration vector, whose mod_wasm entry (if any) was
+/// made by `create_dir_config` or `merge_dir_config`, and outlives `'a`.
 pub unsafe fn section_config<'a>(
     vector: *const ffi::ap_conf_vector_t,
-) -> Option<&'a crate::config::SectionConfig> {
-    let config = ffi::ap_get_module_config(vector, std::ptr::addr_of!(crate::wasm_module));
-    (config as *const crate::config::SectionConfig).as_ref()
+) -> Option<&'a SectionConfig> {
+    // SAFETY: as promised by the caller; mod_wasm's entries are SectionConfigs.
+    unsafe {
+        let config = ffi::ap_get_module_config(vector, std::ptr::addr_of!(crate::wasm_module));
+        (config as *const SectionConfig).as_ref()
+    }
+}
+
+/// This module's configuration of a server.
+///
+/// # Safety
+/// `server` is a live server record whose mod_wasm entry (if any) was made by
+/// `create_server_config` or `merge_server_config`, and outlives `'a`.
+pub unsafe fn server_config<'a>(server: *const ffi::server_rec) -> Option<&'a ServerConfig> {
+    // SAFETY: as promised by the caller; mod_wasm's entries are ServerConfigs.
+    unsafe {
+        let vector = server.as_ref()?.module_config;
+        let config = ffi::ap_get_module_config(vector, std::ptr::addr_of!(crate::wasm_module));
+        (config as *const ServerConfig).as_ref()
+    }
 }
 
 /// The core module's per-directory configuration in a configuration vector.
 ///
 /// # Safety
-/// `vector` is a live per-directory configuration vector.
+/// `vector` is a live per-directory configuration vector that outlives `'a`.
 pub unsafe fn core_dir_config<'a>(
     vector: *const ffi::ap_conf_vector_t,
 ) -> Option<&'a ffi::core_dir_config> {
-    let config = ffi::ap_get_module_config(vector, std::ptr::addr_of!(ffi::core_module));
-    (config as *const ffi::core_dir_config).as_ref()
+    // SAFETY: as promised by the caller; the core module's entries are core_dir_configs.
+    unsafe {
+        let config = ffi::ap_get_module_config(vector, std::ptr::addr_of!(ffi::core_module));
+        (config as *const ffi::core_dir_config).as_ref()
+    }
 }
 
 /// The configuration vectors held by an APR array of `ap_conf_vector_t *` (core's section lists).
@@ -183,11 +231,14 @@ pub unsafe fn core_dir_config<'a>(
 pub unsafe fn conf_vectors(
     array: *const ffi::apr_array_header_t,
 ) -> Vec<*const ffi::ap_conf_vector_t> {
-    let Some(array) = array.as_ref() else {
-        return Vec::new();
-    };
-    let elts = array.elts as *const *const ffi::ap_conf_vector_t;
-    (0..array.nelts.max(0) as usize)
-        .map(|i| *elts.add(i))
-        .collect()
+    // SAFETY: a live array of `nelts` vector pointers at `elts`.
+    unsafe {
+        let Some(array) = array.as_ref() else {
+            return Vec::new();
+        };
+        let elts = array.elts as *const *const ffi::ap_conf_vector_t;
+        (0..array.nelts.max(0) as usize)
+            .map(|i| *elts.add(i))
+            .collect()
+    }
 }

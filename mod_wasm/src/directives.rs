@@ -1,177 +1,177 @@
-//! mod_wasm's directives: the command table Apache reads and the handlers that turn arguments
-//! into [`SectionConfig`] changes.
-//!
-//! Every per-location directive is allowed in the server config, virtual hosts and
-//! `<Directory>`, `<Location>`, `<Files>` (and their `Match` forms), and refused in `.htaccess`:
-//! a module and its capabilities are the admin's decision, not the content owner's.
-//! `WasmCacheDir` is server-wide and belongs to the main server config only.
+//! The command table Apache reads, generated from the directive declarations of
+//! `mod_wasm_core`: one `command_rec` per [`Directive`], whose argument shape decides both the
+//! `args_how` Apache checks and the trampoline it calls. The record's `cmd_data` points back at
+//! the declaration, so one trampoline per shape serves every directive of that shape.
 
 use crate::apache::{self, guard};
-use crate::config::{parse_access, CacheDirSetting, Origin, SectionConfig};
-use crate::ffi::{cmd_func, cmd_how, cmd_parms, command_rec};
-use crate::{cache_dir, ffi, runtimes};
-use std::ffi::{c_char, c_int, c_void, CStr};
+use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
+use crate::process;
+use mod_wasm_core::{
+    Applies, Args, Directive, Origin, SectionConfig, ServerConfig, Site, DIRECTIVES,
+};
+use runtime_api::Registry;
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::PathBuf;
 use std::ptr;
 
-/// Where per-location directives may appear.
-const PER_LOCATION: c_int = (ffi::RSRC_CONF | ffi::ACCESS_CONF) as c_int;
-/// Where server-wide directives may appear (`<VirtualHost>` is refused by the handler).
+/// Where section directives may appear: the server config and its sections, not `.htaccess`.
+const PER_SECTION: c_int = (ffi::RSRC_CONF | ffi::ACCESS_CONF) as c_int;
+/// Where server-wide directives may appear (`<VirtualHost>` is refused by the trampoline).
 const SERVER_WIDE: c_int = ffi::RSRC_CONF as c_int;
 
-/// The command table, NULL-terminated as Apache expects.
-#[repr(transparent)]
-pub struct CommandTable<const N: usize>([command_rec; N]);
+/// The command table, NULL-terminated as Apache expects: `end` follows `commands` directly.
+#[repr(C)]
+pub struct CommandTable<const N: usize> {
+    commands: [command_rec; N],
+    end: command_rec,
+}
 
 // SAFETY: the table is immutable and its pointers refer to 'static data.
 unsafe impl<const N: usize> Sync for CommandTable<N> {}
 
 impl<const N: usize> CommandTable<N> {
+    const fn new(directives: &'static [Directive; N]) -> Self {
+        // SAFETY: an all-zero command_rec is valid: NULL pointers, no function, and the zero
+        // `cmd_how`; with its NULL name it is the end of a table.
+        const END: command_rec = unsafe { std::mem::zeroed() };
+        let mut commands = [END; N];
+        let mut i = 0;
+        while i < N {
+            commands[i] = command(&directives[i]);
+            i += 1;
+        }
+        Self { commands, end: END }
+    }
+
     pub const fn as_ptr(&self) -> *const command_rec {
-        self.0.as_ptr()
+        self.commands.as_ptr()
     }
 }
 
-const fn command(
-    name: &'static CStr,
-    func: cmd_func,
-    how: cmd_how,
-    help: &'static CStr,
-) -> command_rec {
-    command_in(PER_LOCATION, name, func, how, help)
-}
+pub static COMMANDS: CommandTable<{ DIRECTIVES.len() }> = CommandTable::new(&DIRECTIVES);
 
-const fn command_in(
-    req_override: c_int,
-    name: &'static CStr,
-    func: cmd_func,
-    how: cmd_how,
-    help: &'static CStr,
-) -> command_rec {
+const fn command(directive: &'static Directive) -> command_rec {
+    let (func, args_how, req_override) = match &directive.applies {
+        Applies::ToSection(args) => shape::<SectionConfig>(args, PER_SECTION),
+        Applies::ToServer(args) => shape::<ServerConfig>(args, SERVER_WIDE),
+    };
     command_rec {
-        name: name.as_ptr(),
+        name: directive.name.as_ptr(),
         func,
-        cmd_data: ptr::null_mut(),
+        cmd_data: directive as *const Directive as *mut c_void,
         req_override,
-        args_how: how,
-        errmsg: help.as_ptr(),
+        args_how,
+        errmsg: directive.help.as_ptr(),
     }
 }
 
-type Take1 = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, *const c_char) -> *const c_char;
-type Take2 = unsafe extern "C" fn(
-    *mut cmd_parms,
-    *mut c_void,
-    *const c_char,
-    *const c_char,
-) -> *const c_char;
-type Take3 = unsafe extern "C" fn(
-    *mut cmd_parms,
-    *mut c_void,
-    *const c_char,
-    *const c_char,
-    *const c_char,
-) -> *const c_char;
-type Flag = unsafe extern "C" fn(*mut cmd_parms, *mut c_void, c_int) -> *const c_char;
-
-const fn take1(f: Take1) -> cmd_func {
-    cmd_func { take1: Some(f) }
-}
-const fn take2(f: Take2) -> cmd_func {
-    cmd_func { take2: Some(f) }
-}
-const fn take3(f: Take3) -> cmd_func {
-    cmd_func { take3: Some(f) }
-}
-const fn flag(f: Flag) -> cmd_func {
-    cmd_func { flag: Some(f) }
-}
-
-pub static COMMANDS: CommandTable<12> = CommandTable([
-    command(
-        c"WasmModule",
-        take1(wasm_module),
-        cmd_how::TAKE1,
-        c"Path of the WebAssembly module (a WASI command) that answers requests here",
-    ),
-    command(
-        c"WasmRuntime",
-        take1(wasm_runtime),
-        cmd_how::TAKE1,
-        c"Runtime that runs the module: wasmtime (default), or another built-in runtime",
-    ),
-    command(
-        c"WasmArg",
-        take1(wasm_arg),
-        cmd_how::TAKE1,
-        c"Appends an argument to the module's argv (argv[0] is the module file name)",
-    ),
-    command(
-        c"WasmEnv",
-        take12(wasm_env),
-        cmd_how::TAKE12,
-        c"Sets an environment variable for the module: WasmEnv NAME [VALUE] (no value: empty)",
-    ),
-    command(
-        c"WasmDir",
-        take12(wasm_dir),
-        cmd_how::TAKE12,
-        c"Grants the module a host directory under the same path: WasmDir /path [ro|rw]",
-    ),
-    command(
-        c"WasmMapDir",
-        take3(wasm_map_dir),
-        cmd_how::TAKE23,
-        c"Grants the module a host directory under another path: WasmMapDir /guest /host [ro|rw]",
-    ),
-    command(
-        c"WasmAllowConnect",
-        take1(wasm_allow_connect),
-        cmd_how::ITERATE,
-        c"Grants the module outbound TCP connections: WasmAllowConnect host:port [host:port] ...",
-    ),
-    command(
-        c"WasmEnableCGI",
-        flag(wasm_enable_cgi),
-        cmd_how::FLAG,
-        c"On: the request becomes CGI variables and stdin, the output is parsed as a CGI response",
-    ),
-    command(
-        c"WasmMapCGIFileNames",
-        flag(wasm_map_cgi_filenames),
-        cmd_how::FLAG,
-        c"On: SCRIPT_FILENAME and PATH_TRANSLATED are given as guest paths",
-    ),
-    command(
-        c"WasmEntryPoint",
-        take1(wasm_entry_point),
-        cmd_how::TAKE1,
-        c"Exported function to call instead of _start",
-    ),
-    command_in(
-        SERVER_WIDE,
-        c"WasmCacheDir",
-        take1(wasm_cache_dir),
-        cmd_how::TAKE1,
-        c"Directory for compiled modules reused across starts (default: under DefaultRuntimeDir), or off",
-    ),
-    // SAFETY: an all-zero command_rec (NULL name) terminates the table.
-    unsafe { std::mem::zeroed() },
-]);
-
-const fn take12(f: Take2) -> cmd_func {
-    take2(f)
+const fn shape<C: Target>(args: &Args<C>, context: c_int) -> (cmd_func, cmd_how, c_int) {
+    let (func, how) = match args {
+        Args::One(_) => (
+            cmd_func {
+                take1: Some(take1::<C>),
+            },
+            cmd_how::TAKE1,
+        ),
+        Args::OneOrTwo(_) => (
+            cmd_func {
+                take2: Some(take2::<C>),
+            },
+            cmd_how::TAKE12,
+        ),
+        Args::TwoOrThree(_) => (
+            cmd_func {
+                take3: Some(take3::<C>),
+            },
+            cmd_how::TAKE23,
+        ),
+        Args::Flag(_) => (
+            cmd_func {
+                flag: Some(flag::<C>),
+            },
+            cmd_how::FLAG,
+        ),
+        Args::Each(_) => (
+            cmd_func {
+                take1: Some(take1::<C>),
+            },
+            cmd_how::ITERATE,
+        ),
+    };
+    (func, how, context)
 }
 
-/// What every directive handler receives, checked and converted.
-struct Directive<'a> {
+/// A configuration that directives apply to.
+trait Target: Sized + 'static {
+    /// The arguments `directive` takes, if it applies to this kind of configuration.
+    fn args(directive: &Directive) -> Option<&Args<Self>>;
+
+    /// Why the directive must not be applied where it is written (NULL: it may).
+    ///
+    /// # Safety
+    /// `cmd` is the live `cmd_parms` of the directive being read.
+    unsafe fn misplaced(_cmd: *mut cmd_parms) -> *const c_char {
+        ptr::null()
+    }
+
+    /// The configuration to change: NULL, or valid while the directive is applied.
+    ///
+    /// # Safety
+    /// `cmd` is the live `cmd_parms` and `mconfig` the per-directory configuration Apache
+    /// passed with it.
+    unsafe fn config(cmd: &cmd_parms, mconfig: *mut c_void) -> *mut Self;
+}
+
+impl Target for SectionConfig {
+    fn args(directive: &Directive) -> Option<&Args<Self>> {
+        match &directive.applies {
+            Applies::ToSection(args) => Some(args),
+            Applies::ToServer(_) => None,
+        }
+    }
+
+    /// For per-directory directives, `mconfig` is mod_wasm's entry of the section being read,
+    /// made by `create_dir_config`: a SectionConfig.
+    unsafe fn config(_: &cmd_parms, mconfig: *mut c_void) -> *mut Self {
+        mconfig.cast()
+    }
+}
+
+impl Target for ServerConfig {
+    fn args(directive: &Directive) -> Option<&Args<Self>> {
+        match &directive.applies {
+            Applies::ToServer(args) => Some(args),
+            Applies::ToSection(_) => None,
+        }
+    }
+
+    unsafe fn misplaced(cmd: *mut cmd_parms) -> *const c_char {
+        // SAFETY: `cmd` is live.
+        unsafe { ffi::ap_check_cmd_context(cmd, ffi::NOT_IN_VIRTUALHOST) }
+    }
+
+    /// mod_wasm's entry of the server being read, made by `create_server_config`.
+    unsafe fn config(cmd: &cmd_parms, _: *mut c_void) -> *mut Self {
+        if cmd.server.is_null() {
+            return ptr::null_mut();
+        }
+        // SAFETY: `cmd.server` is the live server record being configured.
+        unsafe {
+            let vector = (*cmd.server).module_config;
+            ffi::ap_get_module_config(vector, ptr::addr_of!(crate::wasm_module)).cast()
+        }
+    }
+}
+
+/// Where a directive is being read, for the core's directive functions.
+struct CmdSite<'a> {
     cmd: &'a cmd_parms,
-    config: &'a mut SectionConfig,
 }
 
-impl Directive<'_> {
+impl Site for CmdSite<'_> {
     fn origin(&self) -> Origin {
-        // SAFETY: Apache passes a live directive node, whose strings live as long as the config.
+        // SAFETY: Apache passes a live directive node, whose strings live as long as the
+        // configuration.
         unsafe {
             let node = &*self.cmd.directive;
             let section = match node.parent.as_ref() {
@@ -190,188 +190,148 @@ impl Directive<'_> {
         }
     }
 
-    /// `path` resolved against ServerRoot, as Apache does for its own file arguments.
     fn server_root_relative(&self, path: &str) -> Result<PathBuf, String> {
-        // SAFETY: cmd->pool is the live configuration pool.
+        let c_path = CString::new(path).map_err(|_| "path contains NUL".to_owned())?;
+        // SAFETY: cmd->pool is the live configuration pool; the result is NULL or a string in
+        // it.
         unsafe {
-            let c_path =
-                std::ffi::CString::new(path).map_err(|_| "path contains NUL".to_owned())?;
             let resolved = ffi::ap_server_root_relative(self.cmd.pool, c_path.as_ptr());
             apache::text(resolved)
                 .map(|p| PathBuf::from(p.into_owned()))
                 .ok_or_else(|| format!("invalid path '{path}'"))
         }
     }
+
+    fn registry(&self) -> &Registry {
+        process::registry()
+    }
 }
 
-/// Runs a directive handler: converts arguments, catches panics, and turns an error into the
-/// message Apache reports with the file and line of the directive.
-unsafe fn run(
+/// Applies the directive being read: `call` gets its declared arguments, the configuration and
+/// the site. Catches panics, and turns an error into the message Apache reports with the
+/// file and line of the directive.
+///
+/// # Safety
+/// `cmd` and `mconfig` are what Apache passed to a trampoline of [`COMMANDS`].
+unsafe fn apply<C: Target>(
     cmd: *mut cmd_parms,
-    config: *mut c_void,
-    name: &str,
-    body: impl FnOnce(&mut Directive) -> Result<(), String>,
+    mconfig: *mut c_void,
+    call: impl FnOnce(&Args<C>, &mut C, &CmdSite) -> Result<(), String>,
 ) -> *const c_char {
-    let pool = (*cmd).pool;
+    // SAFETY: `cmd` is live.
+    let misplaced = unsafe { C::misplaced(cmd) };
+    if !misplaced.is_null() {
+        return misplaced;
+    }
+    // SAFETY: `cmd` is live, and its `info` is the `cmd_data` of a record of COMMANDS: a
+    // 'static Directive.
+    let (cmd, directive) = unsafe { (&*cmd, &*(((*cmd).info) as *const Directive)) };
+    let name = directive.name();
     let outcome = guard(Err(format!("internal error in {name}")), || {
-        let (Some(cmd), Some(config)) = (cmd.as_ref(), (config as *mut SectionConfig).as_mut())
-        else {
-            return Err(format!("{name}: no configuration to apply it to"));
-        };
-        body(&mut Directive { cmd, config })
+        let args = C::args(directive)
+            .ok_or_else(|| format!("{name} is declared for another configuration"))?;
+        // SAFETY: `cmd` and `mconfig` are Apache's, for this call; the configuration they lead
+        // to is only changed while the configuration is read, on one thread, and not kept.
+        let config = unsafe { C::config(cmd, mconfig).as_mut() }
+            .ok_or_else(|| "no configuration to apply it to".to_owned())?;
+        call(args, config, &CmdSite { cmd })
     });
     match outcome {
         Ok(()) => ptr::null(),
-        Err(message) => apache::pool_str(pool, &format!("{name}: {message}")),
+        // SAFETY: the configuration pool is live; Apache copies the message out of it.
+        Err(message) => unsafe { apache::pool_str(cmd.pool, &format!("{name}: {message}")) },
     }
 }
 
+/// An argument from Apache, as text.
+///
 /// # Safety
 /// `p` is NULL or a NUL-terminated argument from Apache.
 unsafe fn arg(p: *const c_char) -> Option<String> {
-    apache::text(p).map(|s| s.into_owned())
+    // SAFETY: as promised by the caller.
+    unsafe { apache::text(p) }.map(|s| s.into_owned())
 }
 
-unsafe extern "C" fn wasm_module(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    path: *const c_char,
-) -> *const c_char {
-    let path = arg(path).unwrap_or_default();
-    run(cmd, config, "WasmModule", |d| {
-        let resolved = d.server_root_relative(&path)?;
-        let origin = d.origin();
-        d.config.set_module(resolved, origin)
-    })
-}
+const SHAPE_MISMATCH: &str = "internal error: the arguments do not match the declaration";
 
-unsafe extern "C" fn wasm_runtime(
+/// `TAKE1` and `ITERATE` directives.
+///
+/// # Safety
+/// Called by Apache for a record of [`COMMANDS`].
+unsafe extern "C" fn take1<C: Target>(
     cmd: *mut cmd_parms,
-    config: *mut c_void,
-    name: *const c_char,
+    mconfig: *mut c_void,
+    first: *const c_char,
 ) -> *const c_char {
-    let name = arg(name).unwrap_or_default();
-    run(cmd, config, "WasmRuntime", |d| {
-        let origin = d.origin();
-        d.config.set_runtime(&name, runtimes::global(), origin)
-    })
-}
-
-unsafe extern "C" fn wasm_arg(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    value: *const c_char,
-) -> *const c_char {
-    let value = arg(value).unwrap_or_default();
-    run(cmd, config, "WasmArg", |d| {
-        d.config.add_arg(&value);
-        Ok(())
-    })
-}
-
-unsafe extern "C" fn wasm_env(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    name: *const c_char,
-    value: *const c_char,
-) -> *const c_char {
-    let (name, value) = (
-        arg(name).unwrap_or_default(),
-        arg(value).unwrap_or_default(),
-    );
-    run(cmd, config, "WasmEnv", |d| d.config.set_env(&name, &value))
-}
-
-unsafe extern "C" fn wasm_dir(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    dir: *const c_char,
-    access: *const c_char,
-) -> *const c_char {
-    let (dir, access) = (arg(dir).unwrap_or_default(), arg(access));
-    run(cmd, config, "WasmDir", |d| {
-        let access = parse_access(access.as_deref())?;
-        d.config.add_dir(&dir, access)
-    })
-}
-
-unsafe extern "C" fn wasm_map_dir(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    guest: *const c_char,
-    host: *const c_char,
-    access: *const c_char,
-) -> *const c_char {
-    let (guest, host, access) = (
-        arg(guest).unwrap_or_default(),
-        arg(host).unwrap_or_default(),
-        arg(access),
-    );
-    run(cmd, config, "WasmMapDir", |d| {
-        let access = parse_access(access.as_deref())?;
-        let host = d.server_root_relative(&host)?;
-        d.config.map_dir(&guest, host, access)
-    })
-}
-
-unsafe extern "C" fn wasm_allow_connect(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    grant: *const c_char,
-) -> *const c_char {
-    let grant = arg(grant).unwrap_or_default();
-    run(cmd, config, "WasmAllowConnect", |d| {
-        let origin = d.origin();
-        d.config.allow_connect(&grant, origin)
-    })
-}
-
-unsafe extern "C" fn wasm_enable_cgi(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    on: c_int,
-) -> *const c_char {
-    run(cmd, config, "WasmEnableCGI", |d| {
-        d.config.enable_cgi = Some(on != 0);
-        Ok(())
-    })
-}
-
-unsafe extern "C" fn wasm_map_cgi_filenames(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    on: c_int,
-) -> *const c_char {
-    run(cmd, config, "WasmMapCGIFileNames", |d| {
-        d.config.map_cgi_filenames = Some(on != 0);
-        Ok(())
-    })
-}
-
-unsafe extern "C" fn wasm_entry_point(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    name: *const c_char,
-) -> *const c_char {
-    let name = arg(name).unwrap_or_default();
-    run(cmd, config, "WasmEntryPoint", |d| {
-        d.config.set_entry_point(&name)
-    })
-}
-
-unsafe extern "C" fn wasm_cache_dir(
-    cmd: *mut cmd_parms,
-    config: *mut c_void,
-    word: *const c_char,
-) -> *const c_char {
-    let word = arg(word).unwrap_or_default();
-    let context_error = ffi::ap_check_cmd_context(cmd, ffi::NOT_IN_VIRTUALHOST);
-    if !context_error.is_null() {
-        return context_error;
+    // SAFETY: Apache's arguments for this call.
+    unsafe {
+        let first = arg(first).unwrap_or_default();
+        apply::<C>(cmd, mconfig, |args, config, site| match args {
+            Args::One(f) | Args::Each(f) => f(config, site, &first),
+            _ => Err(SHAPE_MISMATCH.to_owned()),
+        })
     }
-    run(cmd, config, "WasmCacheDir", |d| {
-        let setting = CacheDirSetting::parse(&word, |path| d.server_root_relative(path))?;
-        cache_dir::set(setting);
-        Ok(())
-    })
+}
+
+/// `TAKE12` directives.
+///
+/// # Safety
+/// Called by Apache for a record of [`COMMANDS`].
+unsafe extern "C" fn take2<C: Target>(
+    cmd: *mut cmd_parms,
+    mconfig: *mut c_void,
+    first: *const c_char,
+    second: *const c_char,
+) -> *const c_char {
+    // SAFETY: Apache's arguments for this call.
+    unsafe {
+        let (first, second) = (arg(first).unwrap_or_default(), arg(second));
+        apply::<C>(cmd, mconfig, |args, config, site| match args {
+            Args::OneOrTwo(f) => f(config, site, &first, second.as_deref()),
+            _ => Err(SHAPE_MISMATCH.to_owned()),
+        })
+    }
+}
+
+/// `TAKE23` directives.
+///
+/// # Safety
+/// Called by Apache for a record of [`COMMANDS`].
+unsafe extern "C" fn take3<C: Target>(
+    cmd: *mut cmd_parms,
+    mconfig: *mut c_void,
+    first: *const c_char,
+    second: *const c_char,
+    third: *const c_char,
+) -> *const c_char {
+    // SAFETY: Apache's arguments for this call.
+    unsafe {
+        let (first, second, third) = (
+            arg(first).unwrap_or_default(),
+            arg(second).unwrap_or_default(),
+            arg(third),
+        );
+        apply::<C>(cmd, mconfig, |args, config, site| match args {
+            Args::TwoOrThree(f) => f(config, site, &first, &second, third.as_deref()),
+            _ => Err(SHAPE_MISMATCH.to_owned()),
+        })
+    }
+}
+
+/// `FLAG` directives.
+///
+/// # Safety
+/// Called by Apache for a record of [`COMMANDS`].
+unsafe extern "C" fn flag<C: Target>(
+    cmd: *mut cmd_parms,
+    mconfig: *mut c_void,
+    on: c_int,
+) -> *const c_char {
+    // SAFETY: Apache's arguments for this call.
+    unsafe {
+        apply::<C>(cmd, mconfig, |args, config, site| match args {
+            Args::Flag(f) => f(config, site, on != 0),
+            _ => Err(SHAPE_MISMATCH.to_owned()),
+        })
+    }
 }

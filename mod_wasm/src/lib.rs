@@ -1,42 +1,33 @@
 //! mod_wasm: an Apache httpd 2.4 module that answers requests with WebAssembly programs.
 //!
-//! This crate is the Apache glue only: directives ([`directives`]), per-section configuration
-//! and its merge ([`config`]), the configuration check that compiles modules, and the request
-//! handler. Engines are reached through `runtime_api`; which ones exist is decided by cargo
-//! features in [`runtimes`].
+//! This crate is the thin half that speaks Apache's C API: the module record, the command
+//! table, the hooks, and the conversion of Apache's structures (`request_rec`, configuration
+//! vectors) into the plain values of `mod_wasm_core`, which does the rest. Which runtimes
+//! exist is decided by the `builtin-runtimes` crate's features.
 
-mod config;
-mod runtimes;
-
-// The Apache-facing half needs Apache's symbols, which only exist inside httpd: unit tests
-// build without it.
-#[cfg(not(test))]
 mod apache;
-#[cfg(not(test))]
-mod cache_dir;
-#[cfg(not(test))]
 mod directives;
-#[cfg(not(test))]
+mod hooks;
+mod process;
+mod request;
+mod sections;
+
 #[allow(
     non_camel_case_types,
     non_upper_case_globals,
     non_snake_case,
     dead_code,
     unnecessary_transmutes,
-    clippy::all
+    unsafe_op_in_unsafe_fn,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
 )]
 mod ffi {
     include!(concat!(env!("OUT_DIR"), "/apache.rs"));
 }
-#[cfg(not(test))]
-mod handler;
-#[cfg(not(test))]
-mod hooks;
-#[cfg(not(test))]
-mod modules;
 
 /// The module record Apache looks up by name (`LoadModule wasm_module ...`).
-#[cfg(not(test))]
 #[no_mangle]
 #[allow(non_upper_case_globals)]
 pub static mut wasm_module: ffi::module = ffi::module {
@@ -50,8 +41,8 @@ pub static mut wasm_module: ffi::module = ffi::module {
     rewrite_args: None,
     create_dir_config: Some(hooks::create_dir_config),
     merge_dir_config: Some(hooks::merge_dir_config),
-    create_server_config: None,
-    merge_server_config: None,
+    create_server_config: Some(hooks::create_server_config),
+    merge_server_config: Some(hooks::merge_server_config),
     cmds: directives::COMMANDS.as_ptr(),
     register_hooks: Some(hooks::register_hooks),
     flags: 0,

@@ -1,7 +1,7 @@
 //! Errors of the three phases, each carrying the runtime's name so a log line says which engine
 //! failed. The location and module file are added by mod_wasm, which knows them.
 
-use crate::config::{EntryPoint, GuestPath, Preopen};
+use crate::execution::{EntryPoint, GuestPath, Preopen};
 use std::path::PathBuf;
 
 /// A module could not be compiled or its imports cannot be satisfied.

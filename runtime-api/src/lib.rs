@@ -8,23 +8,23 @@
 //! The split between `compile` and `load` exists because Apache reads its configuration in a
 //! parent process and forks the children that serve requests: whatever crosses the fork must be
 //! plain data ([`Precompiled`]), never engine state or threads.
+//!
+//! What a run may see is an [`ExecutionConfig`] and a [`Stdio`]; what happened in it comes back
+//! as a [`RunReport`]. What a runtime offers beyond WASI preview1 is its [`Capabilities`].
 
-pub mod build;
-pub mod cache;
 pub mod capabilities;
-pub mod config;
-pub mod connect;
 pub mod error;
+pub mod execution;
+pub mod outbound;
 pub mod registry;
 pub mod stdio;
 
-pub use cache::{ArtifactCache, CacheEntry};
-pub use capabilities::{Capabilities, Capability};
-pub use config::{Access, EntryPoint, ExecutionConfig, GuestPath, Preopen};
-pub use connect::{ConnectGrant, GrantedHost, InvalidGrant, Outbound, Refusal};
+pub use capabilities::{Abi, Capabilities, Capability};
 pub use error::{CompileError, LoadError, RunError};
+pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
+pub use outbound::{ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal};
 pub use registry::{Registry, UnknownRuntime};
-pub use stdio::{SharedReader, SharedWriter, Stdio};
+pub use stdio::{OutputBuffer, SharedReader, SharedWriter, Stdio};
 
 use std::sync::Arc;
 
@@ -45,7 +45,7 @@ pub trait Runtime: Send + Sync + 'static {
         false
     }
 
-    /// What this runtime can grant a guest beyond plain WASI preview1.
+    /// What this runtime can give a guest beyond plain WASI preview1.
     fn capabilities(&self) -> Capabilities;
 
     /// Compiles and validates `wasm` (a core module), including whether every import can be
@@ -58,8 +58,8 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// What, besides the module, determines the bytes [`compile`](Runtime::compile) returns:
     /// the engine's version and settings. A runtime that names it lets mod_wasm keep compiled
-    /// modules on disk ([`ArtifactCache`]) and skip compiling at the next start; the default,
-    /// `None`, compiles at every start.
+    /// modules on disk and skip compiling at the next start; the default, `None`, compiles at
+    /// every start.
     fn artifact_key(&self) -> Option<String> {
         None
     }
@@ -72,8 +72,29 @@ pub trait Runtime: Send + Sync + 'static {
 /// A module ready to be instantiated, shared by all requests of one process.
 pub trait LoadedModule: Send + Sync {
     /// Instantiates the module in a fresh sandbox described by `config`, calls its entry point
-    /// and returns the guest's exit code (0 when the entry point returned normally).
-    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError>;
+    /// and reports how the guest ended and what it was refused on the way.
+    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport;
+}
+
+/// What happened in one run.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The guest's exit code (0 when the entry point returned normally), or why it never
+    /// reached one.
+    pub outcome: Result<ExitCode, RunError>,
+    /// What the guest tried and was not granted, in order. The guest saw each as an error it
+    /// could handle; mod_wasm logs them.
+    pub refusals: Vec<Refusal>,
+}
+
+impl From<Result<ExitCode, RunError>> for RunReport {
+    /// A run in which nothing was refused.
+    fn from(outcome: Result<ExitCode, RunError>) -> Self {
+        Self {
+            outcome,
+            refusals: Vec::new(),
+        }
+    }
 }
 
 /// The exit code of a guest that ran to completion (returned from its entry point or called
@@ -134,5 +155,23 @@ impl std::fmt::Debug for Precompiled {
             .field("runtime", &self.runtime)
             .field("len", &self.bytes.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_are_not_shared_between_runtimes() {
+        let artifact = Precompiled::new("one", vec![1u8, 2, 3]);
+        assert_eq!(artifact.expect_runtime("one").unwrap(), [1, 2, 3]);
+        assert!(matches!(
+            artifact.expect_runtime("other"),
+            Err(LoadError::ForeignArtifact {
+                runtime: "other",
+                produced_by: "one"
+            })
+        ));
     }
 }

@@ -1,4 +1,5 @@
-//! Runtimes by name, as built into this copy of mod_wasm.
+//! Runtimes by name, as built into this copy of mod_wasm. The first one registered is the
+//! default, used where no `WasmRuntime` applies.
 
 use crate::Runtime;
 use std::fmt;
@@ -63,7 +64,7 @@ impl Registry {
 
     /// Records that this build knows the runtime `name` but was compiled without it (the cargo
     /// `feature` builds it in), so asking for it says how to get it rather than "unknown".
-    pub fn left_out(&mut self, name: &'static str, feature: &'static str) -> &mut Self {
+    pub fn leave_out(&mut self, name: &'static str, feature: &'static str) -> &mut Self {
         self.left_out.push((name, feature));
         self
     }
@@ -88,6 +89,17 @@ impl Registry {
         })
     }
 
+    /// The runtime used where no `WasmRuntime` applies: the first one registered.
+    pub fn default_runtime(&self) -> Option<&dyn Runtime> {
+        self.runtimes.first().map(|r| r.as_ref())
+    }
+
+    /// The runtimes this build knows of but was compiled without, each with the cargo feature
+    /// that builds it in.
+    pub fn left_out(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.left_out.iter().copied()
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         self.runtimes.iter().map(|r| r.name()).collect()
     }
@@ -102,7 +114,7 @@ mod tests {
     use super::*;
     use crate::{
         Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
-        Precompiled, RunError, Stdio,
+        Precompiled, RunReport, Stdio,
     };
     use std::sync::Arc;
 
@@ -124,8 +136,8 @@ mod tests {
         fn load(&self, _: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
             struct Nothing;
             impl LoadedModule for Nothing {
-                fn run(&self, _: &ExecutionConfig, _: Stdio) -> Result<ExitCode, RunError> {
-                    Ok(ExitCode::SUCCESS)
+                fn run(&self, _: &ExecutionConfig, _: Stdio) -> RunReport {
+                    Ok(ExitCode::SUCCESS).into()
                 }
             }
             Ok(Arc::new(Nothing))
@@ -135,19 +147,19 @@ mod tests {
     #[test]
     fn finds_runtimes_case_insensitively() {
         let mut registry = Registry::new();
-        registry.register(Fake("wasmtime"));
-        assert_eq!(registry.get("WasmTime").unwrap().name(), "wasmtime");
+        registry.register(Fake("alpha"));
+        assert_eq!(registry.get("ALPHA").unwrap().name(), "alpha");
     }
 
     #[test]
     fn unknown_names_list_what_is_built_in() {
         let mut registry = Registry::new();
-        registry.register(Fake("wasmtime")).register(Fake("wasmer"));
+        registry.register(Fake("alpha")).register(Fake("beta"));
         let err = registry.get("nonesuch").err().unwrap();
-        assert_eq!(err.built_in, vec!["wasmtime", "wasmer"]);
+        assert_eq!(err.built_in, vec!["alpha", "beta"]);
         assert_eq!(
             err.to_string(),
-            "unknown runtime 'nonesuch'; this mod_wasm was built with: wasmtime, wasmer"
+            "unknown runtime 'nonesuch'; this mod_wasm was built with: alpha, beta"
         );
     }
 
@@ -155,25 +167,25 @@ mod tests {
     fn runtimes_left_out_of_the_build_say_how_to_get_them() {
         let mut registry = Registry::new();
         registry
-            .register(Fake("wasmtime"))
-            .left_out("wasmer", "wasmer")
-            .left_out("wasmedge-interpreter", "wasmedge");
-        let err = registry.get("wasmer").err().unwrap();
-        assert_eq!(err.left_out, Some("wasmer"));
+            .register(Fake("alpha"))
+            .leave_out("beta", "beta")
+            .leave_out("gamma-interpreter", "gamma");
+        let err = registry.get("beta").err().unwrap();
+        assert_eq!(err.left_out, Some("beta"));
         assert_eq!(
             err.to_string(),
-            "runtime 'wasmer' is not built into this mod_wasm (build it with the cargo feature \
-             'wasmer'); this mod_wasm was built with: wasmtime"
+            "runtime 'beta' is not built into this mod_wasm (build it with the cargo feature \
+             'beta'); this mod_wasm was built with: alpha"
         );
-        let err = registry.get("wasmedge-interpreter").err().unwrap();
+        let err = registry.get("gamma-interpreter").err().unwrap();
         assert!(err
             .to_string()
-            .contains("build it with the cargo feature 'wasmedge'"));
+            .contains("build it with the cargo feature 'gamma'"));
     }
 
     #[test]
     fn an_empty_registry_says_so() {
-        let err = Registry::new().get("wasmtime").err().unwrap();
+        let err = Registry::new().get("alpha").err().unwrap();
         assert!(err.to_string().contains("built without any runtime"));
     }
 
@@ -185,12 +197,17 @@ mod tests {
     }
 
     #[test]
-    fn artifacts_are_not_shared_between_runtimes() {
-        let artifact = Precompiled::new("wasmtime", vec![1u8, 2, 3]);
-        assert!(artifact.expect_runtime("wasmtime").is_ok());
-        assert!(matches!(
-            artifact.expect_runtime("wasmer"),
-            Err(LoadError::ForeignArtifact { .. })
-        ));
+    fn the_first_runtime_registered_is_the_default() {
+        assert!(Registry::new().default_runtime().is_none());
+        let mut registry = Registry::new();
+        registry
+            .leave_out("absent", "absent")
+            .register(Fake("first"))
+            .register(Fake("second"));
+        assert_eq!(registry.default_runtime().unwrap().name(), "first");
+        assert_eq!(
+            registry.left_out().collect::<Vec<_>>(),
+            [("absent", "absent")]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The standard streams of one run.
 //!
 //! Streams are owned, `Send` and `'static` because engines move them into their WASI contexts,
-//! sometimes onto their own threads. [`OutputBuffer`] is the sink mod_wasm uses: a cloneable
+//! sometimes onto their own threads. [`OutputBuffer`] captures a run's output: a cloneable
 //! handle to bytes that stay readable after the run. Engines whose WASI wants streams that are
 //! also `Sync` or `Clone` wrap them in [`SharedReader`] and [`SharedWriter`].
 
@@ -143,22 +143,6 @@ impl Write for OutputBuffer {
     }
 }
 
-/// The lines of a guest's stderr, decoded leniently (guests may write anything), without line
-/// terminators and without empty trailing lines.
-pub fn text_lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
-    let trimmed = bytes
-        .iter()
-        .rposition(|b| !matches!(b, b'\n' | b'\r'))
-        .map_or(&bytes[..0], |last| &bytes[..=last]);
-    trimmed
-        .split(|b| *b == b'\n')
-        .filter(move |_| !trimmed.is_empty())
-        .map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            String::from_utf8_lossy(line).into_owned()
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,23 +181,5 @@ mod tests {
         assert!(writer.write(b"g").is_err());
         assert!(reader.truncated());
         assert_eq!(reader.take(), b"abcd");
-    }
-
-    #[test]
-    fn text_lines_split_on_any_line_ending() {
-        let lines: Vec<_> = text_lines(b"one\r\ntwo\nthree\n\n").collect();
-        assert_eq!(lines, vec!["one", "two", "three"]);
-    }
-
-    #[test]
-    fn text_lines_keep_inner_empty_lines_and_survive_bad_utf8() {
-        let lines: Vec<_> = text_lines(b"a\n\n\xffb").collect();
-        assert_eq!(lines, vec!["a", "", "\u{fffd}b"]);
-    }
-
-    #[test]
-    fn text_lines_of_nothing_is_nothing() {
-        assert_eq!(text_lines(b"").count(), 0);
-        assert_eq!(text_lines(b"\n\n").count(), 0);
     }
 }

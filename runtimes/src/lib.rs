@@ -1,11 +1,12 @@
-//! The runtimes built into mod_wasm, shared by the Apache module and the benchmark so both
-//! see the same list.
+//! The runtimes built into mod_wasm: the one place that names them. The Apache module and the
+//! benchmark build their registry here; the test suite and the scripts ask the built module
+//! (`apachectl -t -D DUMP_WASM_RUNTIMES`).
 //!
-//! Adding a runtime takes a backend crate, a cargo feature of this crate named after the
-//! runtime (forwarded by mod_wasm's feature of the same name), and one line in the list below
-//! (`"name" => runtime`, or `"name" in "feature" => runtime` when one feature builds in several
-//! runtimes). A runtime whose feature is off is still known by name, so asking for it says how
-//! to build it in.
+//! A runtime is a crate under `backends/` and two lines in this crate: its optional dependency
+//! in `Cargo.toml`, named after the cargo feature that builds it in, and its line in the list
+//! below (`"name" => runtime`, or `"name" in "feature" => runtime` when one feature builds in
+//! several runtimes). A runtime whose feature is off is still known by name, so asking for it
+//! says how to build it in. The first runtime built in is the default.
 
 use runtime_api::Registry;
 
@@ -19,14 +20,14 @@ macro_rules! runtimes {
             $registry.register(runtime);
         }
         #[cfg(not(feature = $feature))]
-        $registry.left_out($name, $feature);
+        $registry.leave_out($name, $feature);
         runtimes!(@register $registry; $($($rest)*)?);
     };
     (@register $registry:ident; $name:literal => $runtime:expr $(, $($rest:tt)*)?) => {
         runtimes!(@register $registry; $name in $name => $runtime $(, $($rest)*)?);
     };
     ($($entries:tt)*) => {
-        /// A registry holding every runtime this build was compiled with.
+        /// A registry holding every runtime this build was compiled with, in the order below.
         pub fn registry() -> Registry {
             let mut registry = Registry::new();
             runtimes!(@register registry; $($entries)*);
@@ -36,8 +37,24 @@ macro_rules! runtimes {
 }
 
 runtimes! {
-    "wasmtime" => wasmtime_backend::Wasmtime,
-    "wasmer" => wasmer_backend::Wasmer,
-    "wasmedge" => wasmedge_backend::WasmEdge::AHEAD_OF_TIME,
-    "wasmedge-interpreter" in "wasmedge" => wasmedge_backend::WasmEdge::INTERPRETER,
+    "wasmtime" => wasmtime::Wasmtime,
+    "wasmer" => wasmer::Wasmer,
+    "wasmedge" => wasmedge::WasmEdge::AHEAD_OF_TIME,
+    "wasmedge-interpreter" in "wasmedge" => wasmedge::WasmEdge::INTERPRETER,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_runtime_is_named_once_built_in_or_left_out() {
+        let registry = super::registry();
+        let mut names: Vec<&str> = registry.names();
+        names.extend(registry.left_out().map(|(name, _)| name));
+        let listed = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), listed, "a runtime is listed twice: {names:?}");
+        let default = registry.default_runtime().map(|r| r.name());
+        assert_eq!(default, registry.names().first().copied());
+    }
 }

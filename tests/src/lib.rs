@@ -6,6 +6,9 @@
 //! Locations of the artifacts under test (the script in `scripts/test` sets them):
 //! - `MOD_WASM_SO`: the built module (default: `<target>/debug/libmod_wasm.so`);
 //! - `MOD_WASM_GUESTS`: the directory of the example guests built for wasm32-wasip1.
+//!
+//! Which runtimes to test, and what each can do, the module under test says itself
+//! ([`Build`]).
 
 pub mod http;
 pub mod mariadb;
@@ -18,23 +21,124 @@ use std::time::{Duration, Instant};
 
 pub use http::{Body, Request, Response};
 
-/// The runtimes this build of the tests covers: the same cargo features as the module.
+/// What a build of mod_wasm says of one of its runtimes (see [`Build`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    pub name: String,
+    /// Whether it runs modules where no `WasmRuntime` applies.
+    pub default: bool,
+    pub version: String,
+    /// The ABIs beyond WASI preview1 its guests may import (`wasix`).
+    pub extensions: Vec<String>,
+    /// The ABI through which its guests open connections, if they can.
+    pub socket_abi: Option<String>,
+    /// Whether its compiled code is kept in `WasmCacheDir`.
+    pub caches_compiled_code: bool,
+}
+
+/// The runtimes a build of mod_wasm has, and those it knows but was built without, as the
+/// build itself lists them (`apache2 -t -D DUMP_WASM_RUNTIMES`): the tests cover what was
+/// built, not a list of their own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Build {
+    pub built_in: Vec<RuntimeInfo>,
+    /// (runtime, the cargo feature that builds it in)
+    pub left_out: Vec<(String, String)>,
+}
+
+impl Build {
+    /// What the module `so` says it has.
+    pub fn of(so: &Path) -> Build {
+        let config = Config::new("").module_so(so);
+        let result = config.test_with(&["-D", "DUMP_WASM_RUNTIMES"]);
+        assert!(
+            result.success,
+            "apache2 -t with {}:\n{}",
+            so.display(),
+            result.output
+        );
+        Build::parse(&result.output)
+            .unwrap_or_else(|e| panic!("{}: {e} in:\n{}", so.display(), result.output))
+    }
+
+    /// The build under test ([`module_so`]), asked once per test process.
+    pub fn under_test() -> &'static Build {
+        static BUILD: std::sync::OnceLock<Build> = std::sync::OnceLock::new();
+        BUILD.get_or_init(|| Build::of(&module_so()))
+    }
+
+    /// Reads the listing; see `mod_wasm_core::describe`.
+    fn parse(output: &str) -> Result<Build, String> {
+        let mut lines = output.lines().skip_while(|l| *l != "WebAssembly runtimes:");
+        lines.next().ok_or("no runtime listing")?;
+        let mut build = Build {
+            built_in: Vec::new(),
+            left_out: Vec::new(),
+        };
+        for line in lines.map_while(|l| l.strip_prefix(' ')) {
+            let (name, rest) = line.split_once(" (").ok_or("no status")?;
+            let (status, fields) = rest.split_once(')').ok_or("no end of status")?;
+            if let Some(feature) = status.strip_prefix("left out: cargo feature ") {
+                build.left_out.push((name.to_owned(), feature.to_owned()));
+                continue;
+            }
+            let field = |key: &str| {
+                fields
+                    .trim_start_matches(':')
+                    .split("; ")
+                    .find_map(|f| f.trim().strip_prefix(key)?.strip_prefix(": "))
+                    .map(str::to_owned)
+                    .ok_or(format!("{name}: no {key}"))
+            };
+            let list = |value: String| -> Vec<String> {
+                match value.as_str() {
+                    "none" => Vec::new(),
+                    _ => value.split(' ').map(str::to_owned).collect(),
+                }
+            };
+            build.built_in.push(RuntimeInfo {
+                name: name.to_owned(),
+                default: status == "built in, default",
+                version: field("version")?,
+                extensions: list(field("extensions")?),
+                socket_abi: list(field("outbound sockets")?).pop(),
+                caches_compiled_code: field("compiled code cached")? == "yes",
+            });
+        }
+        Ok(build)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.built_in.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    pub fn runtime(&self, name: &str) -> &RuntimeInfo {
+        self.built_in
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} is not built in: {self:?}"))
+    }
+
+    /// The runtime used where no `WasmRuntime` applies.
+    pub fn default_runtime(&self) -> Option<&RuntimeInfo> {
+        self.built_in.iter().find(|r| r.default)
+    }
+}
+
+/// The runtimes the build under test has, in its order.
 pub fn runtimes() -> Vec<&'static str> {
-    let runtimes: Vec<&'static str> = [
-        ("wasmtime", cfg!(feature = "wasmtime")),
-        ("wasmer", cfg!(feature = "wasmer")),
-        ("wasmedge", cfg!(feature = "wasmedge")),
-        ("wasmedge-interpreter", cfg!(feature = "wasmedge")),
-    ]
-    .into_iter()
-    .filter(|(_, built)| *built)
-    .map(|(name, _)| name)
-    .collect();
+    let runtimes = Build::under_test().names();
     assert!(
         !runtimes.is_empty(),
-        "the tests were built without any runtime feature"
+        "{} was built without any runtime",
+        module_so().display()
     );
     runtimes
+}
+
+/// What the build under test says of `runtime`.
+pub fn runtime(name: &str) -> &'static RuntimeInfo {
+    Build::under_test().runtime(name)
 }
 
 /// Runs `test` once per runtime built in, announcing each so a failure names its runtime.
@@ -273,9 +377,15 @@ impl Config {
 
     /// `apache2 -t` on this configuration: what `apachectl -t` reports.
     pub fn check(&self) -> CheckResult {
+        self.test_with(&[])
+    }
+
+    /// `apache2 -t` with more arguments (`-D NAME`).
+    pub fn test_with(&self, args: &[&str]) -> CheckResult {
         let conf = self.write();
-        let output = apache2(&["-t", "-f", conf.to_str().unwrap()]);
-        CheckResult::from(output)
+        let mut all = vec!["-t", "-f", conf.to_str().unwrap()];
+        all.extend_from_slice(args);
+        CheckResult::from(apache2(&all))
     }
 
     /// Starts the server and waits until it accepts connections.
@@ -492,4 +602,32 @@ fn proc_stat_fields(pid: i32) -> Option<Vec<String>> {
 /// How many threads process `pid` has.
 pub fn thread_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_listing_is_read_back() {
+        let output = "[Sat Nov 21] something Apache said\n\
+            WebAssembly runtimes:\n\
+            \x20alpha (built in, default): version: Alpha 1.0 (fast); extensions: none; outbound sockets: none; compiled code cached: no\n\
+            \x20beta (built in): version: Beta 2; extensions: x beta; outbound sockets: beta; compiled code cached: yes\n\
+            \x20gamma-slow (left out: cargo feature gamma)\n\
+            Syntax OK\n";
+        let build = Build::parse(output).unwrap();
+        assert_eq!(build.names(), ["alpha", "beta"]);
+        assert_eq!(build.default_runtime().unwrap().version, "Alpha 1.0 (fast)");
+        let beta = build.runtime("beta");
+        assert_eq!(beta.extensions, ["x", "beta"]);
+        assert_eq!(beta.socket_abi.as_deref(), Some("beta"));
+        assert!(beta.caches_compiled_code && !beta.default);
+        assert_eq!(build.runtime("alpha").socket_abi, None);
+        assert_eq!(
+            build.left_out,
+            [("gamma-slow".to_owned(), "gamma".to_owned())]
+        );
+        assert!(Build::parse("Syntax OK\n").is_err());
+    }
 }

@@ -1,19 +1,26 @@
 //! `WasmCacheDir`: compiled modules kept on disk, so a server start does not compile again what
-//! the previous one compiled. Only runtimes whose output can be cached use it (WasmEdge's
-//! ahead-of-time code).
-#![cfg(feature = "wasmedge")]
+//! the previous one compiled. Only runtimes whose output can be cached use it (the build says
+//! which: WasmEdge's ahead-of-time code); the others compile at every start and leave the
+//! cache alone.
 
-use mod_wasm_tests::{guest, Config};
+use mod_wasm_tests::{for_each_runtime, guest, runtime, runtimes, Config};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-const CACHED_RUNTIME: &str = "wasmedge";
-
-fn hello_location(extra: &str) -> String {
+fn hello_location(runtime: &str, extra: &str) -> String {
     format!(
-        "{extra}<Location /hello>\n  SetHandler wasm-handler\n  WasmRuntime {CACHED_RUNTIME}\n  WasmModule {}\n  WasmEnableCGI On\n</Location>\n",
+        "{extra}<Location /hello>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n  WasmEnableCGI On\n</Location>\n",
         guest("hello").display()
     )
+}
+
+/// A runtime whose compiled code is cached, if one is built in; else any.
+fn preferably_cached() -> &'static str {
+    let all = runtimes();
+    all.iter()
+        .copied()
+        .find(|name| runtime(name).caches_compiled_code)
+        .unwrap_or(all[0])
 }
 
 /// The cache entries in `dir`, with their modification times.
@@ -41,48 +48,80 @@ fn compile_lines(log: &str) -> Vec<&str> {
 
 #[test]
 fn a_second_start_loads_the_compiled_module_from_the_cache() {
-    let cache = tempfile::tempdir().unwrap();
-    let directive = format!("WasmCacheDir {}\n", cache.path().display());
+    for_each_runtime(|runtime| {
+        let cached = mod_wasm_tests::runtime(runtime).caches_compiled_code;
+        let cache = tempfile::tempdir().unwrap();
+        let directive = format!("WasmCacheDir {}\n", cache.path().display());
 
-    let first = Config::new(&hello_location(&directive)).start();
-    assert_eq!(first.get("/hello").text(), "Hello from WebAssembly!\n");
-    let log = first.error_log();
-    assert_eq!(compile_lines(&log).len(), 1, "compiled once:\n{log}");
-    let stored = entries(cache.path());
-    assert_eq!(stored.len(), 1, "one entry: {stored:?}");
-    assert!(stored[0]
-        .0
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .starts_with("wasmedge-"));
-    drop(first);
+        let first = Config::new(&hello_location(runtime, &directive)).start();
+        assert_eq!(first.get("/hello").text(), "Hello from WebAssembly!\n");
+        let log = first.error_log();
+        assert_eq!(
+            compile_lines(&log).len(),
+            1,
+            "{runtime}: compiled once:\n{log}"
+        );
+        let stored = entries(cache.path());
+        if !cached {
+            assert!(stored.is_empty(), "{runtime} is not cached: {stored:?}");
+        } else {
+            assert_eq!(stored.len(), 1, "{runtime}: one entry: {stored:?}");
+            let name = stored[0]
+                .0
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert!(name.starts_with(&format!("{runtime}-")), "{name}");
+        }
+        drop(first);
 
-    let second = Config::new(&hello_location(&directive)).start();
-    let response = second.get("/hello");
-    let log = second.error_log();
-    assert_eq!(response.status, 200, "{log}");
-    assert_eq!(response.text(), "Hello from WebAssembly!\n");
-    assert!(
-        compile_lines(&log).is_empty(),
-        "the second start compiled again:\n{log}"
-    );
-    assert!(
-        log.contains("loaded from the cache the compiled"),
-        "no cache hit logged:\n{log}"
-    );
-    assert_eq!(entries(cache.path()), stored, "the entry was rewritten");
+        let second = Config::new(&hello_location(runtime, &directive)).start();
+        let response = second.get("/hello");
+        let log = second.error_log();
+        assert_eq!(response.status, 200, "{runtime}: {log}");
+        assert_eq!(response.text(), "Hello from WebAssembly!\n");
+        if !cached {
+            assert_eq!(
+                compile_lines(&log).len(),
+                1,
+                "{runtime}: compiled again:\n{log}"
+            );
+            assert!(entries(cache.path()).is_empty(), "{runtime}");
+            return;
+        }
+        assert!(
+            compile_lines(&log).is_empty(),
+            "{runtime}: the second start compiled again:\n{log}"
+        );
+        assert!(
+            log.contains("loaded from the cache the compiled"),
+            "{runtime}: no cache hit logged:\n{log}"
+        );
+        assert_eq!(
+            entries(cache.path()),
+            stored,
+            "{runtime}: the entry was rewritten"
+        );
+    });
 }
 
 #[test]
 fn the_default_cache_is_under_the_runtime_dir_and_private_to_the_server() {
     use std::os::unix::fs::MetadataExt;
-    let config = Config::new(&hello_location(""));
+    let runtime = preferably_cached();
+    let config = Config::new(&hello_location(runtime, ""));
     // The harness sets DefaultRuntimeDir to ServerRoot/run.
     let dir = config.scratch.path().join("run/mod_wasm-cache");
     let apache = config.start();
     assert_eq!(apache.get("/hello").status, 200, "{}", apache.error_log());
-    assert_eq!(entries(&dir).len(), 1, "{}", apache.error_log());
+    let expected = usize::from(mod_wasm_tests::runtime(runtime).caches_compiled_code);
+    assert_eq!(
+        entries(&dir).len(),
+        expected,
+        "{runtime}: {}",
+        apache.error_log()
+    );
     let metadata = std::fs::metadata(&dir).unwrap();
     assert_eq!(metadata.mode() & 0o777, 0o700);
     let test_uid = std::fs::metadata("/proc/self").unwrap().uid();
@@ -105,7 +144,7 @@ fn uid_of(user: &str) -> u32 {
 
 #[test]
 fn wasm_cache_dir_off_compiles_at_every_start() {
-    let config = Config::new(&hello_location("WasmCacheDir off\n"));
+    let config = Config::new(&hello_location(preferably_cached(), "WasmCacheDir off\n"));
     let default_dir = config.scratch.path().join("run/mod_wasm-cache");
     let apache = config.start();
     assert_eq!(apache.get("/hello").status, 200, "{}", apache.error_log());
@@ -117,10 +156,10 @@ fn wasm_cache_dir_off_compiles_at_every_start() {
 fn a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
     let config = Config::new("");
     let not_a_dir = config.scratch.file("plain-file", "");
-    let body = hello_location(&format!(
-        "WasmCacheDir {}\n",
-        not_a_dir.join("cache").display()
-    ));
+    let body = hello_location(
+        preferably_cached(),
+        &format!("WasmCacheDir {}\n", not_a_dir.join("cache").display()),
+    );
     let apache = config.with_body(&body).start();
     let response = apache.get("/hello");
     let log = apache.error_log();

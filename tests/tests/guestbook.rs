@@ -4,14 +4,14 @@
 use mod_wasm_tests::mariadb::MariaDb;
 use mod_wasm_tests::{guest, runtimes, Apache, Config};
 
-/// The runtimes with outbound sockets, and the guestbook build for each one's socket ABI.
-fn socket_runtimes() -> Vec<(&'static str, &'static str)> {
+/// The runtimes with outbound sockets, each with the guestbook built for its socket ABI
+/// (`guestbook-<abi>`; examples/guestbook has a build per ABI).
+fn socket_runtimes() -> Vec<(&'static str, String)> {
     runtimes()
         .into_iter()
-        .filter_map(|runtime| match runtime {
-            "wasmer" => Some((runtime, "guestbook-wasix")),
-            "wasmedge" | "wasmedge-interpreter" => Some((runtime, "guestbook-wasmedge")),
-            _ => None,
+        .filter_map(|runtime| {
+            let abi = mod_wasm_tests::runtime(runtime).socket_abi.as_ref()?;
+            Some((runtime, format!("guestbook-{abi}")))
         })
         .collect()
 }
@@ -69,7 +69,7 @@ fn a_post_then_a_get_shows_the_new_entry() {
         eprintln!("== runtime {runtime}");
         let grant = format!("127.0.0.1:{}", db.port);
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, build, &db, &database, "127.0.0.1", &[grant]);
+        let apache = guestbook(runtime, &build, &db, &database, "127.0.0.1", &[grant]);
         let empty = apache.get("/guestbook");
         assert_eq!(empty.status, 200, "{runtime}: {}", apache.error_log());
         assert!(empty.text().contains("No entries yet."), "{runtime}");
@@ -95,7 +95,7 @@ fn a_granted_name_resolves_and_connects() {
         // `localhost` resolves through the host's /etc/hosts.
         let grant = format!("localhost:{}", db.port);
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, build, &db, &database, "localhost", &[grant]);
+        let apache = guestbook(runtime, &build, &db, &database, "localhost", &[grant]);
         let page = apache.get("/guestbook");
         assert_eq!(page.status, 200, "{runtime}: {}", apache.error_log());
         assert!(page.text().contains("No entries yet."), "{runtime}");
@@ -108,7 +108,7 @@ fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
     for (runtime, build) in socket_runtimes() {
         eprintln!("== runtime {runtime}");
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, build, &db, &database, "127.0.0.1", &[]);
+        let apache = guestbook(runtime, &build, &db, &database, "127.0.0.1", &[]);
         let response = apache.get("/guestbook");
         assert_eq!(response.status, 503, "{runtime}: {}", response.text());
         assert!(
@@ -136,7 +136,7 @@ fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
         );
         // A name nobody granted does not even resolve.
         let by_name = format!("{database}_by_name");
-        let apache = guestbook(runtime, build, &db, &by_name, "localhost", &[]);
+        let apache = guestbook(runtime, &build, &db, &by_name, "localhost", &[]);
         assert_eq!(apache.get("/guestbook").status, 503, "{runtime}");
         let log = apache.wait_for_log("refused to resolve 'localhost'");
         assert!(
@@ -153,7 +153,7 @@ fn a_grant_to_another_port_does_not_open_the_database() {
         eprintln!("== runtime {runtime}");
         let other = format!("127.0.0.1:{}", db.port.wrapping_add(1).max(1));
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, build, &db, &database, "127.0.0.1", &[other]);
+        let apache = guestbook(runtime, &build, &db, &database, "127.0.0.1", &[other]);
         assert_eq!(apache.get("/guestbook").status, 503, "{runtime}");
         let refused = format!("refused a connection to 127.0.0.1:{}", db.port);
         assert!(
@@ -164,37 +164,46 @@ fn a_grant_to_another_port_does_not_open_the_database() {
     }
 }
 
-#[cfg(feature = "wasmtime")]
 #[test]
-fn wasmtime_locations_cannot_be_granted_connections() {
-    let config = Config::new(&format!(
-        "<Location /guestbook>
+fn runtimes_without_sockets_cannot_be_granted_connections() {
+    let capable: Vec<&str> = socket_runtimes().iter().map(|(r, _)| *r).collect();
+    let without: Vec<&str> = runtimes()
+        .into_iter()
+        .filter(|runtime| !capable.contains(runtime))
+        .collect();
+    if without.is_empty() {
+        eprintln!("every runtime built in has sockets: nothing to refuse");
+    }
+    for runtime in without {
+        let config = Config::new(&format!(
+            "<Location /guestbook>
   SetHandler wasm-handler
-  WasmRuntime wasmtime
+  WasmRuntime {runtime}
   WasmModule {}
   WasmAllowConnect 127.0.0.1:3306
 </Location>
 ",
-        guest("hello").display()
-    ));
-    let result = config.check();
-    assert!(!result.success, "{}", result.output);
-    for needle in [
-        "WasmAllowConnect 127.0.0.1:3306 in <Location /guestbook>",
-        "runtime wasmtime cannot open connections",
-    ] {
-        assert!(
-            result.output.contains(needle),
-            "{needle}: {}",
-            result.output
-        );
-    }
-    let capable: Vec<&str> = socket_runtimes().iter().map(|(r, _)| *r).collect();
-    for runtime in capable {
-        assert!(
-            result.output.contains(runtime),
-            "{runtime}: {}",
-            result.output
-        );
+            guest("hello").display()
+        ));
+        let result = config.check();
+        assert!(!result.success, "{runtime}: {}", result.output);
+        for needle in [
+            "WasmAllowConnect 127.0.0.1:3306 in <Location /guestbook>".to_owned(),
+            format!("runtime {runtime} cannot open connections"),
+        ] {
+            assert!(
+                result.output.contains(&needle),
+                "{needle}: {}",
+                result.output
+            );
+        }
+        // The message names the runtimes that can.
+        for capable in &capable {
+            assert!(
+                result.output.contains(capable),
+                "{capable}: {}",
+                result.output
+            );
+        }
     }
 }

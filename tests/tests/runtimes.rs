@@ -2,20 +2,16 @@
 //! at the first request because their runtime comes from another section, and the threads a
 //! runtime keeps per process.
 
-use mod_wasm_tests::{for_each_runtime, guest, thread_count, Config};
+use mod_wasm_tests::{for_each_runtime, guest, thread_count, Build, Config};
 use std::path::PathBuf;
 
-/// Every runtime mod_wasm knows by name, built in or not, with the cargo feature that builds it.
-const KNOWN_RUNTIMES: [(&str, &str); 4] = [
-    ("wasmtime", "wasmtime"),
-    ("wasmer", "wasmer"),
-    ("wasmedge", "wasmedge"),
-    ("wasmedge-interpreter", "wasmedge"),
-];
-
-/// Runtimes that provide WASIX, Wasmer's extensions to WASI preview1.
+/// Whether `runtime` provides WASIX, Wasmer's extensions to WASI preview1, by what the build
+/// says of it.
 fn provides_wasix(runtime: &str) -> bool {
-    runtime == "wasmer"
+    mod_wasm_tests::runtime(runtime)
+        .extensions
+        .iter()
+        .any(|abi| abi == "wasix")
 }
 
 fn location(path: &str, runtime: &str, module: &str, extra: &str) -> String {
@@ -57,36 +53,32 @@ fn wasix_guests_run_where_wasix_is_provided_and_are_refused_elsewhere() {
 }
 
 /// A second build of mod_wasm with fewer runtimes than the one under test, if the test command
-/// made one (`MOD_WASM_SO_MINIMAL`); otherwise the build under test.
-fn minimal_build() -> (PathBuf, Vec<&'static str>) {
-    match std::env::var_os("MOD_WASM_SO_MINIMAL") {
-        Some(so) => {
-            let features = std::env::var("MOD_WASM_MINIMAL_FEATURES")
-                .expect("MOD_WASM_MINIMAL_FEATURES names the runtimes of MOD_WASM_SO_MINIMAL");
-            let built = KNOWN_RUNTIMES
-                .into_iter()
-                .filter(|(_, feature)| features.split_whitespace().any(|f| f == *feature))
-                .map(|(runtime, _)| runtime)
-                .collect();
-            (PathBuf::from(so), built)
-        }
-        None => (mod_wasm_tests::module_so(), mod_wasm_tests::runtimes()),
-    }
+/// made one (`MOD_WASM_SO_MINIMAL`: `scripts/build` makes one without any runtime); otherwise
+/// the build under test.
+fn minimal_build() -> PathBuf {
+    std::env::var_os("MOD_WASM_SO_MINIMAL")
+        .map(PathBuf::from)
+        .unwrap_or_else(mod_wasm_tests::module_so)
 }
 
 #[test]
 fn a_runtime_left_out_of_the_build_is_refused_naming_its_cargo_feature() {
-    let (so, built) = minimal_build();
-    let left_out: Vec<_> = KNOWN_RUNTIMES
-        .into_iter()
-        .filter(|(runtime, _)| !built.contains(runtime))
-        .collect();
+    let so = minimal_build();
+    let minimal = Build::of(&so);
     assert!(
-        !left_out.is_empty(),
+        !minimal.left_out.is_empty(),
         "every known runtime is built into {}: set MOD_WASM_SO_MINIMAL to a smaller build",
         so.display()
     );
-    for (runtime, feature) in left_out {
+    // Both builds know the same runtimes, built in or not.
+    let known = |build: &Build| {
+        let mut names: Vec<String> = build.built_in.iter().map(|r| r.name.clone()).collect();
+        names.extend(build.left_out.iter().map(|(name, _)| name.clone()));
+        names.sort();
+        names
+    };
+    assert_eq!(known(&minimal), known(Build::under_test()));
+    for (runtime, feature) in &minimal.left_out {
         let config = Config::new(&location("/app", runtime, "hello", "")).module_so(&so);
         let result = config.check();
         assert!(!result.success, "{}", result.output);
@@ -99,24 +91,49 @@ fn a_runtime_left_out_of_the_build_is_refused_naming_its_cargo_feature() {
         );
     }
 
-    // The same build serves the runtimes it has.
-    let apache = Config::new(&location("/app", built[0], "hello", "  WasmEnableCGI On\n"))
-        .module_so(&so)
-        .start();
-    let response = apache.get("/app");
-    assert_eq!(response.status, 200, "{}", apache.error_log());
-    assert_eq!(response.text(), "Hello from WebAssembly!\n");
+    let unnamed = format!(
+        "<Location /app>\n  SetHandler wasm-handler\n  WasmModule {}\n  WasmEnableCGI On\n</Location>\n",
+        guest("hello").display()
+    );
+    let config = Config::new(&unnamed).module_so(&so);
+    match minimal.default_runtime() {
+        // The same build serves with the runtimes it has.
+        Some(default) => {
+            let apache = config.start();
+            let response = apache.get("/app");
+            assert_eq!(
+                response.status,
+                200,
+                "{}: {}",
+                default.name,
+                apache.error_log()
+            );
+            assert_eq!(response.text(), "Hello from WebAssembly!\n");
+        }
+        None => {
+            let result = config.check();
+            assert!(!result.success, "{}", result.output);
+            assert!(
+                result.output.contains(
+                    "no WasmRuntime applies, and this mod_wasm was built without any runtime"
+                ),
+                "{}",
+                result.output
+            );
+        }
+    }
 }
 
 #[test]
 fn a_module_whose_runtime_comes_from_another_section_is_compiled_at_first_request() {
     // The module is set on a <Location>, the runtime on the <Directory> it maps to; only the
     // merge at request time pairs them, so the pair was not compiled at start.
-    let built = mod_wasm_tests::runtimes();
-    let runtime = match built.iter().find(|r| **r != "wasmtime") {
-        Some(runtime) if built.contains(&"wasmtime") => *runtime,
-        _ => panic!("this needs the default runtime (wasmtime) and another one built in"),
+    let build = Build::under_test();
+    let other = build.built_in.iter().find(|r| !r.default);
+    let (Some(_), Some(other)) = (build.default_runtime(), other) else {
+        panic!("this needs the default runtime and another one built in: {build:?}")
     };
+    let runtime = other.name.as_str();
     let config = Config::new("");
     let htdocs = config.htdocs();
     let body = format!(
@@ -183,4 +200,36 @@ fn requests_do_not_leave_threads_behind() {
             "{runtime}: {before} threads after 5 requests, {after} after 55"
         );
     });
+}
+
+#[test]
+fn the_module_lists_its_runtimes_for_admins() {
+    // `apachectl -t -D DUMP_WASM_RUNTIMES`: after the check, as Apache's own DUMP_MODULES.
+    let result = Config::new("").test_with(&["-D", "DUMP_WASM_RUNTIMES"]);
+    assert!(result.success, "{}", result.output);
+    assert!(result.output.contains("Syntax OK"), "{}", result.output);
+    let build = Build::under_test();
+    let defaults: Vec<_> = build.built_in.iter().filter(|r| r.default).collect();
+    assert_eq!(defaults.len(), 1, "one default: {build:?}");
+    assert_eq!(
+        defaults[0].name, build.built_in[0].name,
+        "the first is the default"
+    );
+    for runtime in &build.built_in {
+        assert!(
+            !runtime.version.is_empty() && !runtime.version.contains("unknown"),
+            "{runtime:?}"
+        );
+        if let Some(abi) = &runtime.socket_abi {
+            assert!(runtime.extensions.contains(abi), "{runtime:?}");
+        }
+    }
+    // Without the define, nothing is listed.
+    let quiet = Config::new("").check();
+    assert!(quiet.success, "{}", quiet.output);
+    assert!(
+        !quiet.output.contains("WebAssembly runtimes:"),
+        "{}",
+        quiet.output
+    );
 }

@@ -11,8 +11,8 @@ mod fs;
 mod net;
 
 use runtime_api::{
-    Capabilities, Capability, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
-    Precompiled, RunError, Runtime, SharedReader, SharedWriter, Stdio,
+    Abi, Capabilities, CompileError, ConnectGuard, ExecutionConfig, ExitCode, LoadError,
+    LoadedModule, Precompiled, RunError, RunReport, Runtime, SharedReader, SharedWriter, Stdio,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -27,6 +27,10 @@ use wasmedge_sdk::{config::Config, Module, Store};
 
 /// The only import namespace WasmEdge's Rust WASI provides (its socket extensions included).
 const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
+
+/// WasmEdge's socket extension of WASI preview1 (the ABI of the `wasmedge_wasi_socket` crate):
+/// `sock_open`, `sock_connect`, `sock_getaddrinfo`, … in `wasi_snapshot_preview1`.
+const WASMEDGE_SOCKETS: Abi = Abi::new("wasmedge");
 
 /// How WasmEdge executes a module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +124,7 @@ impl Runtime for WasmEdge {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none().with(Capability::OutboundSockets)
+        Capabilities::none().with_outbound_sockets(WASMEDGE_SOCKETS)
     }
 
     /// Native code depends on the WasmEdge library it was compiled with (its AOT section is
@@ -221,7 +225,20 @@ impl WasmEdgeModule {
 }
 
 impl LoadedModule for WasmEdgeModule {
-    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError> {
+    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
+        config
+            .connect
+            .guarded(|connections| self.call(config, stdio, connections))
+    }
+}
+
+impl WasmEdgeModule {
+    fn call(
+        &self,
+        config: &ExecutionConfig,
+        stdio: Stdio,
+        connections: ConnectGuard,
+    ) -> Result<ExitCode, RunError> {
         let runtime = self.runtime;
         let instantiate_error = |e: Box<WasmEdgeError>| RunError::Instantiate {
             runtime,
@@ -232,8 +249,7 @@ impl LoadedModule for WasmEdgeModule {
         let mut wasi =
             AsyncWasiModule::create_from_wasi_context(wasi).map_err(instantiate_error)?;
         // Host data of the guarded socket functions in `wasi`; lives until the run is over.
-        let _sockets =
-            net::guard_sockets(&mut wasi, config.outbound.clone()).map_err(instantiate_error)?;
+        let _sockets = net::guard_sockets(&mut wasi, connections).map_err(instantiate_error)?;
         let outcome = {
             let wasi_name = wasi.name().to_string();
             let mut instances = HashMap::new();
@@ -330,11 +346,11 @@ mod tests {
             .map(|g| runtime_api::ConnectGrant::parse(g).unwrap())
             .collect();
         let config = ExecutionConfig {
-            outbound: runtime_api::Outbound::new(grants),
+            connect: runtime_api::ConnectGrants::new(grants),
             ..Default::default()
         };
-        let exit = module.run(&config, Stdio::null()).unwrap();
-        (exit, config.outbound.refusals())
+        let report = module.run(&config, Stdio::null());
+        (report.outcome.unwrap(), report.refusals)
     }
 
     const EPERM: i32 = 63;

@@ -2,8 +2,8 @@
 //!
 //! async-wasi gives every guest unrestricted sockets (the ABI of the `wasmedge_wasi_socket`
 //! crate). Before a run, the functions that reach the network are replaced in the run's WASI
-//! module by guarded ones: they check the request against [`Outbound`] and then call
-//! async-wasi's own implementation, so a granted socket is an ordinary async-wasi socket.
+//! module by guarded ones: they check the request with the run's [`ConnectGuard`] and then
+//! call async-wasi's own implementation, so a granted socket is an ordinary async-wasi socket.
 //!
 //! - `sock_open`: TCP only (datagram sockets could send anywhere);
 //! - `sock_connect`: only to granted addresses;
@@ -12,10 +12,9 @@
 //!   register it; it is added here so that guests can connect by name.
 //!
 //! A refusal is an errno the guest can handle (`EPERM` for a connection or a lookup, the errno
-//! WASIX gives under Wasmer; `ENOTSUP` for a socket kind), and is recorded for mod_wasm's error
-//! log.
+//! WASIX gives under Wasmer; `ENOTSUP` for a socket kind), and is recorded in the run's report.
 
-use runtime_api::{Outbound, Refusal};
+use runtime_api::{ConnectGuard, Refusal};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use wasmedge_sdk::error::{CoreError, CoreExecutionError};
@@ -39,7 +38,7 @@ pub struct SocketGuard {
     /// other user of the context is an async-wasi function the guest called; so at any moment
     /// at most one `&mut` to it is in use.
     wasi: *mut WasiCtx,
-    outbound: Outbound,
+    connections: ConnectGuard,
 }
 
 // SAFETY: see `wasi` above: the pointer is only dereferenced by host functions of this run,
@@ -47,8 +46,13 @@ pub struct SocketGuard {
 unsafe impl Send for SocketGuard {}
 
 impl SocketGuard {
-    /// SAFETY: callers are host functions of the run this guard belongs to (see `wasi`).
+    /// The run's WASI context.
+    ///
+    /// # Safety
+    /// Only host functions of the run this guard belongs to may call it, while the guest
+    /// waits for them; no other reference to the context is in use then (see `wasi`).
     unsafe fn wasi(&mut self) -> &mut WasiCtx {
+        // SAFETY: the context outlives the run, and the caller holds the only use of it.
         unsafe { &mut *self.wasi }
     }
 }
@@ -79,12 +83,12 @@ fn no_memory() -> CoreError {
 /// data: it must outlive every use of `wasi`.
 pub fn guard_sockets(
     wasi: &mut AsyncWasiModule,
-    outbound: Outbound,
+    connections: ConnectGuard,
 ) -> WasmEdgeResult<Box<SocketGuard>> {
     let module = wasi.as_mut();
     let mut guard = Box::new(SocketGuard {
         wasi: module.get_host_data_mut(),
-        outbound,
+        connections,
     });
     let data: *mut SocketGuard = &mut *guard;
     let i32s = |n: usize| vec![ValType::I32; n];
@@ -125,7 +129,7 @@ fn sock_open(
     if kind != __wasi_sock_type_t::__WASI_SOCK_TYPE_SOCK_STREAM {
         return refused(
             &guard
-                .outbound
+                .connections
                 .refuse(Refusal::Socket("a socket other than TCP")),
         );
     }
@@ -150,7 +154,7 @@ fn sock_bind(
 ) -> Results {
     refused(
         &guard
-            .outbound
+            .connections
             .refuse(Refusal::Socket("binding a local address")),
     )
 }
@@ -163,7 +167,7 @@ fn sock_listen(
 ) -> Results {
     refused(
         &guard
-            .outbound
+            .connections
             .refuse(Refusal::Socket("listening for connections")),
     )
 }
@@ -188,7 +192,7 @@ fn sock_getaddrinfo(
         }
         Err(e) => return errno(e.0),
     };
-    if let Err(refusal) = guard.outbound.resolve(&name) {
+    if let Err(refusal) = guard.connections.resolve(&name) {
         return refused(&refusal);
     }
     // SAFETY: a host function of this run.
@@ -231,9 +235,9 @@ where
             Err(code) => return errno(code),
         };
         // The check may ask the host's resolver, which blocks: not on the async workers.
-        let outbound = guard.outbound.clone();
+        let connections = guard.connections.clone();
         let peer = SocketAddr::new(ip, port.to_i32() as u16);
-        let checked = tokio::task::spawn_blocking(move || outbound.check_connect(peer)).await;
+        let checked = tokio::task::spawn_blocking(move || connections.check_connect(peer)).await;
         match checked {
             Ok(Ok(())) => {}
             Ok(Err(refusal)) => return refused(&refusal),

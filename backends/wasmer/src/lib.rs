@@ -23,8 +23,8 @@ mod net;
 mod stdio;
 
 use runtime_api::{
-    Access, Capabilities, Capability, CompileError, ExecutionConfig, ExitCode, LoadError,
-    LoadedModule, Precompiled, RunError, Runtime, Stdio,
+    Abi, Access, Capabilities, CompileError, ConnectGuard, ExecutionConfig, ExitCode, LoadError,
+    LoadedModule, Precompiled, RunError, RunReport, Runtime, Stdio,
 };
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
@@ -37,6 +37,10 @@ use wasmer_wasix::runtime::OverriddenRuntime;
 use wasmer_wasix::{PluggableRuntime, UnsupportedVirtualNetworking, WasiEnv, WasiError};
 
 const NAME: &str = "wasmer";
+
+/// Wasmer's extensions to WASI preview1 (threads, sockets, `getcwd`, …), which guests built
+/// for WASIX import; its sockets are how they connect.
+const WASIX: Abi = Abi::new("wasix");
 
 /// The import namespaces WASIX provides: the WASI versions and its own extensions.
 const WASIX_NAMESPACES: [&str; 5] = [
@@ -145,13 +149,13 @@ impl Runtime for Wasmer {
     fn version(&self) -> String {
         format!(
             "Wasmer {} (WASIX {})",
-            env!("WASMER_VERSION"),
+            wasmer_types::VERSION,
             env!("WASMER_WASIX_VERSION")
         )
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none().with(Capability::OutboundSockets)
+        Capabilities::none().with_outbound_sockets(WASIX)
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
@@ -206,10 +210,12 @@ struct WasmerModule {
 }
 
 impl WasmerModule {
+    /// The WASIX environment of one run, whose networking goes through `connections`.
     fn environment(
         &self,
         config: &ExecutionConfig,
         stdio: Stdio,
+        connections: ConnectGuard,
     ) -> Result<wasmer_wasix::WasiEnvBuilder, RunError> {
         let filesystem =
             fs::guest_filesystem(&config.preopens, self.process.tokio.handle().clone())
@@ -227,10 +233,7 @@ impl WasmerModule {
             .mount_fs(filesystem)
             .runtime(Arc::new(
                 OverriddenRuntime::new(self.process.wasix.clone()).with_networking(Arc::new(
-                    net::GrantedNetworking::new(
-                        self.process.host_network.clone(),
-                        config.outbound.clone(),
-                    ),
+                    net::GrantedNetworking::new(self.process.host_network.clone(), connections),
                 )),
             ));
         for preopen in &config.preopens {
@@ -250,10 +253,23 @@ impl WasmerModule {
 }
 
 impl LoadedModule for WasmerModule {
-    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError> {
+    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
+        config
+            .connect
+            .guarded(|connections| self.call(config, stdio, connections))
+    }
+}
+
+impl WasmerModule {
+    fn call(
+        &self,
+        config: &ExecutionConfig,
+        stdio: Stdio,
+        connections: ConnectGuard,
+    ) -> Result<ExitCode, RunError> {
         // WASIX's host files and timers find tokio through the current thread's context.
         let _tokio = self.process.tokio.enter();
-        let builder = self.environment(config, stdio)?;
+        let builder = self.environment(config, stdio, connections)?;
         let mut store = Store::new(self.process.engine.clone());
         let (instance, wasi) = builder
             .instantiate_ext(self.module.clone(), self.hash, &mut store)

@@ -1,8 +1,8 @@
 //! WASIX networking limited to what a location grants: outbound TCP connections and name
-//! lookups checked against [`Outbound`], everything else (listening, UDP, raw sockets)
+//! lookups checked by the run's [`ConnectGuard`], everything else (listening, UDP, raw sockets)
 //! unsupported. Granted connections are the host's own sockets.
 
-use runtime_api::Outbound;
+use runtime_api::ConnectGuard;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use virtual_net::host::LocalNetworking;
@@ -13,21 +13,21 @@ use virtual_net::{NetworkError, VirtualNetworking, VirtualTcpSocket};
 pub struct GrantedNetworking {
     /// The process's host networking (it owns a poller thread, so it is not made per run).
     host: Arc<LocalNetworking>,
-    outbound: Outbound,
+    guard: ConnectGuard,
 }
 
 impl GrantedNetworking {
-    pub fn new(host: Arc<LocalNetworking>, outbound: Outbound) -> Self {
-        Self { host, outbound }
+    pub fn new(host: Arc<LocalNetworking>, guard: ConnectGuard) -> Self {
+        Self { host, guard }
     }
 
     /// Runs a check that may ask the host's resolver (which blocks) off the async workers.
     async fn checked<T: Send + 'static>(
         &self,
-        check: impl FnOnce(&Outbound) -> Result<T, runtime_api::Refusal> + Send + 'static,
+        check: impl FnOnce(&ConnectGuard) -> Result<T, runtime_api::Refusal> + Send + 'static,
     ) -> virtual_net::Result<T> {
-        let outbound = self.outbound.clone();
-        tokio::task::spawn_blocking(move || check(&outbound))
+        let guard = self.guard.clone();
+        tokio::task::spawn_blocking(move || check(&guard))
             .await
             .map_err(|_| NetworkError::UnknownError)?
             .map_err(|_| NetworkError::PermissionDenied)
@@ -43,8 +43,7 @@ impl VirtualNetworking for GrantedNetworking {
         addr: SocketAddr,
         peer: SocketAddr,
     ) -> virtual_net::Result<Box<dyn VirtualTcpSocket + Sync>> {
-        self.checked(move |outbound| outbound.check_connect(peer))
-            .await?;
+        self.checked(move |guard| guard.check_connect(peer)).await?;
         self.host.connect_tcp(addr, peer).await
     }
 
@@ -56,6 +55,6 @@ impl VirtualNetworking for GrantedNetworking {
     ) -> virtual_net::Result<Vec<IpAddr>> {
         // Answered by the host's resolver, whatever DNS server the guest asks for.
         let host = host.to_owned();
-        self.checked(move |outbound| outbound.resolve(&host)).await
+        self.checked(move |guard| guard.resolve(&host)).await
     }
 }

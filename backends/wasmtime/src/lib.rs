@@ -8,7 +8,7 @@ mod stdio;
 
 use runtime_api::{
     Access, Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
-    Precompiled, RunError, Runtime, Stdio,
+    Precompiled, RunError, RunReport, Runtime, Stdio,
 };
 use std::sync::{Arc, OnceLock};
 use wasmtime::{
@@ -121,7 +121,7 @@ impl Runtime for Wasmtime {
     }
 
     fn version(&self) -> String {
-        format!("wasmtime {}", env!("WASMTIME_VERSION"))
+        format!("wasmtime {}", wasmtime_environ::VERSION)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -213,7 +213,14 @@ impl WasmtimeModule {
 }
 
 impl LoadedModule for WasmtimeModule {
-    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError> {
+    /// WASI preview1 has no sockets, so nothing is ever refused.
+    fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
+        self.call(config, stdio).into()
+    }
+}
+
+impl WasmtimeModule {
+    fn call(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError> {
         let wasi = self.wasi_context(config, stdio)?;
         let mut store = Store::new(self.instance_pre.module().engine(), wasi);
         let instance =

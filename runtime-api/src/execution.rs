@@ -1,6 +1,6 @@
 //! What one run of a module may see: the WASI capabilities a location grants.
 
-use crate::Outbound;
+use crate::ConnectGrants;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -19,9 +19,9 @@ pub struct ExecutionConfig {
     pub preopens: Vec<Preopen>,
     /// The exported function to call.
     pub entry_point: EntryPoint,
-    /// The connections the guest may open (none unless granted), and a record of those it was
-    /// refused. Runtimes without sockets ignore it: mod_wasm never grants them connections.
-    pub outbound: Outbound,
+    /// The connections the guest may open: none unless granted. Runtimes without sockets ignore
+    /// it, because mod_wasm never grants them connections.
+    pub connect: ConnectGrants,
 }
 
 /// A host directory made visible to the guest.
@@ -187,67 +187,5 @@ mod tests {
     #[test]
     fn entry_point_defaults_to_start() {
         assert_eq!(EntryPoint::default().as_str(), "_start");
-    }
-}
-
-impl ExecutionConfig {
-    /// The path under which the guest sees the host file `host`, through the preopen whose host
-    /// directory contains it most specifically; `None` when no preopen contains it.
-    pub fn guest_path_of(&self, host: &std::path::Path) -> Option<String> {
-        self.preopens
-            .iter()
-            .filter_map(|p| {
-                let rest = host.strip_prefix(&p.host).ok()?;
-                Some((p.host.components().count(), p, rest.to_str()?))
-            })
-            .max_by_key(|(depth, _, _)| *depth)
-            .map(|(_, preopen, rest)| preopen.guest.join(rest))
-    }
-}
-
-#[cfg(test)]
-mod guest_path_tests {
-    use super::*;
-    use std::path::Path;
-
-    fn preopen(guest: &str, host: &str) -> Preopen {
-        Preopen {
-            guest: GuestPath::new(guest).unwrap(),
-            host: host.into(),
-            access: Access::ReadOnly,
-        }
-    }
-
-    #[test]
-    fn host_files_map_through_the_most_specific_preopen() {
-        let config = ExecutionConfig {
-            preopens: vec![
-                preopen("/www", "/var/www"),
-                preopen("/uploads", "/var/www/site/uploads"),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(
-            config.guest_path_of(Path::new("/var/www/site/index.php")),
-            Some("/www/site/index.php".into())
-        );
-        assert_eq!(
-            config.guest_path_of(Path::new("/var/www/site/uploads/a.png")),
-            Some("/uploads/a.png".into())
-        );
-        assert_eq!(
-            config.guest_path_of(Path::new("/var/www")),
-            Some("/www".into())
-        );
-    }
-
-    #[test]
-    fn host_files_outside_every_preopen_have_no_guest_path() {
-        let config = ExecutionConfig {
-            preopens: vec![preopen("/www", "/var/www")],
-            ..Default::default()
-        };
-        assert_eq!(config.guest_path_of(Path::new("/var/wwwx/a")), None);
-        assert_eq!(config.guest_path_of(Path::new("/etc/passwd")), None);
     }
 }

@@ -5,9 +5,10 @@
 //! (`/etc/hosts`, DNS) gives for that name when the guest connects, on the granted port. The
 //! guest's own name lookups are answered only for granted names.
 //!
-//! [`Outbound`] is the per-run form the runtimes consult: the grants, plus a record of what the
-//! guest was refused, which mod_wasm logs once the run is over.
+//! [`ConnectGrants`] is what a location grants; [`ConnectGuard`] is what one run's networking
+//! consults, and it records what the guest was refused, for the run's report.
 
+use crate::{ExitCode, RunError, RunReport};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -140,13 +141,56 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// The outbound connections of one run: what the location grants, and what the guest was
-/// refused. Clones share the record, so a runtime can move one into its networking layer while
-/// mod_wasm keeps another to read the refusals after the run.
-#[derive(Clone, Debug, Default)]
-pub struct Outbound {
-    grants: Arc<[ConnectGrant]>,
-    state: Arc<Mutex<RunState>>,
+/// The outbound connections a location grants: nothing unless granted. Immutable and cheap to
+/// clone, so one configuration's grants are shared by all its runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectGrants(Arc<[ConnectGrant]>);
+
+impl ConnectGrants {
+    pub fn new(grants: impl Into<Arc<[ConnectGrant]>>) -> Self {
+        Self(grants.into())
+    }
+
+    pub fn as_slice(&self) -> &[ConnectGrant] {
+        &self.0
+    }
+
+    /// Whether anything is granted at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The guard for one run under these grants.
+    pub fn guard(&self) -> ConnectGuard {
+        ConnectGuard {
+            grants: self.clone(),
+            run: Arc::default(),
+        }
+    }
+
+    /// Runs a guest whose networking goes through `run`'s guard, and reports how it ended with
+    /// what the guard refused on the way.
+    pub fn guarded(
+        &self,
+        run: impl FnOnce(ConnectGuard) -> Result<ExitCode, RunError>,
+    ) -> RunReport {
+        let guard = self.guard();
+        let outcome = run(guard.clone());
+        RunReport {
+            outcome,
+            refusals: guard.refusals(),
+        }
+    }
+}
+
+/// What one run's connections and name lookups pass through: it checks them against the grants
+/// and records what it refuses, for the run's [`RunReport`](crate::RunReport). A backend makes
+/// one per run; clones share the record, so one can go into the engine's networking layer while
+/// the backend keeps another to collect the refusals when the run is over.
+#[derive(Clone, Debug)]
+pub struct ConnectGuard {
+    grants: ConnectGrants,
+    run: Arc<Mutex<RunState>>,
 }
 
 #[derive(Debug, Default)]
@@ -156,34 +200,10 @@ struct RunState {
     resolved: HashMap<String, Vec<IpAddr>>,
 }
 
-impl PartialEq for Outbound {
-    fn eq(&self, other: &Self) -> bool {
-        self.grants == other.grants
-    }
-}
-
-impl Eq for Outbound {}
-
-impl Outbound {
-    pub fn new(grants: impl Into<Arc<[ConnectGrant]>>) -> Self {
-        Self {
-            grants: grants.into(),
-            state: Arc::default(),
-        }
-    }
-
-    pub fn grants(&self) -> &[ConnectGrant] {
-        &self.grants
-    }
-
-    /// Whether anything is granted at all.
-    pub fn is_empty(&self) -> bool {
-        self.grants.is_empty()
-    }
-
+impl ConnectGuard {
     fn state(&self) -> MutexGuard<'_, RunState> {
         // A panic while the lock was held cannot leave the record inconsistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.run.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records a refusal and returns it, for the runtime to turn into the guest's error.
@@ -199,7 +219,7 @@ impl Outbound {
 
     /// Checks a connection the guest is about to open; a refusal is recorded.
     pub fn check_connect(&self, address: SocketAddr) -> Result<(), Refusal> {
-        let granted = self.grants.iter().any(|grant| {
+        let granted = self.grants.as_slice().iter().any(|grant| {
             grant.allows_address(address)
                 || match &grant.host {
                     GrantedHost::Name(name) if grant.port == address.port() => {
@@ -219,15 +239,15 @@ impl Outbound {
     /// the host cannot resolve it); a name no grant mentions is refused and recorded. An IP
     /// address written as a name resolves to itself when it is granted.
     pub fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, Refusal> {
+        let grants = self.grants.as_slice();
         if let Ok(address) = name.parse::<IpAddr>() {
-            if self
-                .grants
+            if grants
                 .iter()
                 .any(|grant| grant.host == GrantedHost::Address(address))
             {
                 return Ok(vec![address]);
             }
-        } else if let Some(grant) = self.grants.iter().find(|grant| grant.allows_name(name)) {
+        } else if let Some(grant) = grants.iter().find(|grant| grant.allows_name(name)) {
             let GrantedHost::Name(granted) = &grant.host else {
                 unreachable!("allows_name only matches name grants")
             };
@@ -319,7 +339,7 @@ mod tests {
 
     #[test]
     fn nothing_granted_refuses_everything_and_records_it() {
-        let outbound = Outbound::default();
+        let outbound = ConnectGrants::default().guard();
         let database: SocketAddr = "127.0.0.1:3306".parse().unwrap();
         assert_eq!(
             outbound.check_connect(database),
@@ -329,6 +349,7 @@ mod tests {
             outbound.resolve("localhost"),
             Err(Refusal::Resolve("localhost".into()))
         );
+        // Every clone of a guard shares its record.
         assert_eq!(
             outbound.clone().refusals(),
             vec![
@@ -339,8 +360,17 @@ mod tests {
     }
 
     #[test]
+    fn each_run_keeps_its_own_record() {
+        let grants = ConnectGrants::new(vec![grant("127.0.0.1:3306")]);
+        let first = grants.guard();
+        assert!(first.resolve("localhost").is_err());
+        assert_eq!(first.refusals().len(), 1);
+        assert!(grants.guard().refusals().is_empty());
+    }
+
+    #[test]
     fn grants_allow_their_address_and_port_only() {
-        let outbound = Outbound::new(vec![grant("127.0.0.1:3306")]);
+        let outbound = ConnectGrants::new(vec![grant("127.0.0.1:3306")]).guard();
         assert_eq!(
             outbound.check_connect("127.0.0.1:3306".parse().unwrap()),
             Ok(())
@@ -362,7 +392,7 @@ mod tests {
     #[test]
     fn name_grants_allow_what_the_name_resolves_to() {
         // `localhost` resolves through /etc/hosts, without a network.
-        let outbound = Outbound::new(vec![grant("LocalHost:3306")]);
+        let outbound = ConnectGrants::new(vec![grant("LocalHost:3306")]).guard();
         let addresses = outbound.resolve("localhost").unwrap();
         assert!(
             addresses.contains(&"127.0.0.1".parse().unwrap()),

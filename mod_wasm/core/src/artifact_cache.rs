@@ -1,12 +1,12 @@
 //! Compiled modules kept on disk, so a server start reuses the work of the previous one.
 //!
 //! An entry is keyed by everything that determines the compiled code: the runtime's name, its
-//! [`Runtime::artifact_key`] (engine version and settings) and the module's bytes. Entries are
-//! written to a temporary file and renamed into place, so concurrent writers and readers never
-//! see a partial entry, and carry a checksum, so a damaged file is recompiled rather than
-//! handed to an engine.
+//! [`Runtime::artifact_key`] (engine version and settings) and the module's bytes; runtimes
+//! without an artifact key are not cached. Entries are written to a temporary file and renamed
+//! into place, so concurrent writers and readers never see a partial entry, and carry a
+//! checksum, so a damaged file is recompiled rather than handed to an engine.
 
-use crate::{Precompiled, Runtime};
+use runtime_api::{Precompiled, Runtime};
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -103,45 +103,20 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Capabilities, CompileError, LoadError, LoadedModule};
-    use std::sync::Arc;
+    use crate::testing::FakeRuntime;
 
-    struct Fake {
-        artifact_key: Option<&'static str>,
+    fn cached(key: &'static str) -> FakeRuntime {
+        FakeRuntime::new("fake").with_artifact_key(key)
     }
-
-    impl Runtime for Fake {
-        fn name(&self) -> &'static str {
-            "fake"
-        }
-        fn version(&self) -> String {
-            "fake 1.0".to_owned()
-        }
-        fn capabilities(&self) -> Capabilities {
-            Capabilities::none()
-        }
-        fn artifact_key(&self) -> Option<String> {
-            self.artifact_key.map(str::to_owned)
-        }
-        fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
-            Ok(Precompiled::new("fake", wasm.to_vec()))
-        }
-        fn load(&self, _: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
-            unimplemented!("not needed by the cache")
-        }
-    }
-
-    const V1: Fake = Fake {
-        artifact_key: Some("v1"),
-    };
 
     #[test]
     fn a_stored_artifact_is_loaded_back() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ArtifactCache::new(dir.path().join("cache"));
-        let entry = cache.entry(&V1, b"module").unwrap();
+        let runtime = cached("v1");
+        let entry = cache.entry(&runtime, b"module").unwrap();
         assert_eq!(entry.load().unwrap(), None);
-        let compiled = V1.compile(b"native code").unwrap();
+        let compiled = runtime.compile(b"\0asm native code").unwrap();
         entry.store(&compiled).unwrap();
         assert_eq!(entry.load().unwrap(), Some(compiled));
         let leftovers: Vec<_> = std::fs::read_dir(cache.dir())
@@ -155,12 +130,10 @@ mod tests {
     #[test]
     fn entries_differ_by_module_and_engine_version() {
         let cache = ArtifactCache::new("/cache");
-        let v2 = Fake {
-            artifact_key: Some("v2"),
-        };
-        let a = cache.entry(&V1, b"module a").unwrap();
-        assert_eq!(a, cache.entry(&V1, b"module a").unwrap());
-        assert_ne!(a, cache.entry(&V1, b"module b").unwrap());
+        let (v1, v2) = (cached("v1"), cached("v2"));
+        let a = cache.entry(&v1, b"module a").unwrap();
+        assert_eq!(a, cache.entry(&v1, b"module a").unwrap());
+        assert_ne!(a, cache.entry(&v1, b"module b").unwrap());
         assert_ne!(a, cache.entry(&v2, b"module a").unwrap());
         assert_eq!(a.path().parent(), Some(Path::new("/cache")));
         let name = a.path().file_name().unwrap().to_string_lossy();
@@ -173,16 +146,18 @@ mod tests {
     #[test]
     fn runtimes_without_an_artifact_key_are_not_cached() {
         let cache = ArtifactCache::new("/cache");
-        let uncached = Fake { artifact_key: None };
-        assert_eq!(cache.entry(&uncached, b"module"), None);
+        assert_eq!(cache.entry(&FakeRuntime::new("fake"), b"module"), None);
     }
 
     #[test]
     fn a_damaged_entry_is_an_error_not_an_artifact() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ArtifactCache::new(dir.path());
-        let entry = cache.entry(&V1, b"module").unwrap();
-        entry.store(&V1.compile(b"native code").unwrap()).unwrap();
+        let runtime = cached("v1");
+        let entry = cache.entry(&runtime, b"module").unwrap();
+        entry
+            .store(&runtime.compile(b"\0asm native code").unwrap())
+            .unwrap();
         let mut bytes = std::fs::read(entry.path()).unwrap();
         *bytes.last_mut().unwrap() ^= 1;
         std::fs::write(entry.path(), &bytes).unwrap();

@@ -1,0 +1,145 @@
+//! The half of mod_wasm that knows nothing of Apache's C API: its directives, the per-section
+//! configuration and how sections merge, the configuration check, and the pipeline that
+//! answers a request. The Apache adapter (the `mod_wasm` crate) turns Apache's structures into
+//! the plain values used here and back; everything here can be driven by unit tests without
+//! httpd.
+//!
+//! Engines are reached through `runtime_api` only, by name in a [`Registry`]; which ones exist
+//! is decided by whoever builds the registry.
+//!
+//! [`Registry`]: runtime_api::Registry
+
+pub mod artifact_cache;
+pub mod check;
+pub mod describe;
+pub mod directive;
+pub mod modules;
+pub mod origin;
+pub mod section;
+pub mod serve;
+pub mod server;
+pub mod settings;
+
+pub use artifact_cache::ArtifactCache;
+pub use directive::{Applied, Applies, Args, Directive, Site, DIRECTIVES};
+pub use modules::{ModuleKey, ModuleStore};
+pub use origin::{Declared, Origin};
+pub use section::SectionConfig;
+pub use serve::{Exchange, Gateway, HandlerMode, Level, OutputLimits, Reply, Response};
+pub use server::{CacheDir, ServerConfig};
+
+/// Runtimes for unit tests: engines that compile nothing and run a closure as the guest.
+#[cfg(test)]
+pub(crate) mod testing {
+    use runtime_api::{
+        Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
+        Precompiled, Registry, RunReport, Runtime, Stdio,
+    };
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// The smallest valid core module: the header.
+    pub const EMPTY_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+
+    /// Writes `bytes` to the file `name` in `dir`, and returns its path.
+    pub fn write_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    type Guest = Arc<dyn Fn(&ExecutionConfig, Stdio) -> RunReport + Send + Sync>;
+
+    /// A runtime whose every module runs one closure. Clones share the compile counter.
+    #[derive(Clone)]
+    pub struct FakeRuntime {
+        name: &'static str,
+        capabilities: Capabilities,
+        artifact_key: Option<&'static str>,
+        guest: Guest,
+        compiles: Arc<AtomicUsize>,
+    }
+
+    impl FakeRuntime {
+        /// A runtime of plain WASI whose guests exit at once, writing nothing.
+        pub fn new(name: &'static str) -> Self {
+            Self {
+                name,
+                capabilities: Capabilities::none(),
+                artifact_key: None,
+                guest: Arc::new(|_, _| Ok(ExitCode::SUCCESS).into()),
+                compiles: Arc::default(),
+            }
+        }
+
+        pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+            self.capabilities = capabilities;
+            self
+        }
+
+        /// Its compiled code may be cached on disk under `key`.
+        pub fn with_artifact_key(mut self, key: &'static str) -> Self {
+            self.artifact_key = Some(key);
+            self
+        }
+
+        pub fn with_guest(
+            mut self,
+            guest: impl Fn(&ExecutionConfig, Stdio) -> RunReport + Send + Sync + 'static,
+        ) -> Self {
+            self.guest = Arc::new(guest);
+            self
+        }
+
+        /// How many modules it compiled.
+        pub fn compiles(&self) -> usize {
+            self.compiles.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Runtime for FakeRuntime {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn version(&self) -> String {
+            format!("Fake {} 1.0", self.name)
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.capabilities.clone()
+        }
+        fn artifact_key(&self) -> Option<String> {
+            self.artifact_key.map(str::to_owned)
+        }
+        fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+            self.compiles.fetch_add(1, Ordering::SeqCst);
+            if !wasm.starts_with(b"\0asm") {
+                return Err(CompileError::Invalid {
+                    runtime: self.name,
+                    reason: "no \\0asm header".into(),
+                });
+            }
+            Ok(Precompiled::new(self.name, wasm))
+        }
+        fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
+            precompiled.expect_runtime(self.name)?;
+            Ok(Arc::new(FakeModule(self.guest.clone())))
+        }
+    }
+
+    struct FakeModule(Guest);
+
+    impl LoadedModule for FakeModule {
+        fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
+            (self.0)(config, stdio)
+        }
+    }
+
+    /// A registry of plain runtimes called `names`, the first the default.
+    pub fn fake_registry(names: &[&'static str]) -> Registry {
+        let mut registry = Registry::new();
+        for name in names {
+            registry.register(FakeRuntime::new(name));
+        }
+        registry
+    }
+}

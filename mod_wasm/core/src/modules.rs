@@ -1,0 +1,289 @@
+//! Compiled and loaded modules, shared between every location that names the same file.
+//!
+//! Two tiers, because Apache configures in a parent process and serves from forked children:
+//! - compiled: artifacts produced while the configuration is checked, in the parent. Plain
+//!   bytes; kept across configuration reloads and reused while the file is unchanged, and kept
+//!   on disk (`WasmCacheDir`) across server starts for runtimes whose output can be cached.
+//! - loaded: modules made runnable in this process, created on first use after the fork.
+
+use crate::artifact_cache::ArtifactCache;
+use runtime_api::{LoadedModule, Precompiled, Runtime};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// One module file under one runtime.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleKey {
+    pub runtime: &'static str,
+    pub path: PathBuf,
+}
+
+impl fmt::Display for ModuleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} with runtime {}", self.path.display(), self.runtime)
+    }
+}
+
+/// What identifies a file's contents without reading it: a changed file gets recompiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path)?;
+        Ok(Self {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode: metadata.ino(),
+        })
+    }
+}
+
+struct Artifact {
+    stamp: FileStamp,
+    precompiled: Precompiled,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update below leaves the maps consistent, so a panic elsewhere cannot poison them.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The modules of this process: compiled in it (the parent) or inherited from it, and loaded.
+#[derive(Default)]
+pub struct ModuleStore {
+    compiled: Mutex<HashMap<ModuleKey, Artifact>>,
+    disk: Mutex<Option<ArtifactCache>>,
+    loaded: Mutex<HashMap<ModuleKey, Arc<dyn LoadedModule>>>,
+}
+
+/// How an artifact was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provenance {
+    /// Compiled now.
+    Compiled,
+    /// Compiled earlier by this process or its parent.
+    Reused,
+    /// Read from the on-disk cache.
+    Cached,
+}
+
+/// An artifact, how it was obtained, and a problem with the on-disk cache worth a warning
+/// (the artifact is good regardless).
+pub struct Obtained {
+    pub precompiled: Precompiled,
+    pub provenance: Provenance,
+    pub cache_problem: Option<String>,
+}
+
+/// A module made runnable in this process, and how it got there.
+pub struct Loaded {
+    pub module: Arc<dyn LoadedModule>,
+    /// `Some` when this call loaded it (the first use in this process).
+    pub first_use: Option<Provenance>,
+    /// A problem with the on-disk cache on first use, worth a warning.
+    pub cache_problem: Option<String>,
+}
+
+impl ModuleStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the on-disk cache for the configuration being checked (`None`: no cache).
+    pub fn use_disk_cache(&self, cache: Option<ArtifactCache>) {
+        *lock(&self.disk) = cache;
+    }
+
+    /// Compiles `key.path` with `runtime` unless an artifact for the unchanged file exists, in
+    /// memory or in the on-disk cache.
+    pub fn compile(&self, key: &ModuleKey, runtime: &dyn Runtime) -> Result<Obtained, String> {
+        let stamp = FileStamp::of(&key.path)
+            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        if let Some(artifact) = lock(&self.compiled).get(key) {
+            if artifact.stamp == stamp {
+                return Ok(Obtained {
+                    precompiled: artifact.precompiled.clone(),
+                    provenance: Provenance::Reused,
+                    cache_problem: None,
+                });
+            }
+        }
+        let wasm = std::fs::read(&key.path)
+            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let entry = lock(&self.disk)
+            .as_ref()
+            .and_then(|cache| cache.entry(runtime, &wasm));
+        let mut cache_problem = None;
+        let mut cached = None;
+        if let Some(entry) = &entry {
+            match entry.load() {
+                Ok(found) => cached = found,
+                Err(e) => {
+                    cache_problem = Some(format!(
+                        "cannot use the cached {}: {e}; compiling it again",
+                        entry.path().display()
+                    ))
+                }
+            }
+        }
+        let (precompiled, provenance) = match cached {
+            Some(precompiled) => (precompiled, Provenance::Cached),
+            None => {
+                let precompiled = runtime.compile(&wasm).map_err(|e| e.to_string())?;
+                if let Some(entry) = &entry {
+                    if let Err(e) = entry.store(&precompiled) {
+                        cache_problem = Some(format!(
+                            "cannot write {}: {e}; the module will be compiled again at the next start",
+                            entry.path().display()
+                        ));
+                    }
+                }
+                (precompiled, Provenance::Compiled)
+            }
+        };
+        lock(&self.compiled).insert(
+            key.clone(),
+            Artifact {
+                stamp,
+                precompiled: precompiled.clone(),
+            },
+        );
+        Ok(Obtained {
+            precompiled,
+            provenance,
+            cache_problem,
+        })
+    }
+
+    /// Drops artifacts the current configuration no longer uses.
+    pub fn retain(&self, in_use: &[ModuleKey]) {
+        lock(&self.compiled).retain(|key, _| in_use.contains(key));
+    }
+
+    /// The module for `key`, loaded into this process on first use (compiled first if the
+    /// configuration check could not foresee this module/runtime pair).
+    pub fn load(&self, key: &ModuleKey, runtime: &dyn Runtime) -> Result<Loaded, String> {
+        let mut loaded = lock(&self.loaded);
+        if let Some(module) = loaded.get(key) {
+            return Ok(Loaded {
+                module: module.clone(),
+                first_use: None,
+                cache_problem: None,
+            });
+        }
+        let inherited = lock(&self.compiled)
+            .get(key)
+            .map(|artifact| artifact.precompiled.clone());
+        let obtained = match inherited {
+            Some(precompiled) => Obtained {
+                precompiled,
+                provenance: Provenance::Reused,
+                cache_problem: None,
+            },
+            None => self.compile(key, runtime)?,
+        };
+        let module = runtime
+            .load(&obtained.precompiled)
+            .map_err(|e| e.to_string())?;
+        loaded.insert(key.clone(), module.clone());
+        Ok(Loaded {
+            module,
+            first_use: Some(obtained.provenance),
+            cache_problem: obtained.cache_problem,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{write_file, FakeRuntime, EMPTY_MODULE};
+
+    fn module(dir: &Path, name: &str) -> ModuleKey {
+        ModuleKey {
+            runtime: "fake",
+            path: write_file(dir, name, EMPTY_MODULE),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_file_is_compiled_once_and_a_changed_one_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = module(dir.path(), "app.wasm");
+        let runtime = FakeRuntime::new("fake");
+        let store = ModuleStore::new();
+        assert_eq!(
+            store.compile(&key, &runtime).unwrap().provenance,
+            Provenance::Compiled
+        );
+        assert_eq!(
+            store.compile(&key, &runtime).unwrap().provenance,
+            Provenance::Reused
+        );
+        std::fs::write(&key.path, [EMPTY_MODULE, b"more"].concat()).unwrap();
+        assert_eq!(
+            store.compile(&key, &runtime).unwrap().provenance,
+            Provenance::Compiled
+        );
+        assert_eq!(runtime.compiles(), 2);
+    }
+
+    #[test]
+    fn the_disk_cache_serves_a_second_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = module(dir.path(), "app.wasm");
+        let runtime = FakeRuntime::new("fake").with_artifact_key("v1");
+        for expected in [Provenance::Compiled, Provenance::Cached] {
+            let store = ModuleStore::new();
+            store.use_disk_cache(Some(ArtifactCache::new(dir.path().join("cache"))));
+            let obtained = store.compile(&key, &runtime).unwrap();
+            assert_eq!(obtained.provenance, expected);
+            assert!(obtained.cache_problem.is_none());
+        }
+        assert_eq!(runtime.compiles(), 1);
+    }
+
+    #[test]
+    fn loading_reuses_what_the_check_compiled_and_compiles_what_it_did_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let checked = module(dir.path(), "checked.wasm");
+        let unforeseen = module(dir.path(), "unforeseen.wasm");
+        let runtime = FakeRuntime::new("fake");
+        let store = ModuleStore::new();
+        store.compile(&checked, &runtime).unwrap();
+        let first = store.load(&checked, &runtime).unwrap();
+        assert_eq!(first.first_use, Some(Provenance::Reused));
+        assert_eq!(store.load(&checked, &runtime).unwrap().first_use, None);
+        let lazy = store.load(&unforeseen, &runtime).unwrap();
+        assert_eq!(lazy.first_use, Some(Provenance::Compiled));
+        assert_eq!(runtime.compiles(), 2);
+    }
+
+    #[test]
+    fn retain_forgets_what_the_configuration_no_longer_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let (kept, dropped) = (module(dir.path(), "a.wasm"), module(dir.path(), "b.wasm"));
+        let runtime = FakeRuntime::new("fake");
+        let store = ModuleStore::new();
+        store.compile(&kept, &runtime).unwrap();
+        store.compile(&dropped, &runtime).unwrap();
+        store.retain(std::slice::from_ref(&kept));
+        assert_eq!(
+            store.compile(&kept, &runtime).unwrap().provenance,
+            Provenance::Reused
+        );
+        assert_eq!(
+            store.compile(&dropped, &runtime).unwrap().provenance,
+            Provenance::Compiled
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! One request, one fresh sandbox: resolve the configuration, load the module, run it, and
+//! turn its output into a reply.
+//!
+//! The Apache side of the request is an [`Exchange`]: plain values in, a [`Reply`] out, and
+//! log lines. The guest's stdout and stderr are buffered for the whole run, so that a trap or a
+//! non-zero exit can still become a clean 500 instead of half a response.
+
+use crate::modules::{ModuleStore, Provenance};
+use crate::section::{Resolved, SectionConfig};
+use cgi::{CgiRequest, Disposition};
+use runtime_api::{LoadedModule, OutputBuffer, Registry, RunReport, Stdio};
+use std::sync::Arc;
+
+/// How much of a guest's output one request keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// The most a guest may write to stdout. Output is buffered until the guest exits, so
+    /// without a bound a runaway guest would exhaust the child's memory; a guest that writes
+    /// more fails the request.
+    pub stdout: usize,
+    /// The most of a guest's stderr that is logged; the rest is dropped (and said so).
+    pub stderr: usize,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        Self {
+            stdout: 256 * 1024 * 1024,
+            stderr: 64 * 1024,
+        }
+    }
+}
+
+/// How severe a log line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+}
+
+/// How the handler was chosen for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandlerMode {
+    /// `SetHandler wasm-handler`: the module answers every request in its section.
+    Section,
+    /// `AddHandler wasm-handler .ext`: the module interprets the requested file, as php-cgi
+    /// does, and does not run when there is no such file.
+    Interpreter {
+        /// The file the request maps to, as the server named it.
+        filename: String,
+        /// Whether it is a regular file.
+        is_file: bool,
+    },
+}
+
+/// The Apache side of one request, as the pipeline sees it.
+pub trait Exchange {
+    /// What ends a request whose body could not be read; the request side has answered it.
+    type Abort;
+
+    fn handler_mode(&self) -> HandlerMode;
+
+    /// The whole request body (de-chunked), bounded by the server's limit.
+    fn read_body(&mut self) -> Result<Vec<u8>, Self::Abort>;
+
+    /// The request as CGI describes it, with host paths for its file names, for a body of
+    /// `body_len` bytes on stdin.
+    fn cgi_request(&mut self, body_len: usize) -> CgiRequest;
+
+    /// Writes a line to the error log, in the context of this request.
+    fn log(&mut self, level: Level, message: &str);
+}
+
+/// How a request ends.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply<A> {
+    /// Send this response.
+    Respond(Response),
+    /// Answer the request as if the client had asked for this path (RFC 3875 §6.2.2).
+    LocalRedirect(String),
+    /// End with this HTTP status; the server sends its error document.
+    Status(u16),
+    /// The body could not be read, and the request side answered.
+    Aborted(A),
+}
+
+/// A response the guest gave: with CGI, what its header block says; without, 200 and its
+/// whole output as the body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// The reason phrase from a `Status:` field, when the program gave one.
+    pub reason: Option<String>,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    /// Every other header, in order; repeated names stay separate.
+    pub headers: Vec<(String, String)>,
+    /// The guest's stdout, of which the body is the end.
+    output: Vec<u8>,
+    body_start: usize,
+}
+
+impl Response {
+    pub fn body(&self) -> &[u8] {
+        &self.output[self.body_start..]
+    }
+}
+
+/// What serves requests in this process: the runtimes built in and the modules.
+#[derive(Clone, Copy)]
+pub struct Gateway<'a> {
+    pub registry: &'a Registry,
+    pub modules: &'a ModuleStore,
+    pub limits: OutputLimits,
+}
+
+impl Gateway<'_> {
+    /// Answers the request `exchange` under `config`, its merged configuration.
+    pub fn serve<E: Exchange>(&self, config: &SectionConfig, exchange: &mut E) -> Reply<E::Abort> {
+        let resolved = match config.resolve(self.registry) {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                exchange.log(Level::Error, &format!("mod_wasm: {e}"));
+                return Reply::Status(500);
+            }
+        };
+        if let HandlerMode::Interpreter {
+            filename,
+            is_file: false,
+        } = exchange.handler_mode()
+        {
+            exchange.log(
+                Level::Info,
+                &format!("mod_wasm: script not found or not a file: {filename}"),
+            );
+            return Reply::Status(404);
+        }
+        let Some(module) = self.load(&resolved, exchange) else {
+            return Reply::Status(500);
+        };
+        let output = match run(config, &resolved, module.as_ref(), self.limits, exchange) {
+            Ok(output) => output,
+            Err(Ended::Status(status)) => return Reply::Status(status),
+            Err(Ended::Aborted(abort)) => return Reply::Aborted(abort),
+        };
+        if !config.cgi.enabled() {
+            return Reply::Respond(Response {
+                status: 200,
+                reason: None,
+                content_type: None,
+                location: None,
+                headers: Vec::new(),
+                output,
+                body_start: 0,
+            });
+        }
+        match cgi::parse_response(&output) {
+            Ok(Disposition::Respond(response)) => {
+                // The body is what follows the header block: the end of the output.
+                let body_start = output.len() - response.body.len();
+                let cgi::CgiResponse {
+                    status,
+                    reason,
+                    content_type,
+                    location,
+                    headers,
+                    body: _,
+                } = response;
+                Reply::Respond(Response {
+                    status,
+                    reason,
+                    content_type,
+                    location,
+                    headers,
+                    output,
+                    body_start,
+                })
+            }
+            Ok(Disposition::LocalRedirect { path }) => Reply::LocalRedirect(path),
+            Err(e) => {
+                exchange.log(
+                    Level::Error,
+                    &format!("mod_wasm: {resolved}: malformed CGI response: {e}"),
+                );
+                Reply::Status(502)
+            }
+        }
+    }
+
+    /// The module, loaded into this process on its first use, which is logged.
+    fn load(
+        &self,
+        resolved: &Resolved,
+        exchange: &mut impl Exchange,
+    ) -> Option<Arc<dyn LoadedModule>> {
+        let key = resolved.key();
+        let loaded = match self.modules.load(&key, resolved.runtime) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                exchange.log(
+                    Level::Error,
+                    &format!("mod_wasm: {resolved}: cannot load the module: {e}"),
+                );
+                return None;
+            }
+        };
+        if let Some(problem) = loaded.cache_problem {
+            exchange.log(Level::Warning, &format!("mod_wasm: {resolved}: {problem}"));
+        }
+        let first_use = match loaded.first_use {
+            None => None,
+            Some(Provenance::Reused) => Some(format!("mod_wasm: loaded {key} into this process")),
+            Some(provenance @ (Provenance::Compiled | Provenance::Cached)) => {
+                let how = if provenance == Provenance::Cached {
+                    "loaded the cached"
+                } else {
+                    "compiled and loaded"
+                };
+                Some(format!(
+                    "mod_wasm: {how} {key} into this process (the configuration check cannot \
+                     foresee a module combined with a runtime from another section)"
+                ))
+            }
+        };
+        if let Some(message) = first_use {
+            exchange.log(Level::Info, &message);
+        }
+        Some(loaded.module)
+    }
+}
+
+/// How a request ends before the guest's output is used.
+enum Ended<A> {
+    Status(u16),
+    Aborted(A),
+}
+
+/// Runs the module in a fresh sandbox and returns what it wrote to stdout, once it exited
+/// successfully; otherwise how the request ends.
+fn run<E: Exchange>(
+    config: &SectionConfig,
+    resolved: &Resolved,
+    module: &dyn LoadedModule,
+    limits: OutputLimits,
+    exchange: &mut E,
+) -> Result<Vec<u8>, Ended<E::Abort>> {
+    let mut execution = config.execution_config();
+    let mut stdin = Vec::new();
+    if config.cgi.enabled() {
+        stdin = exchange.read_body().map_err(Ended::Aborted)?;
+        let request = exchange.cgi_request(stdin.len());
+        config.cgi.add_request(&mut execution, request);
+    }
+    let stdout = OutputBuffer::with_limit(limits.stdout);
+    let stderr = OutputBuffer::with_limit(limits.stderr);
+    let stdio = Stdio {
+        stdin: Box::new(std::io::Cursor::new(stdin)),
+        stdout: Box::new(stdout.clone()),
+        stderr: Box::new(stderr.clone()),
+    };
+    let RunReport { outcome, refusals } = module.run(&execution, stdio);
+
+    for refusal in refusals {
+        exchange.log(Level::Error, &format!("mod_wasm: {resolved}: {refusal}"));
+    }
+    for line in text_lines(&stderr.take()) {
+        exchange.log(
+            Level::Error,
+            &format!("mod_wasm: {resolved}: stderr: {line}"),
+        );
+    }
+    if stderr.truncated() {
+        exchange.log(
+            Level::Warning,
+            &format!(
+                "mod_wasm: {resolved}: stderr: more than {} bytes, the rest was dropped",
+                limits.stderr
+            ),
+        );
+    }
+    // A guest cut off by the limit usually fails afterwards; the limit is the cause to log.
+    if stdout.truncated() {
+        exchange.log(
+            Level::Error,
+            &format!(
+                "mod_wasm: {resolved}: the guest wrote more than {} to stdout",
+                bytes(limits.stdout)
+            ),
+        );
+        return Err(Ended::Status(500));
+    }
+    match outcome {
+        Ok(exit) if exit.is_success() => Ok(stdout.take()),
+        Ok(exit) => {
+            exchange.log(
+                Level::Error,
+                &format!(
+                    "mod_wasm: {resolved}: the guest exited with code {}",
+                    exit.0
+                ),
+            );
+            Err(Ended::Status(500))
+        }
+        Err(e) => {
+            exchange.log(Level::Error, &format!("mod_wasm: {resolved}: {e}"));
+            Err(Ended::Status(500))
+        }
+    }
+}
+
+/// A size as people write it: `256 MiB`, `64 KiB`, `100 bytes`.
+fn bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// The lines of a guest's stderr, decoded leniently (guests may write anything), without line
+/// terminators and without empty trailing lines.
+fn text_lines(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
+    let trimmed = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b'\n' | b'\r'))
+        .map_or(&bytes[..0], |last| &bytes[..=last]);
+    trimmed
+        .split(|b| *b == b'\n')
+        .filter(move |_| !trimmed.is_empty())
+        .map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            String::from_utf8_lossy(line).into_owned()
+        })
+}
+
+#[cfg(test)]
+mod tests;

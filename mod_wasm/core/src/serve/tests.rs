@@ -1,0 +1,489 @@
+//! The pipeline against fake runtimes and a fake request side: every way a request can end.
+
+use super::*;
+use crate::directive::testing::{apply, TestSite};
+use crate::directive::Site;
+use crate::testing::{write_file, FakeRuntime, EMPTY_MODULE};
+use runtime_api::{Abi, Capabilities, ExecutionConfig, ExitCode, Refusal, RunError};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The request side of one test request.
+struct FakeExchange {
+    mode: HandlerMode,
+    body: Result<Vec<u8>, &'static str>,
+    request: CgiRequest,
+    body_reads: usize,
+    log: Vec<(Level, String)>,
+}
+
+impl FakeExchange {
+    fn new() -> Self {
+        Self {
+            mode: HandlerMode::Section,
+            body: Ok(Vec::new()),
+            request: CgiRequest {
+                method: "GET".into(),
+                path: "/app".into(),
+                ..Default::default()
+            },
+            body_reads: 0,
+            log: Vec::new(),
+        }
+    }
+
+    fn logged(&self, needle: &str) -> Option<&(Level, String)> {
+        self.log.iter().find(|(_, line)| line.contains(needle))
+    }
+
+    /// What was logged about the run, without the line about the module's first use.
+    fn run_log(&self) -> Vec<&(Level, String)> {
+        self.log
+            .iter()
+            .filter(|(_, line)| !line.contains("into this process"))
+            .collect()
+    }
+}
+
+impl Exchange for FakeExchange {
+    type Abort = &'static str;
+
+    fn handler_mode(&self) -> HandlerMode {
+        self.mode.clone()
+    }
+
+    fn read_body(&mut self) -> Result<Vec<u8>, Self::Abort> {
+        self.body_reads += 1;
+        self.body.clone()
+    }
+
+    fn cgi_request(&mut self, body_len: usize) -> CgiRequest {
+        CgiRequest {
+            content_length: (body_len > 0).then_some(body_len as u64),
+            ..self.request.clone()
+        }
+    }
+
+    fn log(&mut self, level: Level, message: &str) {
+        self.log.push((level, message.to_owned()));
+    }
+}
+
+/// A location running one module under `runtime`, with the directives `extra` on top.
+struct Location {
+    _dir: tempfile::TempDir,
+    module: PathBuf,
+    site: TestSite,
+    config: SectionConfig,
+    modules: ModuleStore,
+    limits: OutputLimits,
+}
+
+impl Location {
+    fn new(runtime: FakeRuntime, extra: &[(&str, &[&str])]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let module = write_file(dir.path(), "app.wasm", EMPTY_MODULE);
+        let mut registry = Registry::new();
+        registry.register(runtime);
+        let site = TestSite::new(registry);
+        let mut config = SectionConfig::default();
+        apply(
+            &mut config,
+            &site,
+            "WasmModule",
+            &[module.to_str().unwrap()],
+        )
+        .unwrap();
+        for (directive, args) in extra {
+            apply(&mut config, &site, directive, args).unwrap();
+        }
+        Self {
+            _dir: dir,
+            module,
+            site,
+            config,
+            modules: ModuleStore::new(),
+            limits: OutputLimits::default(),
+        }
+    }
+
+    fn cgi(runtime: FakeRuntime) -> Self {
+        Self::new(runtime, &[("WasmEnableCGI", &["On"])])
+    }
+
+    fn serve(&self, exchange: &mut FakeExchange) -> Reply<&'static str> {
+        let gateway = Gateway {
+            registry: self.site.registry(),
+            modules: &self.modules,
+            limits: self.limits,
+        };
+        gateway.serve(&self.config, exchange)
+    }
+
+    /// What every log line about a run starts with.
+    fn context(&self) -> String {
+        format!(
+            "mod_wasm: <Location /t> (test.conf:1): {} with runtime fake",
+            self.module.display()
+        )
+    }
+}
+
+/// A guest that writes `output` to stdout and exits successfully.
+fn writing(output: &'static [u8]) -> FakeRuntime {
+    FakeRuntime::new("fake").with_guest(move |_, mut stdio| {
+        stdio.stdout.write_all(output).unwrap();
+        Ok(ExitCode::SUCCESS).into()
+    })
+}
+
+fn respond(reply: Reply<&'static str>) -> Response {
+    match reply {
+        Reply::Respond(response) => response,
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+#[test]
+fn without_cgi_stdout_is_the_body_and_the_request_is_not_read() {
+    let location = Location::new(writing(b"Status: 404\n\nnot parsed"), &[]);
+    let mut exchange = FakeExchange::new();
+    let response = respond(location.serve(&mut exchange));
+    assert_eq!(response.status, 200);
+    assert_eq!(response.content_type, None);
+    assert_eq!(response.body(), b"Status: 404\n\nnot parsed");
+    assert_eq!(exchange.body_reads, 0);
+    assert!(exchange.run_log().is_empty(), "{:?}", exchange.log);
+}
+
+#[test]
+fn a_cgi_response_becomes_the_reply() {
+    let location = Location::cgi(writing(
+        b"Status: 201 Made\r\nContent-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\n\n\0body",
+    ));
+    let response = respond(location.serve(&mut FakeExchange::new()));
+    assert_eq!(
+        (response.status, response.reason.as_deref()),
+        (201, Some("Made"))
+    );
+    assert_eq!(response.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(response.headers.len(), 2);
+    assert_eq!(response.body(), b"\0body");
+}
+
+#[test]
+fn a_local_location_is_a_local_redirect() {
+    let location = Location::cgi(writing(b"Location: /other?x=1\n\nignored"));
+    assert_eq!(
+        location.serve(&mut FakeExchange::new()),
+        Reply::LocalRedirect("/other?x=1".into())
+    );
+}
+
+#[test]
+fn malformed_output_is_a_502_naming_location_module_and_runtime() {
+    let location = Location::cgi(writing(b"hello world\n\n"));
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(502));
+    let (level, line) = exchange.logged("malformed CGI response").unwrap();
+    assert_eq!(*level, Level::Error);
+    assert!(line.starts_with(&location.context()), "{line}");
+}
+
+#[test]
+fn the_request_is_stdin_and_variables_that_wasm_env_overrides() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let record = seen.clone();
+    let runtime =
+        FakeRuntime::new("fake").with_guest(move |config: &ExecutionConfig, mut stdio| {
+            let mut stdin = Vec::new();
+            stdio.stdin.read_to_end(&mut stdin).unwrap();
+            *record.lock().unwrap() = Some((config.clone(), stdin));
+            stdio
+                .stdout
+                .write_all(b"Content-Type: text/plain\n\n")
+                .unwrap();
+            Ok(ExitCode::SUCCESS).into()
+        });
+    let location = Location::new(
+        runtime,
+        &[
+            ("WasmEnableCGI", &["On"]),
+            ("WasmEnv", &["REQUEST_METHOD", "FORCED"]),
+            ("WasmArg", &["--flag"]),
+        ],
+    );
+    let mut exchange = FakeExchange::new();
+    exchange.body = Ok(b"a=1&b=2".to_vec());
+    respond(location.serve(&mut exchange));
+    let (config, stdin) = seen.lock().unwrap().take().unwrap();
+    assert_eq!(stdin, b"a=1&b=2");
+    assert_eq!(config.args, ["app.wasm", "--flag"]);
+    let var = |name: &str| {
+        config
+            .env
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(var("CONTENT_LENGTH"), Some("7"));
+    assert_eq!(var("SCRIPT_NAME"), Some("/app"));
+    assert_eq!(var("REQUEST_METHOD"), Some("FORCED"));
+}
+
+#[test]
+fn a_body_that_cannot_be_read_ends_the_request_before_the_guest_runs() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let runtime = FakeRuntime::new("fake").with_guest(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(ExitCode::SUCCESS).into()
+    });
+    let location = Location::cgi(runtime);
+    let mut exchange = FakeExchange::new();
+    exchange.body = Err("413 already sent");
+    assert_eq!(
+        location.serve(&mut exchange),
+        Reply::Aborted("413 already sent")
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_trap_is_a_500_and_refusals_are_logged_anyway() {
+    let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
+        stdio
+            .stdout
+            .write_all(b"Content-Type: text/plain\n\npartial")
+            .unwrap();
+        RunReport {
+            outcome: Err(RunError::trap("fake", "unreachable", ["main"])),
+            refusals: vec![Refusal::Resolve("db.internal".into())],
+        }
+    });
+    let location = Location::cgi(runtime);
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    let context = location.context();
+    let (_, trap) = exchange.logged("the guest trapped").unwrap();
+    assert_eq!(
+        *trap,
+        format!("{context}: fake: the guest trapped: unreachable; wasm backtrace: main")
+    );
+    let (level, refusal) = exchange.logged("refused to resolve").unwrap();
+    assert_eq!(*level, Level::Error);
+    assert!(refusal.starts_with(&context), "{refusal}");
+}
+
+#[test]
+fn a_non_zero_exit_is_a_500_and_zero_is_success() {
+    let exits = |code| FakeRuntime::new("fake").with_guest(move |_, _| Ok(ExitCode(code)).into());
+    let mut exchange = FakeExchange::new();
+    assert_eq!(
+        Location::new(exits(3), &[]).serve(&mut exchange),
+        Reply::Status(500)
+    );
+    assert!(exchange.logged("the guest exited with code 3").is_some());
+    assert!(matches!(
+        Location::new(exits(0), &[]).serve(&mut FakeExchange::new()),
+        Reply::Respond(_)
+    ));
+}
+
+#[test]
+fn stderr_is_logged_line_by_line_up_to_its_limit() {
+    let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
+        stdio.stderr.write_all(b"first\r\n\nthird\n").unwrap();
+        let _ = stdio.stderr.write_all(&[b'x'; 100]);
+        Ok(ExitCode::SUCCESS).into()
+    });
+    let mut location = Location::new(runtime, &[]);
+    location.limits.stderr = 32;
+    let mut exchange = FakeExchange::new();
+    respond(location.serve(&mut exchange));
+    let context = location.context();
+    let log = exchange.run_log();
+    let lines: Vec<&str> = log.iter().map(|(_, l)| l.as_str()).collect();
+    // 14 bytes of lines, then 18 of the 100 x's fit.
+    let xs = "x".repeat(18);
+    let expected = [
+        "first",
+        "",
+        "third",
+        &xs,
+        "more than 32 bytes, the rest was dropped",
+    ]
+    .map(|line| format!("{context}: stderr: {line}"));
+    assert_eq!(lines, expected);
+    assert_eq!(log[4].0, Level::Warning);
+    assert!(log[..4].iter().all(|(level, _)| *level == Level::Error));
+}
+
+#[test]
+fn a_guest_over_the_stdout_limit_is_a_500() {
+    let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
+        // The guest sees the limit as a failed write, and may then fail itself.
+        match stdio.stdout.write_all(&[b'x'; 3 << 20]) {
+            Ok(()) => Ok(ExitCode::SUCCESS).into(),
+            Err(_) => Ok(ExitCode(1)).into(),
+        }
+    });
+    let mut location = Location::new(runtime, &[]);
+    location.limits.stdout = 2 << 20;
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    let (_, line) = exchange.logged("to stdout").unwrap();
+    assert_eq!(
+        *line,
+        format!(
+            "{}: the guest wrote more than 2 MiB to stdout",
+            location.context()
+        )
+    );
+    assert!(
+        exchange.logged("exited with code").is_none(),
+        "the limit is the cause"
+    );
+}
+
+#[test]
+fn a_missing_script_is_a_404_and_the_module_does_not_run() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let runtime = FakeRuntime::new("fake").with_guest(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(ExitCode::SUCCESS).into()
+    });
+    let location = Location::new(runtime, &[]);
+    let mut exchange = FakeExchange::new();
+    exchange.mode = HandlerMode::Interpreter {
+        filename: "/var/www/missing.php".into(),
+        is_file: false,
+    };
+    assert_eq!(location.serve(&mut exchange), Reply::Status(404));
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        exchange.log,
+        [(
+            Level::Info,
+            "mod_wasm: script not found or not a file: /var/www/missing.php".into()
+        )]
+    );
+    exchange.mode = HandlerMode::Interpreter {
+        filename: "/var/www/index.php".into(),
+        is_file: true,
+    };
+    respond(location.serve(&mut exchange));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_handler_without_a_module_is_a_500() {
+    let mut registry = Registry::new();
+    registry.register(FakeRuntime::new("fake"));
+    let modules = ModuleStore::new();
+    let gateway = Gateway {
+        registry: &registry,
+        modules: &modules,
+        limits: OutputLimits::default(),
+    };
+    let mut exchange = FakeExchange::new();
+    assert_eq!(
+        gateway.serve(&SectionConfig::default(), &mut exchange),
+        Reply::Status(500)
+    );
+    assert_eq!(
+        exchange.log,
+        [(
+            Level::Error,
+            "mod_wasm: wasm-handler is set here but no WasmModule applies".into()
+        )]
+    );
+}
+
+#[test]
+fn grants_the_runtime_cannot_honour_are_refused_per_request_too() {
+    // A combination of sections the configuration check could not see.
+    let location = Location::new(writing(b""), &[("WasmAllowConnect", &["db:3306"])]);
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    let (_, line) = exchange.logged("cannot open connections").unwrap();
+    assert!(
+        line.starts_with("mod_wasm: WasmAllowConnect db:3306 in"),
+        "{line}"
+    );
+
+    let sockets = Capabilities::none().with_outbound_sockets(Abi::new("sockets"));
+    let networked = writing(b"").with_capabilities(sockets);
+    let location = Location::new(networked, &[("WasmAllowConnect", &["db:3306"])]);
+    respond(location.serve(&mut FakeExchange::new()));
+}
+
+#[test]
+fn a_module_is_loaded_once_per_process_and_its_first_use_logged() {
+    let runtime = writing(b"ok");
+    let location = Location::new(runtime.clone(), &[]);
+    let mut exchange = FakeExchange::new();
+    for _ in 0..3 {
+        assert_eq!(respond(location.serve(&mut exchange)).body(), b"ok");
+    }
+    // Nothing compiled it before the first request: the check could not foresee it.
+    assert_eq!(runtime.compiles(), 1);
+    let first_uses: Vec<_> = exchange
+        .log
+        .iter()
+        .filter(|(_, line)| line.contains("into this process"))
+        .collect();
+    assert_eq!(first_uses.len(), 1, "{:?}", exchange.log);
+    assert_eq!(first_uses[0].0, Level::Info);
+    assert!(
+        first_uses[0].1.starts_with(&format!(
+            "mod_wasm: compiled and loaded {} with runtime fake into this process",
+            location.module.display()
+        )),
+        "{}",
+        first_uses[0].1
+    );
+}
+
+#[test]
+fn a_module_the_check_compiled_is_only_loaded() {
+    let runtime = writing(b"ok");
+    let location = Location::new(runtime.clone(), &[]);
+    let resolved = location.config.resolve(location.site.registry()).unwrap();
+    location
+        .modules
+        .compile(&resolved.key(), resolved.runtime)
+        .unwrap();
+    let mut exchange = FakeExchange::new();
+    respond(location.serve(&mut exchange));
+    assert_eq!(runtime.compiles(), 1);
+    assert_eq!(
+        exchange.log,
+        [(
+            Level::Info,
+            format!(
+                "mod_wasm: loaded {} with runtime fake into this process",
+                location.module.display()
+            )
+        )]
+    );
+}
+
+#[test]
+fn sizes_are_written_as_people_write_them() {
+    assert_eq!(bytes(256 << 20), "256 MiB");
+    assert_eq!(bytes(64 << 10), "64 KiB");
+    assert_eq!(bytes(1000), "1000 bytes");
+}
+
+#[test]
+fn stderr_lines_split_on_any_line_ending() {
+    let lines: Vec<_> = text_lines(b"one\r\ntwo\nthree\n\n").collect();
+    assert_eq!(lines, ["one", "two", "three"]);
+    let lines: Vec<_> = text_lines(b"a\n\n\xffb").collect();
+    assert_eq!(lines, ["a", "", "\u{fffd}b"]);
+    assert_eq!(text_lines(b"").count(), 0);
+    assert_eq!(text_lines(b"\n\n").count(), 0);
+}

@@ -1,0 +1,174 @@
+//! Server-wide settings: `WasmCacheDir`, where compiled modules are kept between server starts.
+//!
+//! They are written in the main server config only. Apache creates a server configuration per
+//! configuration read, so a directive removed from the configuration stops applying at the
+//! next restart.
+
+use crate::artifact_cache::ArtifactCache;
+use crate::directive::{Applies, Args, Directive};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub cache_dir: CacheDir,
+}
+
+/// `WasmCacheDir`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CacheDir {
+    /// No directive: `mod_wasm-cache` under Apache's runtime directory.
+    #[default]
+    Default,
+    /// `WasmCacheDir /path` (resolved against ServerRoot).
+    Dir(PathBuf),
+    /// `WasmCacheDir off`: compile at every start.
+    Off,
+}
+
+pub const WASM_CACHE_DIR: Directive = Directive {
+    name: c"WasmCacheDir",
+    help: c"Directory for compiled modules reused across starts (default: under DefaultRuntimeDir), or off",
+    applies: Applies::ToServer(Args::One(|config, site, word| {
+        config.cache_dir = if word.eq_ignore_ascii_case("off") {
+            CacheDir::Off
+        } else if word.is_empty() {
+            return Err("expects a directory or 'off'".to_owned());
+        } else {
+            CacheDir::Dir(site.server_root_relative(word)?)
+        };
+        Ok(())
+    })),
+};
+
+/// The name of the default cache directory, under Apache's runtime directory
+/// (`DefaultRuntimeDir`).
+pub const DEFAULT_CACHE_DIR_NAME: &std::ffi::CStr = c"mod_wasm-cache";
+
+impl ServerConfig {
+    /// A virtual host's settings over the main server's. Server-wide settings are the main
+    /// server's only, so the main server's apply.
+    pub fn merge(main: &Self, _virtual_host: &Self) -> Self {
+        main.clone()
+    }
+}
+
+impl CacheDir {
+    /// The cache this setting asks for, its directory created if needed: `default_dir` is the
+    /// default's path, `owner` the user Apache's children run as when it starts as root (they
+    /// cache modules compiled at their first request). A directory that cannot be prepared is
+    /// a problem to report as a warning: modules are then compiled without a cache.
+    pub fn prepare(
+        &self,
+        default_dir: impl FnOnce() -> Option<PathBuf>,
+        owner: Option<u32>,
+    ) -> Result<Option<ArtifactCache>, String> {
+        let dir = match self {
+            CacheDir::Off => return Ok(None),
+            CacheDir::Dir(dir) => dir.clone(),
+            CacheDir::Default => default_dir().ok_or(
+                "mod_wasm: no runtime directory for WasmCacheDir's default; compiled modules are \
+                 not cached",
+            )?,
+        };
+        create_private(&dir, owner)
+            .map(|()| Some(ArtifactCache::new(&dir)))
+            .map_err(|e| {
+                format!(
+                    "mod_wasm: WasmCacheDir {}: {e}; compiled modules are not cached",
+                    dir.display()
+                )
+            })
+    }
+}
+
+/// Creates `dir` if needed. A directory created here is private to the server: mode 0700,
+/// owned by `owner` when given. An existing directory keeps the owner and mode the admin gave
+/// it. Either way it must be writable now: failing here names the reason once, instead of at
+/// every entry.
+fn create_private(dir: &Path, owner: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.is_dir() {
+        // Parents as any directory, the cache itself private.
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::DirBuilder::new().mode(0o700).create(dir)?;
+        if let Some(owner) = owner {
+            std::os::unix::fs::chown(dir, Some(owner), None)?;
+        }
+    }
+    let probe = dir.join(".writable");
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directive::testing::TestSite;
+    use crate::directive::{find, Applies, Args};
+    use crate::testing::fake_registry;
+
+    fn apply(config: &mut ServerConfig, word: &str) -> Result<(), String> {
+        let site = TestSite::new(fake_registry(&[]));
+        let Applies::ToServer(Args::One(f)) = &find("WasmCacheDir").unwrap().applies else {
+            panic!("WasmCacheDir takes one argument for the server")
+        };
+        f(config, &site, word)
+    }
+
+    #[test]
+    fn wasm_cache_dir_takes_a_directory_or_off() {
+        let mut config = ServerConfig::default();
+        assert_eq!(config.cache_dir, CacheDir::Default);
+        apply(&mut config, "Off").unwrap();
+        assert_eq!(config.cache_dir, CacheDir::Off);
+        apply(&mut config, "cache").unwrap();
+        assert_eq!(config.cache_dir, CacheDir::Dir("/srv/cache".into()));
+        assert!(apply(&mut config, "").is_err());
+    }
+
+    #[test]
+    fn a_new_cache_dir_is_private_and_an_existing_one_is_left_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let new = root.path().join("a/cache");
+        let cache = CacheDir::Dir(new.clone()).prepare(|| None, None).unwrap();
+        assert_eq!(cache.unwrap().dir(), new);
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+
+        std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
+        CacheDir::Dir(new.clone()).prepare(|| None, None).unwrap();
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+
+    #[test]
+    fn the_default_needs_a_runtime_dir_and_off_needs_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let default = root.path().join("mod_wasm-cache");
+        let cache = CacheDir::Default
+            .prepare(|| Some(default.clone()), None)
+            .unwrap();
+        assert_eq!(cache.unwrap().dir(), default);
+        let err = CacheDir::Default.prepare(|| None, None).unwrap_err();
+        assert!(err.contains("no runtime directory"), "{err}");
+        assert_eq!(CacheDir::Off.prepare(|| unreachable!(), None), Ok(None));
+    }
+
+    #[test]
+    fn a_cache_that_cannot_be_created_is_reported() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        let err = CacheDir::Dir(file.join("cache"))
+            .prepare(|| None, None)
+            .unwrap_err();
+        assert!(
+            err.starts_with("mod_wasm: WasmCacheDir ")
+                && err.ends_with("compiled modules are not cached"),
+            "{err}"
+        );
+    }
+}

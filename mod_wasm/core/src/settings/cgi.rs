@@ -1,0 +1,184 @@
+//! Whether a run speaks CGI/1.1: `WasmEnableCGI` and `WasmMapCGIFileNames`.
+//!
+//! With CGI, the request becomes meta-variables and stdin, and stdout is parsed as a CGI
+//! response; without it, the guest gets no request data and stdout is the body. Merge: the
+//! inner section's value if it sets one, else the outer one's. Every runtime can run CGI.
+
+use super::Setting;
+use crate::directive::{Applies, Args, Directive};
+use cgi::CgiRequest;
+use runtime_api::{ExecutionConfig, Preopen};
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CgiSettings {
+    pub enabled: Option<bool>,
+    pub map_file_names: Option<bool>,
+}
+
+pub const WASM_ENABLE_CGI: Directive = Directive {
+    name: c"WasmEnableCGI",
+    help:
+        c"On: the request becomes CGI variables and stdin, the output is parsed as a CGI response",
+    applies: Applies::ToSection(Args::Flag(|config, _, on| {
+        config.cgi.enabled = Some(on);
+        Ok(())
+    })),
+};
+
+pub const WASM_MAP_CGI_FILE_NAMES: Directive = Directive {
+    name: c"WasmMapCGIFileNames",
+    help: c"On: SCRIPT_FILENAME and PATH_TRANSLATED are given as guest paths",
+    applies: Applies::ToSection(Args::Flag(|config, _, on| {
+        config.cgi.map_file_names = Some(on);
+        Ok(())
+    })),
+};
+
+impl CgiSettings {
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(false)
+    }
+
+    pub fn maps_file_names(&self) -> bool {
+        self.map_file_names.unwrap_or(false)
+    }
+
+    /// Gives `run` the meta-variables of `request`, whose file names are host paths. With
+    /// `WasmMapCGIFileNames`, file names become the paths the guest sees them under. The
+    /// location's `WasmEnv` values (already in `run.env`) override request variables of the
+    /// same name: the admin has the last word over what the request sets.
+    pub fn add_request(&self, run: &mut ExecutionConfig, mut request: CgiRequest) {
+        if self.maps_file_names() {
+            let guest_view =
+                |host: String| guest_path_of(&run.preopens, Path::new(&host)).unwrap_or(host);
+            request.script_filename = request.script_filename.map(guest_view);
+            request.path_translated = request.path_translated.map(guest_view);
+        }
+        let mut vars = request.meta_variables();
+        for (name, value) in &run.env {
+            match vars.iter_mut().find(|(n, _)| n == name) {
+                Some(existing) => existing.1 = value.clone(),
+                None => vars.push((name.clone(), value.clone())),
+            }
+        }
+        run.env = vars;
+    }
+}
+
+impl Setting for CgiSettings {
+    fn merge(outer: &Self, inner: &Self) -> Self {
+        Self {
+            enabled: inner.enabled.or(outer.enabled),
+            map_file_names: inner.map_file_names.or(outer.map_file_names),
+        }
+    }
+}
+
+/// The path under which the guest sees the host file `host`, through the preopen whose host
+/// directory contains it most specifically; `None` when no preopen contains it.
+fn guest_path_of(preopens: &[Preopen], host: &Path) -> Option<String> {
+    preopens
+        .iter()
+        .filter_map(|p| {
+            let rest = host.strip_prefix(&p.host).ok()?;
+            Some((p.host.components().count(), p, rest.to_str()?))
+        })
+        .max_by_key(|(depth, _, _)| *depth)
+        .map(|(_, preopen, rest)| preopen.guest.join(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directive::testing::{apply, TestSite};
+    use crate::testing::fake_registry;
+    use crate::SectionConfig;
+    use runtime_api::{Access, GuestPath};
+
+    fn preopen(guest: &str, host: &str) -> Preopen {
+        Preopen {
+            guest: GuestPath::new(guest).unwrap(),
+            host: host.into(),
+            access: Access::ReadOnly,
+        }
+    }
+
+    #[test]
+    fn flags_merge_inner_over_outer() {
+        let site = TestSite::new(fake_registry(&[]));
+        let mut outer = SectionConfig::default();
+        apply(&mut outer, &site, "WasmEnableCGI", &["On"]).unwrap();
+        let mut inner = SectionConfig::default();
+        assert!(SectionConfig::merge(&outer, &inner).cgi.enabled());
+        apply(&mut inner, &site, "WasmEnableCGI", &["Off"]).unwrap();
+        apply(&mut inner, &site, "WasmMapCGIFileNames", &["On"]).unwrap();
+        let merged = SectionConfig::merge(&outer, &inner).cgi;
+        assert!(!merged.enabled());
+        assert!(merged.maps_file_names());
+        assert!(!CgiSettings::default().enabled());
+    }
+
+    #[test]
+    fn host_files_map_through_the_most_specific_preopen() {
+        let preopens = [
+            preopen("/www", "/var/www"),
+            preopen("/uploads", "/var/www/site/uploads"),
+        ];
+        let guest = |host: &str| guest_path_of(&preopens, Path::new(host));
+        assert_eq!(
+            guest("/var/www/site/index.php").as_deref(),
+            Some("/www/site/index.php")
+        );
+        assert_eq!(
+            guest("/var/www/site/uploads/a.png").as_deref(),
+            Some("/uploads/a.png")
+        );
+        assert_eq!(guest("/var/www").as_deref(), Some("/www"));
+        assert_eq!(guest("/var/wwwx/a"), None);
+        assert_eq!(guest("/etc/passwd"), None);
+    }
+
+    fn get<'a>(run: &'a ExecutionConfig, name: &str) -> Option<&'a str> {
+        run.env
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn requests_become_variables_that_wasm_env_overrides() {
+        let request = CgiRequest {
+            method: "GET".into(),
+            path: "/app".into(),
+            query_string: "x=1".into(),
+            script_filename: Some("/var/www/app.php".into()),
+            ..Default::default()
+        };
+        let mut run = ExecutionConfig {
+            env: vec![
+                ("QUERY_STRING".into(), "forced".into()),
+                ("APP".into(), "1".into()),
+            ],
+            preopens: vec![preopen("/www", "/var/www")],
+            ..Default::default()
+        };
+        let settings = CgiSettings::default();
+        settings.add_request(&mut run, request.clone());
+        assert_eq!(get(&run, "REQUEST_METHOD"), Some("GET"));
+        assert_eq!(get(&run, "QUERY_STRING"), Some("forced"));
+        assert_eq!(get(&run, "APP"), Some("1"));
+        assert_eq!(get(&run, "SCRIPT_FILENAME"), Some("/var/www/app.php"));
+
+        let mapping = CgiSettings {
+            map_file_names: Some(true),
+            ..Default::default()
+        };
+        let mut run = ExecutionConfig {
+            preopens: vec![preopen("/www", "/var/www")],
+            ..Default::default()
+        };
+        mapping.add_request(&mut run, request);
+        assert_eq!(get(&run, "SCRIPT_FILENAME"), Some("/www/app.php"));
+    }
+}

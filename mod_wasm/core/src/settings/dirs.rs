@@ -1,0 +1,161 @@
+//! Host directories a guest may open: `WasmDir` and `WasmMapDir`.
+//!
+//! Merge: grants accumulate by guest path, an inner grant replacing an outer one for the same
+//! guest path. Every runtime can grant directories.
+
+use super::{set_by_key, Setting};
+use crate::directive::{Applied, Applies, Args, Directive};
+use runtime_api::{Access, ExecutionConfig, GuestPath, Preopen};
+use std::path::{Path, PathBuf};
+
+/// The directories a section grants, by guest path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Directories(pub Vec<Preopen>);
+
+pub const WASM_DIR: Directive = Directive {
+    name: c"WasmDir",
+    help: c"Grants the module a host directory under the same path: WasmDir /path [ro|rw]",
+    applies: Applies::ToSection(Args::OneOrTwo(|config, _, dir, access| {
+        let access = parse_access(access)?;
+        let guest = GuestPath::new(dir).map_err(|_| {
+            format!(
+                "'{dir}' must be an absolute path (it is the directory's path in the guest too)"
+            )
+        })?;
+        config.dirs.grant_dir(guest, PathBuf::from(dir), access)
+    })),
+};
+
+pub const WASM_MAP_DIR: Directive = Directive {
+    name: c"WasmMapDir",
+    help: c"Grants the module a host directory under another path: WasmMapDir /guest /host [ro|rw]",
+    applies: Applies::ToSection(Args::TwoOrThree(|config, site, guest, host, access| {
+        let access = parse_access(access)?;
+        let host = site.server_root_relative(host)?;
+        let guest = GuestPath::new(guest).map_err(|e| e.to_string())?;
+        config.dirs.grant_dir(guest, host, access)
+    })),
+};
+
+/// Parses the optional access keyword of `WasmDir` and `WasmMapDir`.
+fn parse_access(word: Option<&str>) -> Result<Access, String> {
+    match word.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("rw") | Some("readwrite") => Ok(Access::ReadWrite),
+        Some("ro") | Some("readonly") => Ok(Access::ReadOnly),
+        Some(other) => Err(format!(
+            "unknown access '{other}'; use 'ro' (read-only) or 'rw' (read-write, the default)"
+        )),
+    }
+}
+
+impl Directories {
+    /// Grants `host` under `guest`; the host directory must exist now.
+    fn grant_dir(&mut self, guest: GuestPath, host: PathBuf, access: Access) -> Applied {
+        check_host_dir(&host)?;
+        let preopen = Preopen {
+            guest,
+            host,
+            access,
+        };
+        set_by_key(&mut self.0, preopen, |p| &p.guest);
+        Ok(())
+    }
+}
+
+fn check_host_dir(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!("{} is not a directory", path.display())),
+        Err(e) => Err(format!("cannot use directory {}: {e}", path.display())),
+    }
+}
+
+impl Setting for Directories {
+    fn merge(outer: &Self, inner: &Self) -> Self {
+        let mut dirs = outer.0.clone();
+        for preopen in &inner.0 {
+            set_by_key(&mut dirs, preopen.clone(), |p| &p.guest);
+        }
+        Self(dirs)
+    }
+
+    fn grant(&self, run: &mut ExecutionConfig) {
+        run.preopens = self.0.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directive::testing::{apply, TestSite};
+    use crate::testing::fake_registry;
+    use crate::SectionConfig;
+
+    fn preopen(guest: &str, host: &Path, access: Access) -> Preopen {
+        Preopen {
+            guest: GuestPath::new(guest).unwrap(),
+            host: host.to_owned(),
+            access,
+        }
+    }
+
+    #[test]
+    fn dirs_must_exist_and_be_absolute_in_the_guest() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().to_str().unwrap();
+        let site = TestSite::new(fake_registry(&[]));
+        let mut config = SectionConfig::default();
+        apply(&mut config, &site, "WasmDir", &[host]).unwrap();
+        let err = apply(&mut config, &site, "WasmDir", &["relative/dir"]).unwrap_err();
+        assert!(err.contains("absolute"), "{err}");
+        let missing = format!("{host}/missing");
+        let err = apply(&mut config, &site, "WasmDir", &[&missing]).unwrap_err();
+        assert!(err.contains("missing"), "{err}");
+
+        let err = apply(&mut config, &site, "WasmMapDir", &["data", host]).unwrap_err();
+        assert!(err.contains("relative"), "{err}");
+        let err = apply(&mut config, &site, "WasmMapDir", &["/data", &missing]).unwrap_err();
+        assert!(err.contains("missing"), "{err}");
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"").unwrap();
+        let file = file.to_str().unwrap();
+        let err = apply(&mut config, &site, "WasmMapDir", &["/f", file, "ro"]).unwrap_err();
+        assert!(err.contains("not a directory"), "{err}");
+        assert_eq!(
+            config.dirs.0,
+            [preopen(host, dir.path(), Access::ReadWrite)]
+        );
+    }
+
+    #[test]
+    fn access_keywords() {
+        assert_eq!(parse_access(None), Ok(Access::ReadWrite));
+        assert_eq!(parse_access(Some("RO")), Ok(Access::ReadOnly));
+        assert_eq!(parse_access(Some("readonly")), Ok(Access::ReadOnly));
+        assert_eq!(parse_access(Some("rw")), Ok(Access::ReadWrite));
+        let err = parse_access(Some("wo")).unwrap_err();
+        assert!(err.starts_with("unknown access 'wo'"), "{err}");
+    }
+
+    #[test]
+    fn dirs_accumulate_by_guest_path() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let (a_path, b_path) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
+        let site = TestSite::new(fake_registry(&[]));
+        let mut outer = SectionConfig::default();
+        apply(&mut outer, &site, "WasmMapDir", &["/data", a_path]).unwrap();
+        apply(&mut outer, &site, "WasmMapDir", &["/tmp", a_path, "rw"]).unwrap();
+        let mut inner = SectionConfig::default();
+        apply(&mut inner, &site, "WasmMapDir", &["/data", b_path, "ro"]).unwrap();
+        let merged = SectionConfig::merge(&outer, &inner);
+        assert_eq!(
+            merged.dirs.0,
+            [
+                preopen("/data", b.path(), Access::ReadOnly),
+                preopen("/tmp", a.path(), Access::ReadWrite)
+            ]
+        );
+        assert_eq!(merged.execution_config().preopens, merged.dirs.0);
+    }
+}

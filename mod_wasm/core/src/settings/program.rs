@@ -1,0 +1,382 @@
+//! What runs and how it is invoked: `WasmModule`, `WasmRuntime`, `WasmArg`, `WasmEnv`,
+//! `WasmEntryPoint`.
+//!
+//! Merge: the module, the runtime and the entry point are the inner section's if it sets
+//! them, else the outer one's. Arguments are positional, so an inner section that sets any
+//! replaces the whole list. Environment variables accumulate by name, an inner value replacing
+//! an outer one.
+
+use super::{set_by_key, Setting};
+use crate::directive::{Applied, Applies, Args, Directive, Site};
+use crate::origin::Declared;
+use crate::section::SectionConfig;
+use runtime_api::{EntryPoint, ExecutionConfig, Registry, Runtime};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// What runs in a section, and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Program {
+    pub module: Option<Declared<PathBuf>>,
+    /// The runtime's canonical name, as registered.
+    pub runtime: Option<Declared<&'static str>>,
+    pub args: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub entry_point: Option<EntryPoint>,
+}
+
+pub const WASM_MODULE: Directive = Directive {
+    name: c"WasmModule",
+    help: c"Path of the WebAssembly module (a WASI command) that answers requests here",
+    applies: Applies::ToSection(Args::One(|config, site, path| {
+        let path = site.server_root_relative(path)?;
+        config.program.set_module(path, site)
+    })),
+};
+
+pub const WASM_RUNTIME: Directive = Directive {
+    name: c"WasmRuntime",
+    help: c"Runtime that runs the module: one of the runtimes built in (default: the first)",
+    applies: Applies::ToSection(Args::One(|config, site, name| {
+        config.program.set_runtime(name, site)
+    })),
+};
+
+pub const WASM_ARG: Directive = Directive {
+    name: c"WasmArg",
+    help: c"Appends an argument to the module's argv (argv[0] is the module file name)",
+    applies: Applies::ToSection(Args::One(|config, _, arg| {
+        config.program.add_arg(arg);
+        Ok(())
+    })),
+};
+
+pub const WASM_ENV: Directive = Directive {
+    name: c"WasmEnv",
+    help: c"Sets an environment variable for the module: WasmEnv NAME [VALUE] (no value: empty)",
+    applies: Applies::ToSection(Args::OneOrTwo(|config, _, name, value| {
+        config.program.set_env(name, value.unwrap_or_default())
+    })),
+};
+
+pub const WASM_ENTRY_POINT: Directive = Directive {
+    name: c"WasmEntryPoint",
+    help: c"Exported function to call instead of _start",
+    applies: Applies::ToSection(Args::One(|config, _, name| {
+        config.program.set_entry_point(name)
+    })),
+};
+
+impl Program {
+    /// `WasmModule path` (the path already resolved against ServerRoot).
+    fn set_module(&mut self, path: PathBuf, site: &dyn Site) -> Applied {
+        check_module_file(&path)?;
+        self.module = Some(Declared {
+            value: path,
+            origin: site.origin(),
+        });
+        Ok(())
+    }
+
+    /// `WasmRuntime name`: one of the runtimes built in, by any case of its name.
+    fn set_runtime(&mut self, name: &str, site: &dyn Site) -> Applied {
+        let runtime = site.registry().get(name).map_err(|e| e.to_string())?;
+        self.runtime = Some(Declared {
+            value: runtime.name(),
+            origin: site.origin(),
+        });
+        Ok(())
+    }
+
+    /// `WasmArg arg`: appends to this section's argument list.
+    fn add_arg(&mut self, arg: &str) {
+        self.args.get_or_insert_with(Vec::new).push(arg.to_owned());
+    }
+
+    /// `WasmEnv name value`.
+    fn set_env(&mut self, name: &str, value: &str) -> Applied {
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            return Err(format!(
+                "invalid environment variable name '{name}' (it must be non-empty and contain no '=')"
+            ));
+        }
+        set_by_key(&mut self.env, (name.to_owned(), value.to_owned()), |e| &e.0);
+        Ok(())
+    }
+
+    /// `WasmEntryPoint name`.
+    fn set_entry_point(&mut self, name: &str) -> Applied {
+        if name.is_empty() {
+            return Err("the entry point name must not be empty".to_owned());
+        }
+        self.entry_point = Some(EntryPoint::new(name));
+        Ok(())
+    }
+
+    /// The runtime that runs this program: the one `WasmRuntime` names, else the registry's
+    /// default. `None` only when no runtime is built in.
+    pub fn runtime<'r>(&self, registry: &'r Registry) -> Option<&'r dyn Runtime> {
+        match &self.runtime {
+            // WasmRuntime checked the name against this registry when it was read.
+            Some(runtime) => registry.get(runtime.value).ok(),
+            None => registry.default_runtime(),
+        }
+    }
+}
+
+impl Setting for Program {
+    fn merge(outer: &Self, inner: &Self) -> Self {
+        let mut env = outer.env.clone();
+        for entry in &inner.env {
+            set_by_key(&mut env, entry.clone(), |e| &e.0);
+        }
+        Self {
+            module: inner.module.clone().or_else(|| outer.module.clone()),
+            runtime: inner.runtime.clone().or_else(|| outer.runtime.clone()),
+            args: inner.args.clone().or_else(|| outer.args.clone()),
+            env,
+            entry_point: inner
+                .entry_point
+                .clone()
+                .or_else(|| outer.entry_point.clone()),
+        }
+    }
+
+    /// argv\[0\] is the module's file name, followed by the `WasmArg`s.
+    fn grant(&self, run: &mut ExecutionConfig) {
+        let argv0 = self
+            .module
+            .as_ref()
+            .and_then(|m| m.value.file_name())
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        run.args = std::iter::once(argv0)
+            .chain(self.args.iter().flatten().cloned())
+            .collect();
+        run.env = self.env.clone();
+        run.entry_point = self.entry_point.clone().unwrap_or_default();
+    }
+}
+
+/// Checks that `path` is a readable file holding a WebAssembly core module.
+///
+/// This is the cheap check done when the directive is read; compiling happens once the whole
+/// configuration is known (the runtime may be chosen by a later directive or an outer section).
+pub fn check_module_file(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    let mut header = [0u8; 8];
+    let read = file
+        .read(&mut header)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    match header {
+        _ if read < 8 || header[..4] != *b"\0asm" => Err(format!(
+            "{shown} is not a WebAssembly module (it does not start with the \\0asm header)"
+        )),
+        [_, _, _, _, 1, 0, 0, 0] => Ok(()),
+        [_, _, _, _, _, _, 1, 0] => Err(format!(
+            "{shown} is a WebAssembly component; mod_wasm runs core modules (WASI preview1)"
+        )),
+        _ => Err(format!(
+            "{shown} has an unsupported WebAssembly binary version"
+        )),
+    }
+}
+
+impl SectionConfig {
+    /// The module's path, when a `WasmModule` applies.
+    pub fn module_path(&self) -> Option<&Path> {
+        self.program.module.as_ref().map(|m| m.value.as_path())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directive::testing::{apply, TestSite};
+    use crate::testing::{fake_registry, write_file as wasm_file, EMPTY_MODULE};
+
+    fn site() -> TestSite {
+        TestSite::new(fake_registry(&["alpha", "beta"]))
+    }
+
+    #[test]
+    fn module_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = wasm_file(dir.path(), "good.wasm", EMPTY_MODULE);
+        let text = wasm_file(dir.path(), "text.wasm", b"hello, not wasm");
+        let component = wasm_file(dir.path(), "c.wasm", b"\0asm\x0d\0\x01\0");
+        let short = wasm_file(dir.path(), "short.wasm", b"\0as");
+        let mut site = site();
+        let mut config = SectionConfig::default();
+        let mut module = |site: &TestSite, path: &Path| {
+            apply(&mut config, site, "WasmModule", &[path.to_str().unwrap()])
+        };
+        assert!(module(&site, &good).is_ok());
+        site.line = 2;
+        let err = module(&site, &text).unwrap_err();
+        assert!(err.contains("not a WebAssembly module"), "{err}");
+        let err = module(&site, &component).unwrap_err();
+        assert!(err.contains("component"), "{err}");
+        let err = module(&site, &short).unwrap_err();
+        assert!(err.contains("not a WebAssembly module"), "{err}");
+        let err = module(&site, &dir.path().join("missing.wasm")).unwrap_err();
+        assert!(
+            err.contains("cannot open") && err.contains("missing.wasm"),
+            "{err}"
+        );
+        let err = module(&site, dir.path()).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        // A failed directive leaves the earlier value alone.
+        let module = config.program.module.unwrap();
+        assert_eq!((module.value, module.origin.line), (good, 1));
+    }
+
+    #[test]
+    fn relative_module_paths_are_taken_from_server_root() {
+        let dir = tempfile::tempdir().unwrap();
+        wasm_file(dir.path(), "app.wasm", EMPTY_MODULE);
+        let mut site = site();
+        site.server_root = dir.path().to_owned();
+        let mut config = SectionConfig::default();
+        apply(&mut config, &site, "WasmModule", &["app.wasm"]).unwrap();
+        assert_eq!(
+            config.module_path(),
+            Some(dir.path().join("app.wasm").as_path())
+        );
+    }
+
+    #[test]
+    fn runtimes_are_looked_up_and_the_first_is_the_default() {
+        let site = site();
+        let mut config = SectionConfig::default();
+        let err = apply(&mut config, &site, "WasmRuntime", &["nonesuch"]).unwrap_err();
+        assert!(err.contains("unknown runtime 'nonesuch'"), "{err}");
+        let registry = site.registry();
+        assert_eq!(config.program.runtime(registry).unwrap().name(), "alpha");
+        apply(&mut config, &site, "WasmRuntime", &["BETA"]).unwrap();
+        assert_eq!(config.program.runtime.as_ref().unwrap().value, "beta");
+        assert_eq!(config.program.runtime(registry).unwrap().name(), "beta");
+        assert!(Program::default().runtime(&fake_registry(&[])).is_none());
+    }
+
+    #[test]
+    fn env_names_are_validated_and_unique() {
+        let site = site();
+        let mut config = SectionConfig::default();
+        for args in [["A", "1"], ["B", "2"], ["A", "3"]] {
+            apply(&mut config, &site, "WasmEnv", &args).unwrap();
+        }
+        apply(&mut config, &site, "WasmEnv", &["EMPTY"]).unwrap();
+        assert_eq!(
+            config.program.env,
+            [("A", "3"), ("B", "2"), ("EMPTY", "")].map(|(n, v)| (n.into(), v.into()))
+        );
+        assert!(apply(&mut config, &site, "WasmEnv", &["", "x"]).is_err());
+        assert!(apply(&mut config, &site, "WasmEnv", &["A=B", "x"]).is_err());
+    }
+
+    #[test]
+    fn entry_point_must_be_named_and_defaults_to_start() {
+        let site = site();
+        let mut config = SectionConfig::default();
+        assert!(apply(&mut config, &site, "WasmEntryPoint", &[""]).is_err());
+        assert_eq!(config.execution_config().entry_point.as_str(), "_start");
+        apply(&mut config, &site, "WasmEntryPoint", &["run"]).unwrap();
+        assert_eq!(config.execution_config().entry_point.as_str(), "run");
+    }
+
+    #[test]
+    fn single_values_inner_wins_else_inherited() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer_wasm = wasm_file(dir.path(), "outer.wasm", EMPTY_MODULE);
+        let inner_wasm = wasm_file(dir.path(), "inner.wasm", EMPTY_MODULE);
+        let site = site();
+        let mut outer = SectionConfig::default();
+        apply(
+            &mut outer,
+            &site,
+            "WasmModule",
+            &[outer_wasm.to_str().unwrap()],
+        )
+        .unwrap();
+        apply(&mut outer, &site, "WasmEntryPoint", &["outer"]).unwrap();
+        apply(&mut outer, &site, "WasmRuntime", &["beta"]).unwrap();
+        let mut inner = SectionConfig::default();
+
+        let merged = SectionConfig::merge(&outer, &inner);
+        assert_eq!(merged.module_path(), Some(outer_wasm.as_path()));
+        assert_eq!(merged.program.entry_point.unwrap().as_str(), "outer");
+        assert_eq!(merged.program.runtime.unwrap().value, "beta");
+
+        apply(
+            &mut inner,
+            &site,
+            "WasmModule",
+            &[inner_wasm.to_str().unwrap()],
+        )
+        .unwrap();
+        apply(&mut inner, &site, "WasmRuntime", &["alpha"]).unwrap();
+        let merged = SectionConfig::merge(&outer, &inner);
+        assert_eq!(merged.module_path(), Some(inner_wasm.as_path()));
+        assert_eq!(merged.program.runtime.unwrap().value, "alpha");
+    }
+
+    #[test]
+    fn args_are_replaced_as_a_whole() {
+        let site = site();
+        let mut outer = SectionConfig::default();
+        apply(&mut outer, &site, "WasmArg", &["--outer"]).unwrap();
+        apply(&mut outer, &site, "WasmArg", &["1"]).unwrap();
+        let mut inner = SectionConfig::default();
+        assert_eq!(
+            SectionConfig::merge(&outer, &inner).program.args,
+            Some(vec!["--outer".into(), "1".into()])
+        );
+        apply(&mut inner, &site, "WasmArg", &["--inner"]).unwrap();
+        assert_eq!(
+            SectionConfig::merge(&outer, &inner).program.args,
+            Some(vec!["--inner".into()])
+        );
+    }
+
+    #[test]
+    fn env_accumulates_by_name() {
+        let site = site();
+        let mut outer = SectionConfig::default();
+        apply(&mut outer, &site, "WasmEnv", &["A", "outer"]).unwrap();
+        apply(&mut outer, &site, "WasmEnv", &["B", "outer"]).unwrap();
+        let mut inner = SectionConfig::default();
+        apply(&mut inner, &site, "WasmEnv", &["B", "inner"]).unwrap();
+        apply(&mut inner, &site, "WasmEnv", &["C", "inner"]).unwrap();
+        assert_eq!(
+            SectionConfig::merge(&outer, &inner).program.env,
+            [("A", "outer"), ("B", "inner"), ("C", "inner")].map(|(n, v)| (n.into(), v.into()))
+        );
+    }
+
+    #[test]
+    fn argv_starts_with_the_module_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = site();
+        let mut config = SectionConfig::default();
+        let module = wasm_file(dir.path(), "app.wasm", EMPTY_MODULE);
+        apply(
+            &mut config,
+            &site,
+            "WasmModule",
+            &[module.to_str().unwrap()],
+        )
+        .unwrap();
+        apply(&mut config, &site, "WasmArg", &["--flag"]).unwrap();
+        apply(&mut config, &site, "WasmEnv", &["K", "V"]).unwrap();
+        let run = config.execution_config();
+        assert_eq!(run.args, ["app.wasm", "--flag"]);
+        assert_eq!(run.env, [("K".to_owned(), "V".to_owned())]);
+    }
+}

@@ -1,0 +1,240 @@
+//! The `wasm-handler` content handler: Apache's side of a request. The request is handed to
+//! the core's pipeline as plain values ([`Exchange`]), and its [`Reply`] written back through
+//! Apache's filters.
+
+use crate::apache::{self, guard};
+use crate::{ffi, process};
+use cgi::CgiRequest;
+use mod_wasm_core::{Exchange, HandlerMode, Level, Reply, Response};
+use std::ffi::{c_int, CStr};
+
+pub const HANDLER_NAME: &CStr = c"wasm-handler";
+
+const OK: c_int = ffi::OK as c_int;
+const DECLINED: c_int = ffi::DECLINED;
+const SERVER_ERROR: c_int = ffi::HTTP_INTERNAL_SERVER_ERROR as c_int;
+
+/// # Safety
+/// Called by Apache with a live request.
+pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
+    guard(SERVER_ERROR, || {
+        // SAFETY: Apache passes the live request, which this call may use and change.
+        let Some(r) = (unsafe { r.as_mut() }) else {
+            return DECLINED;
+        };
+        // SAFETY: `handler` is NULL or a string in the request's pool.
+        let handler = unsafe { r.handler.as_ref() }.map(|h| {
+            // SAFETY: non-NULL, NUL-terminated.
+            unsafe { CStr::from_ptr(h) }
+        });
+        if handler != Some(HANDLER_NAME) {
+            return DECLINED;
+        }
+        let mut request = Request { r };
+        // SAFETY: per_dir_config is the request's merged configuration vector, alive with it.
+        let Some(config) = (unsafe { apache::section_config(request.r.per_dir_config) }) else {
+            request.log(Level::Error, "mod_wasm: no configuration for this request");
+            return SERVER_ERROR;
+        };
+        match process::gateway().serve(config, &mut request) {
+            Reply::Respond(response) => request.respond(&response),
+            Reply::LocalRedirect(path) => request.redirect_internally(&path),
+            Reply::Status(status) => c_int::from(status),
+            Reply::Aborted(status) => status,
+        }
+    })
+}
+
+/// One request being handled.
+struct Request<'r> {
+    r: &'r mut ffi::request_rec,
+}
+
+impl Exchange for Request<'_> {
+    /// What the handler returns: the status `ap_setup_client_block` chose, or
+    /// `AP_FILTER_ERROR` once the input filters have answered (an over-limit body).
+    type Abort = c_int;
+
+    /// Whether the module runs as an interpreter for the requested file (`AddHandler
+    /// wasm-handler .ext`) rather than answering everything in its section (`SetHandler`):
+    /// only `SetHandler` sets the core's handler expression.
+    fn handler_mode(&self) -> HandlerMode {
+        // SAFETY: per_dir_config is the request's merged configuration vector.
+        let core = unsafe { apache::core_dir_config(self.r.per_dir_config) };
+        if core.is_some_and(|core| !core.expr_handler.is_null()) {
+            return HandlerMode::Section;
+        }
+        HandlerMode::Interpreter {
+            // SAFETY: filename is NULL or a string in the request pool.
+            filename: unsafe { apache::owned_text(self.r.filename) },
+            is_file: self.r.finfo.filetype == ffi::apr_filetype_e_APR_REG,
+        }
+    }
+
+    fn read_body(&mut self) -> Result<Vec<u8>, c_int> {
+        // SAFETY: the request is live; Apache's client-block API reads from its input filters
+        // into the buffer, at most its length.
+        unsafe {
+            let status = ffi::ap_setup_client_block(self.r, ffi::REQUEST_CHUNKED_DECHUNK as c_int);
+            if status != OK {
+                return Err(status);
+            }
+            let mut body = Vec::new();
+            if ffi::ap_should_client_block(self.r) == 0 {
+                return Ok(body);
+            }
+            let expected = usize::try_from(self.r.remaining).unwrap_or(0);
+            body.reserve(expected.min(16 * 1024 * 1024));
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = ffi::ap_get_client_block(self.r, chunk.as_mut_ptr().cast(), chunk.len());
+                match n {
+                    0 => return Ok(body),
+                    n if n > 0 => body.extend_from_slice(&chunk[..n as usize]),
+                    // The input filters have already answered (e.g. 413 over LimitRequestBody).
+                    _ => return Err(ffi::AP_FILTER_ERROR),
+                }
+            }
+        }
+    }
+
+    fn cgi_request(&mut self, body_len: usize) -> CgiRequest {
+        // SAFETY: every pointer read below belongs to the live request, its connection or its
+        // server, and the functions called are Apache's request accessors.
+        unsafe {
+            let r: *mut ffi::request_rec = self.r;
+            let request = &*r;
+            let connection = &*request.connection;
+            let server = &*request.server;
+            let path_info = apache::owned_text(request.path_info);
+            let path_translated = if path_info.is_empty() {
+                None
+            } else {
+                self.translate(&path_info)
+            };
+            let the_request = apache::owned_text(request.the_request);
+            CgiRequest {
+                method: apache::owned_text(request.method),
+                protocol: apache::owned_text(request.protocol),
+                path: apache::owned_text(request.uri),
+                // The URI of the original request line, also after internal redirects.
+                request_uri: the_request
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned(),
+                path_info,
+                path_translated,
+                query_string: apache::owned_text(request.args),
+                script_filename: apache::text(request.filename).map(|f| f.into_owned()),
+                headers: apache::table_entries(request.headers_in),
+                content_length: (body_len > 0 || request.remaining > 0).then_some(body_len as u64),
+                server: cgi::Server {
+                    software: apache::owned_text(ffi::ap_get_server_banner()),
+                    name: apache::owned_text(ffi::ap_get_server_name_for_url(r)),
+                    addr: apache::owned_text(connection.local_ip),
+                    port: ffi::ap_get_server_port(r),
+                    admin: apache::text(server.server_admin).map(|s| s.into_owned()),
+                    scheme: apache::owned_text(ffi::ap_run_http_scheme(r)),
+                    document_root: apache::owned_text(ffi::ap_document_root(r)),
+                    context_prefix: apache::owned_text(ffi::ap_context_prefix(r)),
+                    context_document_root: apache::owned_text(ffi::ap_context_document_root(r)),
+                },
+                client: cgi::Client {
+                    addr: apache::owned_text(request.useragent_ip),
+                    port: request.useragent_addr.as_ref().map_or(0, |a| a.port),
+                    host: apache::text(ffi::ap_get_useragent_host(
+                        r,
+                        ffi::REMOTE_HOST as c_int,
+                        std::ptr::null_mut(),
+                    ))
+                    .map(|h| h.into_owned()),
+                    user: apache::text(request.user).map(|u| u.into_owned()),
+                    auth_type: apache::text(request.ap_auth_type).map(|a| a.into_owned()),
+                },
+                extra: apache::table_entries(request.subprocess_env),
+            }
+        }
+    }
+
+    fn log(&mut self, level: Level, message: &str) {
+        // SAFETY: self.r is the live request.
+        unsafe { apache::log_request(self.r, level, message) }
+    }
+}
+
+impl Request<'_> {
+    fn pool_str(&self, s: &str) -> *const std::ffi::c_char {
+        // SAFETY: the request pool lives as long as the request.
+        unsafe { apache::pool_str(self.r.pool, s) }
+    }
+
+    /// PATH_TRANSLATED: PATH_INFO mapped to a file by a sub-request, as Apache's CGI does.
+    fn translate(&mut self, path_info: &str) -> Option<String> {
+        // SAFETY: sub-requests are created and destroyed within this call, in the request pool.
+        unsafe {
+            let escaped = ffi::ap_os_escape_path(self.r.pool, self.pool_str(path_info), 1);
+            let sub = ffi::ap_sub_req_lookup_uri(escaped, self.r, std::ptr::null_mut());
+            let sub_ref = sub.as_ref()?;
+            let translated = apache::text(sub_ref.filename)
+                .map(|f| format!("{f}{}", apache::owned_text(sub_ref.path_info)));
+            ffi::ap_destroy_sub_req(sub);
+            translated
+        }
+    }
+
+    fn respond(&mut self, response: &Response) -> c_int {
+        self.r.status = c_int::from(response.status);
+        if let Some(reason) = &response.reason {
+            self.r.status_line = self.pool_str(&format!("{} {reason}", response.status));
+        }
+        // SAFETY: the request and its header tables are live; strings are copied into its pool.
+        unsafe {
+            if let Some(content_type) = &response.content_type {
+                ffi::ap_set_content_type(self.r, self.pool_str(content_type));
+            }
+            if let Some(location) = &response.location {
+                apache::table_add(self.r.headers_out, "Location", location, true);
+            }
+            for (name, value) in &response.headers {
+                if !apache::table_add(self.r.headers_out, name, value, false) {
+                    self.log(
+                        Level::Warning,
+                        &format!("mod_wasm: dropped response header {name:?} containing NUL"),
+                    );
+                }
+            }
+        }
+        self.write_body(response.body())
+    }
+
+    fn write_body(&mut self, body: &[u8]) -> c_int {
+        if body.is_empty() {
+            return OK;
+        }
+        // SAFETY: writing a valid buffer to the live request's output filters, in pieces that
+        // ap_rwrite's int length can hold.
+        let failed = body
+            .chunks(c_int::MAX as usize)
+            .any(|piece| unsafe { ffi::ap_rwrite(piece.as_ptr().cast(), piece.len() as c_int, self.r) } < 0);
+        if failed {
+            self.log(
+                Level::Info,
+                "mod_wasm: the client went away before the response was sent",
+            );
+        }
+        OK
+    }
+
+    /// Answers the request as if the client had asked for `path` (RFC 3875 §6.2.2).
+    fn redirect_internally(&mut self, path: &str) -> c_int {
+        // SAFETY: the body has been read; Apache's internal redirect takes over the request.
+        unsafe {
+            self.r.method = c"GET".as_ptr();
+            self.r.method_number = ffi::M_GET as c_int;
+            ffi::apr_table_unset(self.r.headers_in, c"Content-Length".as_ptr());
+            ffi::ap_internal_redirect_handler(self.pool_str(path), self.r);
+        }
+        OK
+    }
+}
