@@ -184,7 +184,7 @@ impl ConnectGrants {
 }
 
 /// What one run's connections and name lookups pass through: it checks them against the grants
-/// and records what it refuses, for the run's [`RunReport`](crate::RunReport). A backend makes
+/// and records what it refuses, for the run's [`RunReport`]. A backend makes
 /// one per run; clones share the record, so one can go into the engine's networking layer while
 /// the backend keeps another to collect the refusals when the run is over.
 #[derive(Clone, Debug)]

@@ -161,7 +161,7 @@ impl Setting for Program {
 ///
 /// This is the cheap check done when the directive is read; compiling happens once the whole
 /// configuration is known (the runtime may be chosen by a later directive or an outer section).
-pub fn check_module_file(path: &Path) -> Result<(), String> {
+fn check_module_file(path: &Path) -> Result<(), String> {
     let shown = path.display();
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
     let metadata = file
