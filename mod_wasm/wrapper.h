@@ -6,6 +6,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mmn.h"
+#include "ap_regex.h"
 #include "unixd.h"
 #include "apr_strings.h"
 #include "apr_tables.h"

@@ -7,7 +7,7 @@ use crate::apache::{self, guard};
 use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 use crate::process;
 use mod_wasm_core::{
-    Applies, Args, Directive, Origin, SectionConfig, ServerConfig, Site, DIRECTIVES,
+    Applies, Args, Directive, Mount, Origin, SectionConfig, ServerConfig, Site, DIRECTIVES,
 };
 use runtime_api::Registry;
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -171,21 +171,34 @@ struct CmdSite<'a> {
 impl Site for CmdSite<'_> {
     fn origin(&self) -> Origin {
         // SAFETY: Apache passes a live directive node, whose strings live as long as the
-        // configuration.
+        // configuration; while a section's directives are read, `cmd.path` is its argument
+        // (for `<Location ~ re>`, the expression).
         unsafe {
             let node = &*self.cmd.directive;
-            let section = match node.parent.as_ref() {
-                Some(parent) => format!(
-                    "{} {}",
-                    apache::owned_text(parent.directive),
-                    apache::owned_text(parent.args)
-                ),
-                None => "server config".to_owned(),
+            let parent = node.parent.as_ref();
+            let (section, mount) = match parent {
+                Some(parent) => {
+                    let name = apache::owned_text(parent.directive);
+                    let args = apache::owned_text(parent.args);
+                    let mount = match name.to_ascii_lowercase().as_str() {
+                        "<location" => {
+                            let regex = args.trim_start().starts_with('~');
+                            Mount::location(&apache::owned_text(self.cmd.path), regex)
+                        }
+                        "<locationmatch" => {
+                            Mount::location(&apache::owned_text(self.cmd.path), true)
+                        }
+                        _ => None,
+                    };
+                    (format!("{name} {args}"), mount)
+                }
+                None => ("server config".to_owned(), None),
             };
             Origin {
                 file: apache::owned_text(node.filename),
                 line: node.line_num.max(0) as u32,
                 section,
+                mount,
             }
         }
     }

@@ -6,7 +6,9 @@ use crate::apache::{self, guard};
 use crate::{ffi, process};
 use cgi::CgiRequest;
 use mod_wasm_core::{Exchange, HandlerMode, Level, Reply, Response};
-use std::ffi::{c_int, CStr};
+use std::collections::HashMap;
+use std::ffi::{c_int, CStr, CString};
+use std::sync::{Mutex, OnceLock};
 
 pub const HANDLER_NAME: &CStr = c"wasm-handler";
 
@@ -98,7 +100,26 @@ impl Exchange for Request<'_> {
         }
     }
 
-    fn cgi_request(&mut self, body_len: usize) -> CgiRequest {
+    fn path(&self) -> String {
+        // SAFETY: uri is NULL or a string in the request pool.
+        unsafe { apache::owned_text(self.r.uri) }
+    }
+
+    fn pattern_end(&mut self, pattern: &str, subject: &str) -> Option<usize> {
+        let regex = compiled(pattern)?;
+        let subject = CString::new(subject).ok()?;
+        let mut found = ffi::ap_regmatch_t {
+            rm_so: -1,
+            rm_eo: -1,
+        };
+        // SAFETY: a compiled expression, a NUL-terminated subject, and room for one match.
+        let status = unsafe { ffi::ap_regexec(regex.0, subject.as_ptr(), 1, &mut found, 0) };
+        (status == 0)
+            .then(|| usize::try_from(found.rm_eo).ok())
+            .flatten()
+    }
+
+    fn cgi_request(&mut self, body_len: usize, path_info: Option<&str>) -> CgiRequest {
         // SAFETY: every pointer read below belongs to the live request, its connection or its
         // server, and the functions called are Apache's request accessors.
         unsafe {
@@ -106,7 +127,10 @@ impl Exchange for Request<'_> {
             let request = &*r;
             let connection = &*request.connection;
             let server = &*request.server;
-            let path_info = apache::owned_text(request.path_info);
+            let path_info = match path_info {
+                Some(path_info) => path_info.to_owned(),
+                None => apache::owned_text(request.path_info),
+            };
             let path_translated = if path_info.is_empty() {
                 None
             } else {
@@ -161,6 +185,39 @@ impl Exchange for Request<'_> {
         // SAFETY: self.r is the live request.
         unsafe { apache::log_request(self.r, level, message) }
     }
+}
+
+/// A regular expression compiled by Apache's engine, as `<LocationMatch>` compiles it.
+struct Regex(*const ffi::ap_regex_t);
+
+// SAFETY: a compiled expression is never changed, and Apache's matcher takes it as const from
+// any thread (each match uses its own match data).
+unsafe impl Send for Regex {}
+// SAFETY: as above.
+unsafe impl Sync for Regex {}
+
+/// `pattern` compiled, once per process: the patterns are those of the configuration's
+/// `<LocationMatch>` sections, so there are few, and they are kept for the life of the process.
+/// `None` when Apache's engine refuses it (which Apache would have refused first).
+fn compiled(pattern: &str) -> Option<&'static Regex> {
+    static COMPILED: OnceLock<Mutex<HashMap<String, Option<&'static Regex>>>> = OnceLock::new();
+    let mut compiled = COMPILED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    *compiled.entry(pattern.to_owned()).or_insert_with(|| {
+        let source = CString::new(pattern).ok()?;
+        let regex = Box::leak(Box::new(ffi::ap_regex_t {
+            re_pcre: std::ptr::null_mut(),
+            re_nsub: 0,
+            re_erroffset: 0,
+        }));
+        // SAFETY: compiles into the leaked, zeroed expression, with the flags <LocationMatch>
+        // uses (Apache adds its default flags to them).
+        let status =
+            unsafe { ffi::ap_regcomp(regex, source.as_ptr(), ffi::AP_REG_EXTENDED as c_int) };
+        (status == 0).then(|| &*Box::leak(Box::new(Regex(regex))))
+    })
 }
 
 impl Request<'_> {

@@ -108,6 +108,53 @@ fn requests_become_cgi_meta_variables() {
     });
 }
 
+/// SCRIPT_NAME and PATH_INFO the guest saw for `path`.
+fn script_name_and_path_info(apache: &Apache, path: &str) -> (String, String) {
+    let vars = variables(apache, apache.request("GET", path));
+    let var = |name| get(&vars, name).unwrap_or_default().to_owned();
+    (var("SCRIPT_NAME"), var("PATH_INFO"))
+}
+
+fn pair(script_name: &str, path_info: &str) -> (String, String) {
+    (script_name.to_owned(), path_info.to_owned())
+}
+
+#[test]
+fn an_app_that_answers_its_location_is_mounted_there() {
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        let htdocs = config.htdocs();
+        config.scratch.dir("htdocs/files");
+        let cgi_env = guest("cgi-env");
+        let body = format!(
+            // The handler and runtime for a whole tree, an app in one branch of it (the
+            // server's own split would give SCRIPT_NAME=/rt, the first segment not on disk).
+            "<Location /rt>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmEnableCGI On\n</Location>\n\
+             <Location /rt/env>\n  WasmModule {env}\n</Location>\n\
+             <LocationMatch \"^/users/[0-9]+\">\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {env}\n  WasmEnableCGI On\n</LocationMatch>\n\
+             <Directory {htdocs}/files>\n  AddHandler wasm-handler .env\n  WasmRuntime {runtime}\n  WasmModule {env}\n  WasmEnableCGI On\n</Directory>\n",
+            env = cgi_env.display(),
+            htdocs = htdocs.display(),
+        );
+        config.scratch.file("htdocs/files/show.env", "");
+        let apache = config.with_body(&body).start();
+        for (path, expected) in [
+            ("/rt/env/some/path?x=1", pair("/rt/env", "/some/path")),
+            ("/rt/env", pair("/rt/env", "")),
+            ("/rt/env/", pair("/rt/env", "/")),
+            ("/users/42/profile", pair("/users/42", "/profile")),
+            // An interpreter keeps the server's split, which follows the file system.
+            ("/files/show.env/extra", pair("/files/show.env", "/extra")),
+        ] {
+            assert_eq!(
+                script_name_and_path_info(&apache, path),
+                expected,
+                "{runtime}: {path}"
+            );
+        }
+    });
+}
+
 #[test]
 fn status_location_and_headers_come_from_the_program() {
     for_each_runtime(|runtime| {

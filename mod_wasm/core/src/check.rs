@@ -6,6 +6,7 @@
 //! [`ServerSections`], and [`effective_configs`] merges them the way requests will see them.
 
 use crate::modules::{ModuleKey, Provenance};
+use crate::origin::location_contains;
 use crate::section::SectionConfig;
 use crate::serve::{Gateway, Level};
 use std::time::Instant;
@@ -78,13 +79,6 @@ pub fn effective_configs<S>(server: &ServerSections<S>) -> Vec<SectionConfig> {
     configs.push(defaults.clone());
     configs.retain(|config| config.program.module.is_some());
     configs
-}
-
-/// Whether a literal `<Location outer>` applies to requests for `path`, as Apache 2.4 matches
-/// it: a prefix that ends at a path segment boundary.
-fn location_contains(outer: &str, path: &str) -> bool {
-    path.strip_prefix(outer)
-        .is_some_and(|rest| outer.ends_with('/') || rest.is_empty() || rest.starts_with('/'))
 }
 
 /// What the check found.
@@ -171,16 +165,6 @@ mod tests {
     use crate::testing::{fake_registry, write_file, FakeRuntime, EMPTY_MODULE};
     use runtime_api::Registry;
     use std::path::Path;
-
-    #[test]
-    fn locations_contain_paths_at_segment_boundaries() {
-        assert!(location_contains("/app", "/app"));
-        assert!(location_contains("/app", "/app/admin"));
-        assert!(location_contains("/app/", "/app/admin"));
-        assert!(location_contains("/", "/anything"));
-        assert!(!location_contains("/app", "/application"));
-        assert!(!location_contains("/app/admin", "/app"));
-    }
 
     fn section(site: &TestSite, directives: &[(&str, &str)]) -> SectionConfig {
         let mut config = SectionConfig::default();

@@ -114,6 +114,7 @@ pub(crate) mod testing {
                 file: "test.conf".into(),
                 line: self.line,
                 section: "<Location /t>".into(),
+                mount: Some(crate::origin::Mount::Prefix("/t".into())),
             }
         }
         fn server_root_relative(&self, path: &str) -> Result<PathBuf, String> {

@@ -23,7 +23,7 @@ pub mod settings;
 pub use artifact_cache::ArtifactCache;
 pub use directive::{Applied, Applies, Args, Directive, Site, DIRECTIVES};
 pub use modules::{ModuleKey, ModuleStore};
-pub use origin::{Declared, Origin};
+pub use origin::{Declared, Mount, Origin};
 pub use section::SectionConfig;
 pub use serve::{Exchange, Gateway, HandlerMode, Level, OutputLimits, Reply, Response};
 pub use server::{CacheDir, ServerConfig};

@@ -7,6 +7,7 @@
 
 use crate::modules::{ModuleStore, Provenance};
 use crate::section::{Resolved, SectionConfig};
+use crate::settings::cgi::mounted_path_info;
 use cgi::{CgiRequest, Disposition};
 use runtime_api::{LoadedModule, OutputBuffer, Registry, RunReport, Stdio};
 use std::sync::Arc;
@@ -64,9 +65,17 @@ pub trait Exchange {
     /// The whole request body (de-chunked), bounded by the server's limit.
     fn read_body(&mut self) -> Result<Vec<u8>, Self::Abort>;
 
+    /// The request's decoded URL path, which `<Location>` sections match.
+    fn path(&self) -> String;
+
+    /// Where the first match of the server's regular expression `pattern` in `subject` ends,
+    /// as a `<LocationMatch>` matches; `None` when it does not match.
+    fn pattern_end(&mut self, pattern: &str, subject: &str) -> Option<usize>;
+
     /// The request as CGI describes it, with host paths for its file names, for a body of
-    /// `body_len` bytes on stdin.
-    fn cgi_request(&mut self, body_len: usize) -> CgiRequest;
+    /// `body_len` bytes on stdin. `path_info` is PATH_INFO when the pipeline chose it (an app
+    /// mounted at a `<Location>`); without it, the server splits the path as for mod_cgi.
+    fn cgi_request(&mut self, body_len: usize, path_info: Option<&str>) -> CgiRequest;
 
     /// Writes a line to the error log, in the context of this request.
     fn log(&mut self, level: Level, message: &str);
@@ -125,10 +134,11 @@ impl Gateway<'_> {
                 return Reply::Status(500);
             }
         };
+        let mode = exchange.handler_mode();
         if let HandlerMode::Interpreter {
             filename,
             is_file: false,
-        } = exchange.handler_mode()
+        } = &mode
         {
             exchange.log(
                 Level::Info,
@@ -139,7 +149,14 @@ impl Gateway<'_> {
         let Some(module) = self.load(&resolved, exchange) else {
             return Reply::Status(500);
         };
-        let output = match run(config, &resolved, module.as_ref(), self.limits, exchange) {
+        let output = match run(
+            config,
+            &resolved,
+            &mode,
+            module.as_ref(),
+            self.limits,
+            exchange,
+        ) {
             Ok(output) => output,
             Err(Ended::Status(status)) => return Reply::Status(status),
             Err(Ended::Aborted(abort)) => return Reply::Aborted(abort),
@@ -241,6 +258,7 @@ enum Ended<A> {
 fn run<E: Exchange>(
     config: &SectionConfig,
     resolved: &Resolved,
+    mode: &HandlerMode,
     module: &dyn LoadedModule,
     limits: OutputLimits,
     exchange: &mut E,
@@ -249,7 +267,8 @@ fn run<E: Exchange>(
     let mut stdin = Vec::new();
     if config.cgi.enabled() {
         stdin = exchange.read_body().map_err(Ended::Aborted)?;
-        let request = exchange.cgi_request(stdin.len());
+        let path_info = mounted_app_path_info(resolved, mode, exchange);
+        let request = exchange.cgi_request(stdin.len(), path_info.as_deref());
         config.cgi.add_request(&mut execution, request);
     }
     let stdout = OutputBuffer::with_limit(limits.stdout);
@@ -307,6 +326,23 @@ fn run<E: Exchange>(
             Err(Ended::Status(500))
         }
     }
+}
+
+/// PATH_INFO of an app that answers its whole `<Location>` (`SetHandler`), when its module is
+/// configured in that `<Location>`: SCRIPT_NAME is then where the app is mounted, as every
+/// gateway that mounts apps at a URL gives it. Interpreters (`AddHandler`) and modules
+/// configured elsewhere keep the server's split, which follows the file system.
+fn mounted_app_path_info(
+    resolved: &Resolved,
+    mode: &HandlerMode,
+    exchange: &mut impl Exchange,
+) -> Option<String> {
+    let mount = resolved.module.origin.mount.as_ref()?;
+    if *mode != HandlerMode::Section {
+        return None;
+    }
+    let path = exchange.path();
+    mounted_path_info(mount, &path, |pattern| exchange.pattern_end(pattern, &path))
 }
 
 /// A size as people write it: `256 MiB`, `64 KiB`, `100 bytes`.

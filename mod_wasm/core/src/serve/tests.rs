@@ -3,6 +3,7 @@
 use super::*;
 use crate::directive::testing::{apply, TestSite};
 use crate::directive::Site;
+use crate::origin::Mount;
 use crate::testing::{write_file, FakeRuntime, EMPTY_MODULE};
 use runtime_api::{Abi, Capabilities, ExecutionConfig, ExitCode, Refusal, RunError};
 use std::io::{Read, Write};
@@ -58,11 +59,28 @@ impl Exchange for FakeExchange {
         self.body.clone()
     }
 
-    fn cgi_request(&mut self, body_len: usize) -> CgiRequest {
-        CgiRequest {
+    fn path(&self) -> String {
+        self.request.path.clone()
+    }
+
+    /// Knows one expression: `^/t/[0-9]+`.
+    fn pattern_end(&mut self, pattern: &str, subject: &str) -> Option<usize> {
+        assert_eq!(pattern, "^/t/[0-9]+");
+        let digits = subject.strip_prefix("/t/")?;
+        let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+        (len > 0).then_some(3 + len)
+    }
+
+    /// The server's split (`request.path_info`) unless the pipeline chose one.
+    fn cgi_request(&mut self, body_len: usize, path_info: Option<&str>) -> CgiRequest {
+        let mut request = CgiRequest {
             content_length: (body_len > 0).then_some(body_len as u64),
             ..self.request.clone()
+        };
+        if let Some(path_info) = path_info {
+            request.path_info = path_info.to_owned();
         }
+        request
     }
 
     fn log(&mut self, level: Level, message: &str) {
@@ -486,4 +504,94 @@ fn stderr_lines_split_on_any_line_ending() {
     assert_eq!(lines, ["a", "", "\u{fffd}b"]);
     assert_eq!(text_lines(b"").count(), 0);
     assert_eq!(text_lines(b"\n\n").count(), 0);
+}
+
+/// A runtime whose guest answers with an empty CGI response and keeps the sandbox it saw.
+fn recording() -> (FakeRuntime, Arc<std::sync::Mutex<Option<ExecutionConfig>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let record = seen.clone();
+    let runtime =
+        FakeRuntime::new("fake").with_guest(move |config: &ExecutionConfig, mut stdio| {
+            *record.lock().unwrap() = Some(config.clone());
+            stdio.stdout.write_all(b"Status: 204\n\n").unwrap();
+            Ok(ExitCode::SUCCESS).into()
+        });
+    (runtime, seen)
+}
+
+/// SCRIPT_NAME and PATH_INFO as the guest saw them, for a request for `path` that the server
+/// split at `server_path_info`, with the module configured where `mount` says.
+fn script_name_and_path_info(
+    mount: Option<Mount>,
+    mode: HandlerMode,
+    path: &str,
+    server_path_info: &str,
+) -> (String, String) {
+    let (runtime, seen) = recording();
+    let mut location = Location::cgi(runtime);
+    location
+        .config
+        .program
+        .module
+        .as_mut()
+        .unwrap()
+        .origin
+        .mount = mount;
+    let mut exchange = FakeExchange::new();
+    exchange.mode = mode;
+    exchange.request.path = path.into();
+    exchange.request.path_info = server_path_info.into();
+    respond(location.serve(&mut exchange));
+    let config = seen.lock().unwrap().take().unwrap();
+    let var = |name: &str| {
+        let value = config
+            .env
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone());
+        value.unwrap_or_default()
+    };
+    (var("SCRIPT_NAME"), var("PATH_INFO"))
+}
+
+fn pair(script_name: &str, path_info: &str) -> (String, String) {
+    (script_name.to_owned(), path_info.to_owned())
+}
+
+#[test]
+fn an_app_answering_its_location_is_mounted_where_its_module_is_configured() {
+    // The server split at /t, the first path segment under its DocumentRoot that is not there.
+    let prefix = Some(Mount::Prefix("/t/env".into()));
+    assert_eq!(
+        script_name_and_path_info(prefix, HandlerMode::Section, "/t/env/a/b", "/env/a/b"),
+        pair("/t/env", "/a/b")
+    );
+    let pattern = Some(Mount::Pattern("^/t/[0-9]+".into()));
+    assert_eq!(
+        script_name_and_path_info(pattern, HandlerMode::Section, "/t/42/x", "/42/x"),
+        pair("/t/42", "/x")
+    );
+}
+
+#[test]
+fn interpreters_and_modules_configured_elsewhere_keep_the_servers_split() {
+    let interpreter = HandlerMode::Interpreter {
+        filename: "/var/www/t".into(),
+        is_file: true,
+    };
+    let prefix = Some(Mount::Prefix("/t/env".into()));
+    assert_eq!(
+        script_name_and_path_info(prefix, interpreter, "/t/env/a", "/env/a"),
+        pair("/t", "/env/a")
+    );
+    assert_eq!(
+        script_name_and_path_info(None, HandlerMode::Section, "/t/env/a", "/env/a"),
+        pair("/t", "/env/a")
+    );
+    // A path the mount does not match (after an internal redirect, say).
+    let elsewhere = Some(Mount::Prefix("/other".into()));
+    assert_eq!(
+        script_name_and_path_info(elsewhere, HandlerMode::Section, "/t/env/a", "/env/a"),
+        pair("/t", "/env/a")
+    );
 }

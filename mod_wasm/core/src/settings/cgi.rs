@@ -6,6 +6,7 @@
 
 use super::Setting;
 use crate::directive::{Applies, Args, Directive};
+use crate::origin::{location_contains, Mount};
 use cgi::CgiRequest;
 use runtime_api::{ExecutionConfig, Preopen};
 use std::path::Path;
@@ -75,6 +76,32 @@ impl Setting for CgiSettings {
     }
 }
 
+/// PATH_INFO for an app mounted at `mount`, when the request's `path` is in it: what follows
+/// the part of the path the mount matched, SCRIPT_NAME being that part. `pattern_end` says where
+/// a regular expression's first match in the path ends, as the server matches it.
+///
+/// A `/` at the end of the matched part goes to PATH_INFO, which starts with `/` or is empty;
+/// a match that ends inside a path segment takes in the rest of that segment. `None` when the
+/// mount does not match the path (an internal redirect, say): the server's split stays.
+pub fn mounted_path_info(
+    mount: &Mount,
+    path: &str,
+    pattern_end: impl FnOnce(&str) -> Option<usize>,
+) -> Option<String> {
+    let end = match mount {
+        Mount::Prefix(prefix) => location_contains(prefix, path).then_some(prefix.len())?,
+        Mount::Pattern(pattern) => pattern_end(pattern)?,
+    };
+    let matched = path.get(..end)?;
+    let mut script_len = matched.trim_end_matches('/').len();
+    if !path[script_len..].starts_with('/') {
+        script_len = path[script_len..]
+            .find('/')
+            .map_or(path.len(), |slash| script_len + slash);
+    }
+    Some(path[script_len..].to_owned())
+}
+
 /// The path under which the guest sees the host file `host`, through the preopen whose host
 /// directory contains it most specifically; `None` when no preopen contains it.
 fn guest_path_of(preopens: &[Preopen], host: &Path) -> Option<String> {
@@ -117,6 +144,40 @@ mod tests {
         assert!(!merged.enabled());
         assert!(merged.maps_file_names());
         assert!(!CgiSettings::default().enabled());
+    }
+
+    #[test]
+    fn a_prefix_mount_is_script_name_and_the_rest_path_info() {
+        let at = |prefix: &str, path: &str| {
+            mounted_path_info(&Mount::Prefix(prefix.into()), path, |_| unreachable!())
+        };
+        assert_eq!(at("/app", "/app/users/5").as_deref(), Some("/users/5"));
+        assert_eq!(at("/app", "/app").as_deref(), Some(""));
+        assert_eq!(at("/app", "/app/").as_deref(), Some("/"));
+        assert_eq!(at("/app/", "/app/x").as_deref(), Some("/x"));
+        assert_eq!(
+            at("/", "/x/y").as_deref(),
+            Some("/x/y"),
+            "SCRIPT_NAME is empty"
+        );
+        assert_eq!(at("/app", "/application"), None);
+        assert_eq!(at("/app", "/other/app"), None);
+    }
+
+    #[test]
+    fn a_pattern_mount_ends_where_its_match_ends() {
+        let pattern = Mount::Pattern("^/users/[0-9]+".into());
+        let at = |path: &str, end: Option<usize>| mounted_path_info(&pattern, path, |_| end);
+        assert_eq!(
+            at("/users/42/profile", Some(9)).as_deref(),
+            Some("/profile")
+        );
+        assert_eq!(at("/users/42", Some(9)).as_deref(), Some(""));
+        // The match ends inside a segment: the segment is the script's.
+        assert_eq!(at("/users/42abc/x", Some(9)).as_deref(), Some("/x"));
+        assert_eq!(at("/users/42abc", Some(9)).as_deref(), Some(""));
+        assert_eq!(at("/elsewhere", None), None);
+        assert_eq!(at("/users", Some(99)), None, "an end beyond the path");
     }
 
     #[test]
