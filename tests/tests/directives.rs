@@ -206,6 +206,54 @@ fn read_only_directories_cannot_be_written() {
 }
 
 #[test]
+fn read_only_directories_can_be_listed_read_and_inspected() {
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        let ro = config.scratch.writable_dir("ro");
+        config.scratch.file("ro/a.txt", "alpha\n");
+        config.scratch.file("ro/sub/b.txt", "beta\n");
+        let probes = [
+            ("/ls-root", "ls /d"),
+            ("/ls-sub", "ls /d/sub"),
+            ("/read", "read /d/sub/b.txt"),
+            ("/stat-file", "stat /d/a.txt"),
+            ("/stat-dir", "stat /d/sub"),
+            ("/write", "write /d/new.txt"),
+            ("/mkdir", "mkdir /d/new"),
+        ];
+        let body: String = probes
+            .iter()
+            .map(|(path, args)| {
+                let args: String = args
+                    .split(' ')
+                    .map(|a| format!("  WasmArg {a}\n"))
+                    .collect();
+                let grant = format!("  WasmMapDir /d {} ro", ro.display());
+                probe_location(path, runtime, &format!("{args}{grant}"))
+            })
+            .collect();
+        let apache = config.with_body(&body).start();
+        assert_eq!(lines(&apache, "/ls-root"), ["a.txt", "sub"], "{runtime}");
+        assert_eq!(lines(&apache, "/ls-sub"), ["b.txt"], "{runtime}");
+        assert_eq!(lines(&apache, "/read"), ["beta"], "{runtime}");
+        assert_eq!(
+            lines(&apache, "/stat-file"),
+            ["file of 6 bytes"],
+            "{runtime}"
+        );
+        assert_eq!(lines(&apache, "/stat-dir"), ["directory"], "{runtime}");
+        for refused in ["/write", "/mkdir"] {
+            let out = lines(&apache, refused);
+            assert!(out[0].starts_with("error:"), "{runtime} {refused}: {out:?}");
+        }
+        assert!(
+            !ro.join("new.txt").exists() && !ro.join("new").exists(),
+            "{runtime}"
+        );
+    });
+}
+
+#[test]
 fn wasm_entry_point_calls_another_export() {
     for_each_runtime(|runtime| {
         let apache = Config::new(&probe_location(

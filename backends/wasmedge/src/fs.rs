@@ -3,17 +3,21 @@
 //! async-wasi's `DiskFileSys` confines paths to its directory (lexically, like Wasmer's host
 //! filesystem) but has two gaps that [`HostDir`] closes:
 //! - it grants every right, so a read-only directory would be writable: here every change is
-//!   refused with `EROFS` when the location maps the directory `ro`;
+//!   refused with `EROFS` when the location maps the directory `ro`, and what is opened there
+//!   is opened without the rights to change it;
 //! - opening the directory itself hands back the preopened descriptor, which the guest then
 //!   cannot close (Rust's `read_dir` of a mapped directory panics on that): here such an open
-//!   gets a descriptor of its own.
+//!   gets a descriptor of its own;
+//! - a directory's descriptor only gets the rights the guest asks for, and wasi-libc asks for
+//!   no more than the parent's inheriting rights, which `DiskFileSys` makes file rights: a
+//!   subdirectory could not be listed. Here a directory gets the rights of a directory.
 
 use runtime_api::{Access, Preopen};
 use std::collections::HashSet;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::error::Errno;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::DiskFileSys;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::{
-    FdFlags, Filestat, OFlags, WASIRights, WasiDir, WasiFile, WasiFileSys, WasiNode,
+    FdFlags, FileType, Filestat, OFlags, WASIRights, WasiDir, WasiFile, WasiFileSys, WasiNode,
 };
 
 /// The inode async-wasi gives a filesystem's root: its preopened descriptor.
@@ -60,7 +64,10 @@ impl HostDir {
     }
 }
 
-/// Rights that let a descriptor change the file it names.
+/// Rights that let a descriptor change the file it names. Guests ask for some of them when
+/// they only mean to read (Rust's standard library always asks for the right to set times,
+/// C's for everything but writing when opening a directory), so asking is no refusal; writing
+/// is what `FD_WRITE` asks for.
 fn modifying_rights() -> WASIRights {
     WASIRights::FD_WRITE
         | WASIRights::FD_ALLOCATE
@@ -81,12 +88,28 @@ impl WasiFileSys for HostDir {
         fdflags: FdFlags,
     ) -> Result<usize, Errno> {
         if oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)
-            || fs_rights_base.intersects(modifying_rights())
+            || fs_rights_base.contains(WASIRights::FD_WRITE)
             || fdflags.contains(FdFlags::APPEND)
         {
             self.writable()?;
         }
         let dir = self.inner(dir_ino)?;
+        let is_dir = oflags.contains(OFlags::DIRECTORY)
+            || self
+                .disk
+                .path_filestat_get(dir, path, true)
+                .is_ok_and(|stat| stat.filetype == FileType::DIRECTORY);
+        let fs_rights_base = match is_dir {
+            true => fs_rights_base | WASIRights::dir_all(),
+            false => fs_rights_base,
+        };
+        let (fs_rights_base, fs_rights_inheriting) = match self.access {
+            Access::ReadWrite => (fs_rights_base, fs_rights_inheriting),
+            Access::ReadOnly => (
+                fs_rights_base - modifying_rights(),
+                fs_rights_inheriting - modifying_rights(),
+            ),
+        };
         let opened = self.disk.path_open(
             dir,
             path,
@@ -235,6 +258,12 @@ mod tests {
         let (host, mut dir) = host_dir(Access::ReadOnly);
         let file = open(&mut dir, "file.txt", OFlags::empty(), WASIRights::FD_READ).unwrap();
         assert!(dir.get_file(file).is_ok());
+        // What Rust's standard library asks for to read a file or a directory.
+        let reading =
+            WASIRights::FD_READ | WASIRights::FD_READDIR | WASIRights::FD_FILESTAT_SET_TIMES;
+        let listed = open(&mut dir, ".", OFlags::DIRECTORY, reading.clone()).unwrap();
+        assert!(dir.get_dir(listed).unwrap().get_readdir(0).is_ok());
+        open(&mut dir, "file.txt", OFlags::empty(), reading).unwrap();
         let refused = [
             open(&mut dir, "file.txt", OFlags::empty(), WASIRights::FD_WRITE),
             open(&mut dir, "file.txt", OFlags::TRUNCATE, WASIRights::FD_READ),
@@ -259,6 +288,30 @@ mod tests {
         assert!(host.path().join("file.txt").exists());
         assert!(!host.path().join("new.txt").exists());
         assert!(!host.path().join("sub").exists());
+    }
+
+    #[test]
+    fn subdirectories_can_be_listed_with_the_rights_wasi_libc_asks_for() {
+        for access in [Access::ReadOnly, Access::ReadWrite] {
+            let (host, mut dir) = host_dir(access);
+            std::fs::create_dir(host.path().join("sub")).unwrap();
+            std::fs::write(host.path().join("sub/inner.txt"), "x").unwrap();
+            // The parent's inheriting rights: file rights, no FD_READDIR.
+            let asked = WASIRights::FD_READ | WASIRights::FD_SEEK | WASIRights::FD_FILESTAT_GET;
+            let sub = open(&mut dir, "sub", OFlags::DIRECTORY, asked).unwrap();
+            let names: Vec<String> = dir
+                .get_dir(sub)
+                .unwrap()
+                .get_readdir(0)
+                .unwrap()
+                .into_iter()
+                .map(|(name, _, _)| name)
+                .collect();
+            assert!(
+                names.contains(&"inner.txt".to_owned()),
+                "{access:?}: {names:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //!   big N         print N bytes of a fixed pattern (no CGI headers)
 //!   read PATH     print the file at PATH, or "error: ..."
 //!   write PATH    create PATH with some text; print "wrote" or "error: ..."
+//!   ls PATH       print the names in directory PATH, sorted, one per line, or "error: ..."
+//!   stat PATH     print "directory" or "file of N bytes" for PATH, or "error: ..."
+//!   mkdir PATH    create directory PATH; print "created" or "error: ..."
 //!   script        CGI: print SCRIPT_FILENAME and the contents of that file (interpreter mode)
 //!   headers       CGI: repeated Set-Cookie and a custom header
 //!   malformed     CGI: output without a header block
@@ -97,6 +100,28 @@ fn main() {
         },
         "write" => match std::fs::write(arg(2), "written by probe\n") {
             Ok(()) => writeln!(out, "wrote").unwrap(),
+            Err(e) => writeln!(out, "error: {e}").unwrap(),
+        },
+        "ls" => match std::fs::read_dir(arg(2)) {
+            Ok(entries) => {
+                let mut names: Vec<String> = entries
+                    .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|e| vec![format!("error: {e}")]);
+                names.sort();
+                for name in names {
+                    writeln!(out, "{name}").unwrap();
+                }
+            }
+            Err(e) => writeln!(out, "error: {e}").unwrap(),
+        },
+        "stat" => match std::fs::metadata(arg(2)) {
+            Ok(metadata) if metadata.is_dir() => writeln!(out, "directory").unwrap(),
+            Ok(metadata) => writeln!(out, "file of {} bytes", metadata.len()).unwrap(),
+            Err(e) => writeln!(out, "error: {e}").unwrap(),
+        },
+        "mkdir" => match std::fs::create_dir(arg(2)) {
+            Ok(()) => writeln!(out, "created").unwrap(),
             Err(e) => writeln!(out, "error: {e}").unwrap(),
         },
         "script" => {
