@@ -53,7 +53,7 @@ fn wasix_guests_run_where_wasix_is_provided_and_are_refused_elsewhere() {
 }
 
 /// A second build of mod_wasm with fewer runtimes than the one under test, if the test command
-/// made one (`MOD_WASM_SO_MINIMAL`: `scripts/build` makes one without any runtime); otherwise
+/// made one (`MOD_WASM_SO_MINIMAL`: `scripts/test` makes one without any runtime); otherwise
 /// the build under test.
 fn minimal_build() -> PathBuf {
     std::env::var_os("MOD_WASM_SO_MINIMAL")
