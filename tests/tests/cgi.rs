@@ -221,3 +221,31 @@ fn output_without_a_header_block_is_a_bad_gateway() {
         assert!(log.contains("probe.wasm with runtime"), "{runtime}: {log}");
     });
 }
+
+#[test]
+fn server_timing_is_sent_only_where_turned_on() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&format!(
+            "{}{}",
+            cgi_location("/plain", runtime, "hello", ""),
+            cgi_location("/timed", runtime, "hello", "  WasmServerTiming On"),
+        ))
+        .start();
+        let plain = apache.get("/plain");
+        assert_eq!(plain.status, 200, "{runtime}");
+        assert_eq!(plain.header("Server-Timing"), None, "{runtime}");
+        let timed = apache.get("/timed");
+        assert_eq!(timed.text(), "Hello from WebAssembly!\n", "{runtime}");
+        let timing = timed.header("Server-Timing").unwrap_or_default();
+        let millis: f64 = timing
+            .strip_prefix("wasm;dur=")
+            .and_then(|rest| rest.split(';').next())
+            .and_then(|dur| dur.parse().ok())
+            .unwrap_or_else(|| panic!("{runtime}: {timing:?}"));
+        assert!(millis > 0.0, "{runtime}: {timing}");
+        assert!(
+            timing.ends_with(&format!(";desc=\"{runtime}\"")),
+            "{timing}"
+        );
+    });
+}

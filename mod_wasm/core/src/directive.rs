@@ -6,7 +6,7 @@
 use crate::origin::Origin;
 use crate::section::SectionConfig;
 use crate::server::ServerConfig;
-use crate::settings::{cgi, connect, dirs, program};
+use crate::settings::{cgi, connect, dirs, program, timing};
 use runtime_api::Registry;
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -66,7 +66,7 @@ impl Directive {
 }
 
 /// Every directive, in the order `apachectl -L` lists them.
-pub static DIRECTIVES: [Directive; 11] = [
+pub static DIRECTIVES: [Directive; 12] = [
     program::WASM_MODULE,
     program::WASM_RUNTIME,
     program::WASM_ARG,
@@ -77,6 +77,7 @@ pub static DIRECTIVES: [Directive; 11] = [
     cgi::WASM_ENABLE_CGI,
     cgi::WASM_MAP_CGI_FILE_NAMES,
     program::WASM_ENTRY_POINT,
+    timing::WASM_SERVER_TIMING,
     crate::server::WASM_CACHE_DIR,
 ];
 

@@ -7,6 +7,7 @@ use crate::settings::cgi::CgiSettings;
 use crate::settings::connect::Connections;
 use crate::settings::dirs::Directories;
 use crate::settings::program::Program;
+use crate::settings::timing::ServerTiming;
 use crate::settings::Setting;
 use runtime_api::{ExecutionConfig, Registry, Runtime};
 use std::fmt;
@@ -19,6 +20,7 @@ pub struct SectionConfig {
     pub dirs: Directories,
     pub connect: Connections,
     pub cgi: CgiSettings,
+    pub timing: ServerTiming,
 }
 
 impl SectionConfig {
@@ -29,6 +31,7 @@ impl SectionConfig {
             dirs: Setting::merge(&outer.dirs, &inner.dirs),
             connect: Setting::merge(&outer.connect, &inner.connect),
             cgi: Setting::merge(&outer.cgi, &inner.cgi),
+            timing: Setting::merge(&outer.timing, &inner.timing),
         }
     }
 
@@ -39,6 +42,7 @@ impl SectionConfig {
         self.dirs.grant(&mut run);
         self.connect.grant(&mut run);
         self.cgi.grant(&mut run);
+        self.timing.grant(&mut run);
         run
     }
 
@@ -63,6 +67,7 @@ impl SectionConfig {
         self.dirs.check(runtime, registry)?;
         self.connect.check(runtime, registry)?;
         self.cgi.check(runtime, registry)?;
+        self.timing.check(runtime, registry)?;
         Ok(Resolved { module, runtime })
     }
 }

@@ -11,6 +11,7 @@ use crate::settings::cgi::mounted_path_info;
 use cgi::{CgiRequest, Disposition};
 use runtime_api::{LoadedModule, OutputBuffer, Registry, RunReport, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How much of a guest's output one request keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,25 +150,27 @@ impl Gateway<'_> {
         let Some(module) = self.load(&resolved, exchange) else {
             return Reply::Status(500);
         };
-        let output = match run(
+        let ran = run(
             config,
             &resolved,
             &mode,
             module.as_ref(),
             self.limits,
             exchange,
-        ) {
-            Ok(output) => output,
+        );
+        let (output, took) = match ran {
+            Ok(ran) => ran,
             Err(Ended::Status(status)) => return Reply::Status(status),
             Err(Ended::Aborted(abort)) => return Reply::Aborted(abort),
         };
+        let timing = config.timing.header(took, resolved.runtime.name());
         if !config.cgi.enabled() {
             return Reply::Respond(Response {
                 status: 200,
                 reason: None,
                 content_type: None,
                 location: None,
-                headers: Vec::new(),
+                headers: timing.into_iter().collect(),
                 output,
                 body_start: 0,
             });
@@ -181,9 +184,10 @@ impl Gateway<'_> {
                     reason,
                     content_type,
                     location,
-                    headers,
+                    mut headers,
                     body: _,
                 } = response;
+                headers.extend(timing);
                 Reply::Respond(Response {
                     status,
                     reason,
@@ -254,7 +258,7 @@ enum Ended<A> {
 }
 
 /// Runs the module in a fresh sandbox and returns what it wrote to stdout, once it exited
-/// successfully; otherwise how the request ends.
+/// successfully, and how long the run took; otherwise how the request ends.
 fn run<E: Exchange>(
     config: &SectionConfig,
     resolved: &Resolved,
@@ -262,7 +266,7 @@ fn run<E: Exchange>(
     module: &dyn LoadedModule,
     limits: OutputLimits,
     exchange: &mut E,
-) -> Result<Vec<u8>, Ended<E::Abort>> {
+) -> Result<(Vec<u8>, Duration), Ended<E::Abort>> {
     let mut execution = config.execution_config();
     let mut stdin = Vec::new();
     if config.cgi.enabled() {
@@ -278,7 +282,9 @@ fn run<E: Exchange>(
         stdout: Box::new(stdout.clone()),
         stderr: Box::new(stderr.clone()),
     };
+    let started = Instant::now();
     let RunReport { outcome, refusals } = module.run(&execution, stdio);
+    let took = started.elapsed();
 
     for refusal in refusals {
         exchange.log(Level::Error, &format!("mod_wasm: {resolved}: {refusal}"));
@@ -310,7 +316,7 @@ fn run<E: Exchange>(
         return Err(Ended::Status(500));
     }
     match outcome {
-        Ok(exit) if exit.is_success() => Ok(stdout.take()),
+        Ok(exit) if exit.is_success() => Ok((stdout.take(), took)),
         Ok(exit) => {
             exchange.log(
                 Level::Error,

@@ -595,3 +595,25 @@ fn interpreters_and_modules_configured_elsewhere_keep_the_servers_split() {
         pair("/t", "/env/a")
     );
 }
+
+#[test]
+fn server_timing_says_how_long_the_guest_ran_when_asked() {
+    let plain = Location::cgi(writing(b"Content-Type: text/plain\n\nhi"));
+    let response = respond(plain.serve(&mut FakeExchange::new()));
+    assert!(response.headers.is_empty(), "{:?}", response.headers);
+
+    let timed = Location::new(
+        writing(b"Content-Type: text/plain\nX-A: 1\n\nhi"),
+        &[("WasmEnableCGI", &["On"]), ("WasmServerTiming", &["On"])],
+    );
+    let response = respond(timed.serve(&mut FakeExchange::new()));
+    let (name, value) = &response.headers[1];
+    assert_eq!(name, "Server-Timing");
+    assert!(
+        value.starts_with("wasm;dur=") && value.ends_with(";desc=\"fake\""),
+        "{value}"
+    );
+    let without_cgi = Location::new(writing(b"raw"), &[("WasmServerTiming", &["On"])]);
+    let response = respond(without_cgi.serve(&mut FakeExchange::new()));
+    assert_eq!(response.headers[0].0, "Server-Timing");
+}

@@ -7,6 +7,7 @@ pub mod cgi;
 pub mod connect;
 pub mod dirs;
 pub mod program;
+pub mod timing;
 
 use runtime_api::{ExecutionConfig, Registry, Runtime};
 
