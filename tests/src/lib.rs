@@ -10,6 +10,7 @@
 //! Which runtimes to test, and what each can do, the module under test says itself
 //! ([`Build`]).
 
+pub mod demo;
 pub mod http;
 pub mod mariadb;
 
@@ -149,14 +150,16 @@ pub fn for_each_runtime(test: impl Fn(&'static str)) {
     }
 }
 
-fn workspace_root() -> PathBuf {
+/// The workspace this harness is part of.
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_owned()
 }
 
-fn target_dir() -> PathBuf {
+/// Where cargo builds (`CARGO_TARGET_DIR`, or the workspace's `target`).
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
@@ -175,9 +178,9 @@ pub fn module_so() -> PathBuf {
     path
 }
 
-/// An example guest, e.g. `guest("hello")`.
-pub fn guest(name: &str) -> PathBuf {
-    let dir = std::env::var_os("MOD_WASM_GUESTS")
+/// The directory of the example guests built for wasm32-wasip1.
+pub fn guests_dir() -> PathBuf {
+    std::env::var_os("MOD_WASM_GUESTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let shared = target_dir().join("wasm32-wasip1/release");
@@ -186,8 +189,12 @@ pub fn guest(name: &str) -> PathBuf {
             } else {
                 workspace_root().join("examples/target/wasm32-wasip1/release")
             }
-        });
-    let path = dir.join(format!("{name}.wasm"));
+        })
+}
+
+/// An example guest, e.g. `guest("hello")`.
+pub fn guest(name: &str) -> PathBuf {
+    let path = guests_dir().join(format!("{name}.wasm"));
     assert!(
         path.is_file(),
         "{} not found: build the examples first (scripts/test does) or set MOD_WASM_GUESTS",

@@ -1,0 +1,151 @@
+// Clicks through the mod_wasm demo in headless Chromium, as a person would: opens the page,
+// follows every link, lists a subdirectory, submits every echo form and signs every guestbook,
+// and checks what a person would see. Saves a screenshot of every page it checks.
+//
+//   node demo.mjs http://127.0.0.1:PORT/ SCREENSHOT_DIR
+//
+// Chromium is Debian's (CHROMIUM overrides /usr/bin/chromium). Exits non-zero when anything a
+// person would see is wrong, after trying everything.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const [base, screenshots] = process.argv.slice(2);
+if (!base || !screenshots) {
+  console.error("usage: node demo.mjs BASE_URL SCREENSHOT_DIR");
+  process.exit(2);
+}
+mkdirSync(screenshots, { recursive: true });
+
+// What a person sees behind each link of the page, by the link's data-example.
+const expected = {
+  hello: { status: 200, sees: () => ["Hello from WebAssembly!"] },
+  "cgi-env": {
+    status: 200,
+    sees: (runtime) => [
+      `SCRIPT_NAME=/${runtime}/cgi-env`,
+      "PATH_INFO=/some/path",
+      "QUERY_STRING=x=1",
+      "GREETING=set by WasmEnv",
+    ],
+  },
+  ls: { status: 200, sees: () => ["/examples", "hello/"] },
+  "redirect-status": { status: 418, sees: () => ["status 418"] },
+  "redirect-to": { status: 200, sees: () => ["Hello from WebAssembly!"] },
+  wasix: { status: 200, sees: () => ["cwd: /", "thread: "] },
+  guestbook: { status: 200, sees: () => ["Guestbook"] },
+};
+
+const failures = [];
+function check(what, ok, detail) {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures.push(`${what}: ${detail}`);
+}
+
+let shots = 0;
+async function screenshot(page, name) {
+  shots += 1;
+  const file = `${String(shots).padStart(2, "0")}-${name.replace(/[^A-Za-z0-9-]+/g, "_")}.png`;
+  await page.screenshot({ path: `${screenshots}/${file}`, fullPage: true });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  // Root needs --no-sandbox; the rest keeps Chromium off the network it has no business with.
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage();
+  const index = await page.goto(base);
+  check("the demo page opens", index.status() === 200, `status ${index.status()}`);
+  // The page asks every link once and shows how long its program ran.
+  const timed = await page
+    .waitForFunction(
+      () => [...document.querySelectorAll(".timing")].every((t) => /ms$/.test(t.textContent)),
+      null,
+      { timeout: 30000 },
+    )
+    .then(() => true, () => false);
+  const timings = await page.$$eval(".timing", (spans) => spans.map((s) => s.textContent));
+  check("every link shows its program's run time", timed, timings.join(", "));
+  await screenshot(page, "demo");
+
+  const runtimes = await page.$$eval("th[data-runtime]", (ths) => ths.map((th) => th.dataset.runtime));
+  check("the page has a column per runtime", runtimes.length > 0, "no runtime columns");
+  const links = await page.$$eval("a[data-example]", (as) =>
+    as.map((a) => ({ example: a.dataset.example, runtime: a.dataset.runtime, href: a.href })),
+  );
+  for (const link of links) {
+    const what = `${link.runtime}: ${link.example}`;
+    const want = expected[link.example];
+    if (!want) {
+      check(what, false, "the test does not know this example");
+      continue;
+    }
+    const response = await page.goto(link.href);
+    const text = await page.textContent("body");
+    const missing = want.sees(link.runtime).filter((s) => !text.includes(s));
+    check(
+      what,
+      response.status() === want.status && missing.length === 0,
+      `status ${response.status()} (want ${want.status}), missing ${JSON.stringify(missing)} in ${JSON.stringify(text.slice(0, 300))}`,
+    );
+    await screenshot(page, `${link.runtime}-${link.example}`);
+    if (link.example === "ls") {
+      // A directory inside the grant lists too.
+      const sub = page.locator("a", { hasText: "hello/" });
+      await Promise.all([page.waitForNavigation(), sub.click()]);
+      const listed = await page.textContent("body");
+      check(`${link.runtime}: ls of a subdirectory`, listed.includes("Cargo.toml"), listed.slice(0, 300));
+      await screenshot(page, `${link.runtime}-ls-subdirectory`);
+    }
+  }
+
+  for (const runtime of runtimes) {
+    await page.goto(base);
+    const form = page.locator(`form[data-example="echo"][data-runtime="${runtime}"]`);
+    if ((await form.count()) === 0) {
+      check(`${runtime}: echo form`, false, "no echo form");
+      continue;
+    }
+    await form.locator('input[name="text"]').fill(`hello from ${runtime}`);
+    const [response] = await Promise.all([page.waitForNavigation(), form.locator("button").click()]);
+    const text = await page.textContent("body");
+    check(
+      `${runtime}: echo form`,
+      response.status() === 200 && text.includes(`text=hello+from+${runtime}`),
+      `status ${response.status()}, ${JSON.stringify(text.slice(0, 200))}`,
+    );
+    await screenshot(page, `${runtime}-echo`);
+  }
+
+  for (const link of links.filter((l) => l.example === "guestbook")) {
+    await page.goto(link.href);
+    const name = `Visitor on ${link.runtime}`;
+    const message = `Signed through the form, ${new Date().toISOString()}`;
+    await page.fill('input[name="name"]', name);
+    await page.fill('input[name="message"]', message);
+    const [response] = await Promise.all([page.waitForNavigation(), page.click("button")]);
+    const text = await page.textContent("body");
+    check(
+      `${link.runtime}: sign the guestbook and see the entry`,
+      response.status() === 200 && page.url() === link.href && text.includes(name) && text.includes(message),
+      `status ${response.status()} at ${page.url()}, ${JSON.stringify(text.slice(0, 300))}`,
+    );
+    await screenshot(page, `${link.runtime}-guestbook-signed`);
+  }
+} finally {
+  await browser.close();
+}
+console.log(`${shots} screenshots in ${screenshots}`);
+if (failures.length > 0) {
+  console.error(`\n${failures.length} failed:\n${failures.join("\n")}`);
+  process.exit(1);
+}

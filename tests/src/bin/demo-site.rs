@@ -1,0 +1,48 @@
+//! Writes the demo site for `scripts/demo`: its page into the document root, its configuration
+//! sections to stdout, for the module `MOD_WASM_SO` and the guests in `MOD_WASM_GUESTS`.
+//!
+//!     demo-site HTDOCS LISTING [DB_PORT DB_NAME DB_USER DB_PASSWORD]
+//!
+//! LISTING is the directory the `ls` example may list; without a database, the guestbook is
+//! left out.
+
+use mod_wasm_tests::demo::{Database, Site};
+use mod_wasm_tests::{guests_dir, module_so, Build};
+use std::path::PathBuf;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (htdocs, listing, database) = match &args[..] {
+        [htdocs, listing] => (htdocs, listing, None),
+        [htdocs, listing, port, name, user, password] => {
+            let port = port.parse().unwrap_or_else(|_| usage());
+            let database = Database {
+                port,
+                name: name.clone(),
+                user: user.clone(),
+                password: password.clone(),
+            };
+            (htdocs, listing, Some(database))
+        }
+        _ => usage(),
+    };
+    let build = Build::of(&module_so());
+    let site = Site {
+        build: &build,
+        guests: &guests_dir(),
+        listing: &PathBuf::from(listing),
+        database: database.as_ref(),
+    };
+    let (sections, page) = site.render();
+    let index = PathBuf::from(htdocs).join("index.html");
+    if let Err(e) = std::fs::write(&index, page) {
+        eprintln!("demo-site: cannot write {}: {e}", index.display());
+        std::process::exit(1);
+    }
+    print!("{sections}");
+}
+
+fn usage() -> ! {
+    eprintln!("usage: demo-site HTDOCS LISTING [DB_PORT DB_NAME DB_USER DB_PASSWORD]");
+    std::process::exit(2);
+}

@@ -1,0 +1,287 @@
+//! The demo site: every example under every runtime a build of mod_wasm has, on one page, one
+//! row per example and one column per runtime. `scripts/demo` serves it (through the
+//! `demo-site` program) and the browser test (`tests/tests/demo.rs`) clicks through it.
+//!
+//! What each runtime can run, the build says ([`Build`]): the WASIX example only where the
+//! `wasix` extension is, the guestbook only where there are sockets, built for that runtime's
+//! socket ABI.
+
+use crate::Build;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The guestbook's database.
+pub struct Database {
+    pub port: u16,
+    pub name: String,
+    pub user: String,
+    pub password: String,
+}
+
+/// What the site serves, and from where.
+pub struct Site<'a> {
+    pub build: &'a Build,
+    /// The example guests, built for wasm32-wasip1.
+    pub guests: &'a Path,
+    /// The directory the `ls` example may list (read-only): the examples' sources in the demo.
+    pub listing: &'a Path,
+    /// Without one, the guestbook is left out.
+    pub database: Option<&'a Database>,
+}
+
+/// One row of the page.
+struct Example {
+    name: &'static str,
+    about: &'static str,
+    /// What the guest can reach: what its location grants, and nothing else.
+    sandbox: &'static str,
+    /// The links of one cell, relative to the runtime's `/<runtime>/<example>`, each with
+    /// what it is called on the page and in the browser test.
+    links: &'static [(&'static str, &'static str)],
+    /// Only runtimes with this extension or socket ABI can run it.
+    needs: Needs,
+}
+
+#[derive(PartialEq)]
+enum Needs {
+    Nothing,
+    Extension(&'static str),
+    Sockets,
+}
+
+const EXAMPLES: &[Example] = &[
+    Example {
+        name: "hello",
+        about: "The smallest CGI program: a header, a blank line, a greeting.",
+        sandbox: "Nothing granted: no files, no network, no variables but its CGI ones.",
+        links: &[("hello", "")],
+        needs: Needs::Nothing,
+    },
+    Example {
+        name: "cgi-env",
+        about: "What a program sees: its arguments, and its environment with the CGI variables \
+                (SCRIPT_NAME is where it is mounted, PATH_INFO the rest of the URL).",
+        sandbox: "One WasmArg and one WasmEnv on top of the request's variables; none of the \
+                  server's own environment.",
+        links: &[("cgi-env", "/some/path?x=1")],
+        needs: Needs::Nothing,
+    },
+    Example {
+        name: "ls",
+        about: "Lists a directory granted with WasmMapDir; follow a subdirectory to list it.",
+        sandbox: "The examples' sources, as /examples, read-only; no other file of the host.",
+        links: &[("ls", "")],
+        needs: Needs::Nothing,
+    },
+    Example {
+        name: "redirect",
+        about: "Status and Location from the program: a status of its choosing, and a local \
+                redirect that Apache follows.",
+        sandbox: "Nothing granted.",
+        links: &[
+            ("redirect-status", "?status=418"),
+            ("redirect-to", "?to=HELLO"),
+        ],
+        needs: Needs::Nothing,
+    },
+    Example {
+        name: "echo",
+        about: "The request body on stdin: the form's POST comes back as it was sent.",
+        sandbox: "Nothing granted; it reads stdin and writes stdout.",
+        links: &[],
+        needs: Needs::Nothing,
+    },
+    Example {
+        name: "wasix",
+        about: "Calls WASIX, Wasmer's extensions to WASI (the current directory, the thread id). \
+                Runtimes without WASIX refuse it when the configuration is read.",
+        sandbox: "Nothing granted.",
+        links: &[("wasix", "")],
+        needs: Needs::Extension("wasix"),
+    },
+    Example {
+        name: "guestbook",
+        about: "A guestbook on MariaDB, speaking the MySQL protocol from inside the sandbox: \
+                sign it, and your entry is there.",
+        sandbox: "One outbound connection, to the database's address and port \
+                  (WasmAllowConnect); no other connection, no listening socket.",
+        links: &[("guestbook", "")],
+        needs: Needs::Sockets,
+    },
+];
+
+impl Site<'_> {
+    /// The configuration sections of the site (to go into a server that loads mod_wasm and
+    /// mod_dir, with `DirectoryIndex index.html`), and its page.
+    pub fn render(&self) -> (String, String) {
+        let mut sections = String::new();
+        for runtime in &self.build.built_in {
+            let name = &runtime.name;
+            let _ = write!(
+                sections,
+                "<Location /{name}>\n  SetHandler wasm-handler\n  WasmRuntime {name}\n  \
+                 WasmEnableCGI On\n  WasmServerTiming On\n</Location>\n"
+            );
+            for example in EXAMPLES {
+                if let Some(guest) = self.guest(example, name) {
+                    let extra = self.grants(example);
+                    let _ = write!(
+                        sections,
+                        "<Location /{name}/{}>\n  WasmModule {}\n{extra}</Location>\n",
+                        example.name,
+                        self.guests.join(format!("{guest}.wasm")).display(),
+                    );
+                }
+            }
+        }
+        (sections, self.page())
+    }
+
+    /// The guest that runs `example` under `runtime`, if that runtime can run it.
+    fn guest(&self, example: &Example, runtime: &str) -> Option<String> {
+        let info = self.build.runtime(runtime);
+        let guest = match example.needs {
+            Needs::Nothing => example.name.to_owned(),
+            Needs::Extension(extension) => info
+                .extensions
+                .iter()
+                .any(|e| e == extension)
+                .then(|| extension.to_owned())?,
+            Needs::Sockets => {
+                self.database?;
+                format!("{}-{}", example.name, info.socket_abi.as_ref()?)
+            }
+        };
+        self.guests
+            .join(format!("{guest}.wasm"))
+            .is_file()
+            .then_some(guest)
+    }
+
+    /// What `example`'s location grants besides its module.
+    fn grants(&self, example: &Example) -> String {
+        match example.name {
+            "cgi-env" => "  WasmArg --demo\n  WasmEnv GREETING \"set by WasmEnv\"\n".to_owned(),
+            "ls" => format!(
+                "  WasmArg /examples\n  WasmMapDir /examples {} ro\n",
+                self.listing.display()
+            ),
+            "guestbook" => match self.database {
+                Some(db) => format!(
+                    "  WasmEnv DB_HOST 127.0.0.1\n  WasmEnv DB_PORT {port}\n  WasmEnv DB_USER {}\n  \
+                     WasmEnv DB_PASSWORD {}\n  WasmEnv DB_NAME {}\n  WasmAllowConnect 127.0.0.1:{port}\n",
+                    db.user,
+                    db.password,
+                    db.name,
+                    port = db.port
+                ),
+                None => String::new(),
+            },
+            _ => String::new(),
+        }
+    }
+
+    fn page(&self) -> String {
+        let runtimes = &self.build.built_in;
+        let mut page = String::from(PAGE_HEAD);
+        page.push_str("<table>\n<tr><th>Example</th>");
+        for runtime in runtimes {
+            let _ = write!(
+                page,
+                "<th data-runtime=\"{0}\">{0}<br><small>{1}</small></th>",
+                escape(&runtime.name),
+                escape(&runtime.version)
+            );
+        }
+        page.push_str("</tr>\n");
+        for example in EXAMPLES {
+            let _ = write!(
+                page,
+                "<tr><th><b>{}</b><p>{}</p><p class=\"sandbox\">Sandbox: {}</p></th>",
+                example.name, example.about, example.sandbox
+            );
+            for runtime in runtimes {
+                page.push_str("<td>");
+                page.push_str(&self.cell(example, &runtime.name));
+                page.push_str("</td>");
+            }
+            page.push_str("</tr>\n");
+        }
+        page.push_str("</table>\n");
+        page.push_str(PAGE_FOOT);
+        page
+    }
+
+    fn cell(&self, example: &Example, runtime: &str) -> String {
+        if self.guest(example, runtime).is_none() {
+            let why = match example.needs {
+                Needs::Nothing => "not built",
+                Needs::Extension(_) => "this runtime does not provide it",
+                Needs::Sockets => "this runtime has no sockets",
+            };
+            return format!("<span class=\"absent\" title=\"{why}\">—</span>");
+        }
+        let base = format!("/{runtime}/{}", example.name);
+        if example.name == "echo" {
+            return format!(
+                "<form method=\"post\" action=\"{base}\" data-example=\"echo\" \
+                 data-runtime=\"{runtime}\"><input name=\"text\" value=\"echo me\"> \
+                 <button>POST</button></form>"
+            );
+        }
+        let mut cell = String::new();
+        for (label, suffix) in example.links {
+            let suffix = suffix.replace("HELLO", &format!("/{runtime}/hello"));
+            let _ = write!(
+                cell,
+                "<a href=\"{base}{suffix}\" data-example=\"{label}\" data-runtime=\"{runtime}\">{label}</a> \
+                 <span class=\"timing\"></span><br>",
+                suffix = escape(&suffix)
+            );
+        }
+        cell
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const PAGE_HEAD: &str = r#"<!doctype html>
+<html lang="en">
+<meta charset="utf-8">
+<title>mod_wasm demo</title>
+<style>
+  body { font-family: sans-serif; margin: 2em auto; max-width: 80em; line-height: 1.4 }
+  table { border-collapse: collapse }
+  th, td { border: 1px solid #ccc; padding: .5em; vertical-align: top; text-align: left }
+  th p { font-weight: normal; margin: .3em 0; max-width: 28em }
+  .sandbox { color: #555 }
+  .timing { color: #777; font-size: smaller }
+  .absent { color: #aaa }
+</style>
+<h1>mod_wasm demo</h1>
+<p>Each link is answered by a WebAssembly program, in a fresh sandbox per request, by the runtime
+at the head of its column. Beside each link, how long the program ran for this page (the
+<code>Server-Timing</code> header of <code>WasmServerTiming On</code>). The programs are in
+<code>examples/</code>.</p>
+"#;
+
+const PAGE_FOOT: &str = r#"<script>
+// Asks every link once and shows how long its program ran.
+for (const link of document.querySelectorAll("a[data-example]")) {
+  const timing = link.nextElementSibling;
+  fetch(link.href, { redirect: "manual" })
+    .then((response) => {
+      const header = response.headers.get("Server-Timing") || "";
+      const dur = /dur=([0-9.]+)/.exec(header);
+      timing.textContent = dur ? `${Number(dur[1]).toFixed(2)} ms` : `(${response.status})`;
+    })
+    .catch(() => { timing.textContent = "(failed)"; });
+}
+</script>
+</html>
+"#;
