@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::error::Errno;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::DiskFileSys;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::{
-    FdFlags, FileType, Filestat, OFlags, WASIRights, WasiDir, WasiFile, WasiFileSys, WasiNode,
+    FdFlags, Filestat, OFlags, WASIRights, WasiDir, WasiFile, WasiFileSys, WasiNode,
 };
 
 /// The inode async-wasi gives a filesystem's root: its preopened descriptor.
@@ -94,30 +94,35 @@ impl WasiFileSys for HostDir {
             self.writable()?;
         }
         let dir = self.inner(dir_ino)?;
-        let is_dir = oflags.contains(OFlags::DIRECTORY)
-            || self
-                .disk
-                .path_filestat_get(dir, path, true)
-                .is_ok_and(|stat| stat.filetype == FileType::DIRECTORY);
-        let fs_rights_base = match is_dir {
-            true => fs_rights_base | WASIRights::dir_all(),
-            false => fs_rights_base,
+        let granted = |rights: WASIRights| match self.access {
+            Access::ReadWrite => rights,
+            Access::ReadOnly => rights - modifying_rights(),
         };
-        let (fs_rights_base, fs_rights_inheriting) = match self.access {
-            Access::ReadWrite => (fs_rights_base, fs_rights_inheriting),
-            Access::ReadOnly => (
-                fs_rights_base - modifying_rights(),
-                fs_rights_inheriting - modifying_rights(),
-            ),
+        let inheriting = granted(fs_rights_inheriting);
+        let open = |disk: &mut DiskFileSys, base: WASIRights| {
+            disk.path_open(
+                dir,
+                path,
+                oflags.clone(),
+                base,
+                inheriting.clone(),
+                fdflags.clone(),
+            )
         };
-        let opened = self.disk.path_open(
-            dir,
-            path,
-            oflags,
-            fs_rights_base,
-            fs_rights_inheriting,
-            fdflags,
-        )?;
+        // A directory gets a directory's rights. Most are opened with O_DIRECTORY; one opened
+        // without is seen only once open, and opened again, so that files cost no extra stat.
+        let as_directory = granted(fs_rights_base.clone() | WASIRights::dir_all());
+        let opened = if oflags.contains(OFlags::DIRECTORY) {
+            open(&mut self.disk, as_directory)?
+        } else {
+            let opened = open(&mut self.disk, granted(fs_rights_base))?;
+            if opened != ROOT && self.disk.get_dir(opened).is_ok() {
+                self.disk.fclose(opened)?;
+                open(&mut self.disk, as_directory)?
+            } else {
+                opened
+            }
+        };
         if opened != ROOT {
             return Ok(opened);
         }
@@ -298,19 +303,23 @@ mod tests {
             std::fs::write(host.path().join("sub/inner.txt"), "x").unwrap();
             // The parent's inheriting rights: file rights, no FD_READDIR.
             let asked = WASIRights::FD_READ | WASIRights::FD_SEEK | WASIRights::FD_FILESTAT_GET;
-            let sub = open(&mut dir, "sub", OFlags::DIRECTORY, asked).unwrap();
-            let names: Vec<String> = dir
-                .get_dir(sub)
-                .unwrap()
-                .get_readdir(0)
-                .unwrap()
-                .into_iter()
-                .map(|(name, _, _)| name)
-                .collect();
-            assert!(
-                names.contains(&"inner.txt".to_owned()),
-                "{access:?}: {names:?}"
-            );
+            // With O_DIRECTORY, and without (as `open` then `fdopendir` do).
+            for oflags in [OFlags::DIRECTORY, OFlags::empty()] {
+                let sub = open(&mut dir, "sub", oflags, asked.clone()).unwrap();
+                let names: Vec<String> = dir
+                    .get_dir(sub)
+                    .unwrap()
+                    .get_readdir(0)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(name, _, _)| name)
+                    .collect();
+                assert!(
+                    names.contains(&"inner.txt".to_owned()),
+                    "{access:?}: {names:?}"
+                );
+                dir.fclose(sub).unwrap();
+            }
         }
     }
 
