@@ -126,6 +126,12 @@ pub(crate) mod testing {
         }
     }
 
+    /// `WasmModule path`.
+    pub fn apply_module(config: &mut SectionConfig, site: &dyn Site, path: &std::path::Path) {
+        let path = path.to_str().expect("a UTF-8 path");
+        apply(config, site, "WasmModule", &[path]).unwrap();
+    }
+
     /// Applies the section directive `name` with `args` (as Apache would split them).
     pub fn apply(
         config: &mut SectionConfig,

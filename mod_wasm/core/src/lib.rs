@@ -32,14 +32,23 @@ pub use server::{CacheDir, ServerConfig};
 #[cfg(test)]
 pub(crate) mod testing {
     use runtime_api::{
-        Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
-        Precompiled, Registry, RunReport, Runtime, Stdio,
+        Access, Capabilities, CompileError, ExecutionConfig, ExitCode, GuestPath, LoadError,
+        LoadedModule, Precompiled, Preopen, Registry, RunReport, Runtime, Stdio,
     };
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     /// The smallest valid core module: the header.
     pub const EMPTY_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+
+    /// A grant of `host` under `guest`.
+    pub fn preopen(guest: &str, host: impl Into<std::path::PathBuf>, access: Access) -> Preopen {
+        Preopen {
+            guest: GuestPath::new(guest).unwrap(),
+            host: host.into(),
+            access,
+        }
+    }
 
     /// Writes `bytes` to the file `name` in `dir`, and returns its path.
     pub fn write_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {

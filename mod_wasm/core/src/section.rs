@@ -99,7 +99,7 @@ impl fmt::Display for Resolved<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directive::testing::{apply, TestSite};
+    use crate::directive::testing::{apply, apply_module, TestSite};
     use crate::directive::Site;
     use crate::testing::{fake_registry, write_file, EMPTY_MODULE};
 
@@ -109,13 +109,7 @@ mod tests {
         let module = write_file(dir.path(), "m.wasm", EMPTY_MODULE);
         let site = TestSite::new(fake_registry(&["alpha"]));
         let mut config = SectionConfig::default();
-        apply(
-            &mut config,
-            &site,
-            "WasmModule",
-            &[module.to_str().unwrap()],
-        )
-        .unwrap();
+        apply_module(&mut config, &site, &module);
         apply(&mut config, &site, "WasmArg", &["x"]).unwrap();
         apply(&mut config, &site, "WasmEnv", &["K", "V"]).unwrap();
         apply(
@@ -142,13 +136,7 @@ mod tests {
         let err = config.resolve(site.registry()).err().unwrap();
         assert_eq!(err, "wasm-handler is set here but no WasmModule applies");
 
-        apply(
-            &mut config,
-            &site,
-            "WasmModule",
-            &[module.to_str().unwrap()],
-        )
-        .unwrap();
+        apply_module(&mut config, &site, &module);
         let resolved = config.resolve(site.registry()).unwrap();
         assert_eq!(resolved.runtime.name(), "alpha", "the default");
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The pipeline against fake runtimes and a fake request side: every way a request can end.
 
 use super::*;
-use crate::directive::testing::{apply, TestSite};
+use crate::directive::testing::{apply, apply_module, TestSite};
 use crate::directive::Site;
 use crate::origin::Mount;
 use crate::testing::{write_file, FakeRuntime, EMPTY_MODULE};
@@ -106,13 +106,7 @@ impl Location {
         registry.register(runtime);
         let site = TestSite::new(registry);
         let mut config = SectionConfig::default();
-        apply(
-            &mut config,
-            &site,
-            "WasmModule",
-            &[module.to_str().unwrap()],
-        )
-        .unwrap();
+        apply_module(&mut config, &site, &module);
         for (directive, args) in extra {
             apply(&mut config, &site, directive, args).unwrap();
         }

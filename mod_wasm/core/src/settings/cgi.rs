@@ -119,17 +119,9 @@ fn guest_path_of(preopens: &[Preopen], host: &Path) -> Option<String> {
 mod tests {
     use super::*;
     use crate::directive::testing::{apply, TestSite};
-    use crate::testing::fake_registry;
+    use crate::testing::{fake_registry, preopen};
     use crate::SectionConfig;
-    use runtime_api::{Access, GuestPath};
-
-    fn preopen(guest: &str, host: &str) -> Preopen {
-        Preopen {
-            guest: GuestPath::new(guest).unwrap(),
-            host: host.into(),
-            access: Access::ReadOnly,
-        }
-    }
+    use runtime_api::Access;
 
     #[test]
     fn flags_merge_inner_over_outer() {
@@ -183,8 +175,8 @@ mod tests {
     #[test]
     fn host_files_map_through_the_most_specific_preopen() {
         let preopens = [
-            preopen("/www", "/var/www"),
-            preopen("/uploads", "/var/www/site/uploads"),
+            preopen("/www", "/var/www", Access::ReadOnly),
+            preopen("/uploads", "/var/www/site/uploads", Access::ReadOnly),
         ];
         let guest = |host: &str| guest_path_of(&preopens, Path::new(host));
         assert_eq!(
@@ -221,7 +213,7 @@ mod tests {
                 ("QUERY_STRING".into(), "forced".into()),
                 ("APP".into(), "1".into()),
             ],
-            preopens: vec![preopen("/www", "/var/www")],
+            preopens: vec![preopen("/www", "/var/www", Access::ReadOnly)],
             ..Default::default()
         };
         let settings = CgiSettings::default();
@@ -236,7 +228,7 @@ mod tests {
             ..Default::default()
         };
         let mut run = ExecutionConfig {
-            preopens: vec![preopen("/www", "/var/www")],
+            preopens: vec![preopen("/www", "/var/www", Access::ReadOnly)],
             ..Default::default()
         };
         mapping.add_request(&mut run, request);

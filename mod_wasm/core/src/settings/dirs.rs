@@ -88,16 +88,8 @@ impl Setting for Directories {
 mod tests {
     use super::*;
     use crate::directive::testing::{apply, TestSite};
-    use crate::testing::fake_registry;
+    use crate::testing::{fake_registry, preopen};
     use crate::SectionConfig;
-
-    fn preopen(guest: &str, host: &Path, access: Access) -> Preopen {
-        Preopen {
-            guest: GuestPath::new(guest).unwrap(),
-            host: host.to_owned(),
-            access,
-        }
-    }
 
     #[test]
     fn dirs_must_exist_and_be_absolute_in_the_guest() {

@@ -198,7 +198,7 @@ impl SectionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directive::testing::{apply, TestSite};
+    use crate::directive::testing::{apply, apply_module, TestSite};
     use crate::testing::{fake_registry, write_file as wasm_file, EMPTY_MODULE};
 
     fn site() -> TestSite {
@@ -298,13 +298,7 @@ mod tests {
         let inner_wasm = wasm_file(dir.path(), "inner.wasm", EMPTY_MODULE);
         let site = site();
         let mut outer = SectionConfig::default();
-        apply(
-            &mut outer,
-            &site,
-            "WasmModule",
-            &[outer_wasm.to_str().unwrap()],
-        )
-        .unwrap();
+        apply_module(&mut outer, &site, &outer_wasm);
         apply(&mut outer, &site, "WasmEntryPoint", &["outer"]).unwrap();
         apply(&mut outer, &site, "WasmRuntime", &["beta"]).unwrap();
         let mut inner = SectionConfig::default();
@@ -314,13 +308,7 @@ mod tests {
         assert_eq!(merged.program.entry_point.unwrap().as_str(), "outer");
         assert_eq!(merged.program.runtime.unwrap().value, "beta");
 
-        apply(
-            &mut inner,
-            &site,
-            "WasmModule",
-            &[inner_wasm.to_str().unwrap()],
-        )
-        .unwrap();
+        apply_module(&mut inner, &site, &inner_wasm);
         apply(&mut inner, &site, "WasmRuntime", &["alpha"]).unwrap();
         let merged = SectionConfig::merge(&outer, &inner);
         assert_eq!(merged.module_path(), Some(inner_wasm.as_path()));
@@ -366,13 +354,7 @@ mod tests {
         let site = site();
         let mut config = SectionConfig::default();
         let module = wasm_file(dir.path(), "app.wasm", EMPTY_MODULE);
-        apply(
-            &mut config,
-            &site,
-            "WasmModule",
-            &[module.to_str().unwrap()],
-        )
-        .unwrap();
+        apply_module(&mut config, &site, &module);
         apply(&mut config, &site, "WasmArg", &["--flag"]).unwrap();
         apply(&mut config, &site, "WasmEnv", &["K", "V"]).unwrap();
         let run = config.execution_config();
