@@ -132,6 +132,7 @@ fn an_app_that_answers_its_location_is_mounted_there() {
             "<Location /rt>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmEnableCGI On\n</Location>\n\
              <Location /rt/env>\n  WasmModule {env}\n</Location>\n\
              <LocationMatch \"^/users/[0-9]+\">\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {env}\n  WasmEnableCGI On\n</LocationMatch>\n\
+             <Location ~ \"^/items/[a-z]+\">\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {env}\n  WasmEnableCGI On\n</Location>\n\
              <Directory {htdocs}/files>\n  AddHandler wasm-handler .env\n  WasmRuntime {runtime}\n  WasmModule {env}\n  WasmEnableCGI On\n</Directory>\n",
             env = cgi_env.display(),
             htdocs = htdocs.display(),
@@ -143,6 +144,7 @@ fn an_app_that_answers_its_location_is_mounted_there() {
             ("/rt/env", pair("/rt/env", "")),
             ("/rt/env/", pair("/rt/env", "/")),
             ("/users/42/profile", pair("/users/42", "/profile")),
+            ("/items/books/7", pair("/items/books", "/7")),
             // An interpreter keeps the server's split, which follows the file system.
             ("/files/show.env/extra", pair("/files/show.env", "/extra")),
         ] {
