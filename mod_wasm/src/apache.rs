@@ -7,6 +7,15 @@ use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// Whether the configuration being read is a running server's again (it was signalled to
+/// restart), rather than its start or a configuration test: Apache's configuration
+/// generation counts the preflight read at a start as 0 and the real one as 1.
+pub fn restarting() -> bool {
+    // SAFETY: ap_state_query only reads the server's process state.
+    let query = |code: u32| unsafe { ffi::ap_state_query(code as c_int) };
+    query(ffi::AP_SQ_RUN_MODE) == ffi::AP_SQ_RM_NORMAL as c_int && query(ffi::AP_SQ_CONFIG_GEN) > 1
+}
+
 /// Runs `f`, turning a panic into `fallback` (the panic message has already gone to stderr,
 /// which is Apache's error log). Every function Apache calls goes through this.
 pub fn guard<R>(fallback: R, f: impl FnOnce() -> R) -> R {

@@ -218,6 +218,10 @@ impl Site for CmdSite<'_> {
     fn registry(&self) -> &Registry {
         process::registry()
     }
+
+    fn restarting(&self) -> bool {
+        apache::restarting()
+    }
 }
 
 /// Applies the directive being read: `call` gets its declared arguments, the configuration and

@@ -4,6 +4,7 @@
 
 use crate::apache::{self, guard};
 use crate::{ffi, process, request, sections};
+use mod_wasm_core::check::ConfigRead;
 use mod_wasm_core::describe::describe_runtimes;
 use mod_wasm_core::{Level, SectionConfig, ServerConfig};
 use std::ffi::{c_char, c_int, c_void};
@@ -154,7 +155,12 @@ unsafe extern "C" fn check_config(
         gateway.modules.use_disk_cache(cache);
         // SAFETY: as above; the sections live as long as the configuration.
         let servers = unsafe { sections::servers(main) };
-        let outcome = gateway.check(&servers);
+        let read = if apache::restarting() {
+            ConfigRead::Restart
+        } else {
+            ConfigRead::Start
+        };
+        let outcome = gateway.check(&servers, read);
         for (server, error) in &outcome.errors {
             // SAFETY: `server` is one of the configuration's live server records.
             unsafe { apache::log_server(*server, Level::Error, true, error) };

@@ -6,9 +6,11 @@ use crate::apache::{self, guard};
 use crate::{ffi, process};
 use cgi::CgiRequest;
 use mod_wasm_core::{Exchange, HandlerMode, Level, Reply, Response};
+use runtime_api::Limits;
 use std::collections::HashMap;
 use std::ffi::{c_int, CStr, CString};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 pub const HANDLER_NAME: &CStr = c"wasm-handler";
 
@@ -103,6 +105,17 @@ impl Exchange for Request<'_> {
     fn path(&self) -> String {
         // SAFETY: uri is NULL or a string in the request pool.
         unsafe { apache::owned_text(self.r.uri) }
+    }
+
+    /// The `Timeout` of the virtual host that serves the request.
+    fn server_timeout(&self) -> Duration {
+        // SAFETY: a live request's server is its virtual host's record, alive with the server.
+        let timeout = unsafe { self.r.server.as_ref() }.map_or(0, |server| server.timeout);
+        match u64::try_from(timeout) {
+            // apr_interval_time_t counts microseconds.
+            Ok(micros) if micros > 0 => Duration::from_micros(micros),
+            _ => Limits::DEFAULT.timeout,
+        }
     }
 
     fn pattern_end(&mut self, pattern: &str, subject: &str) -> Option<usize> {

@@ -3,6 +3,7 @@
 
 use crate::execution::{EntryPoint, GuestPath, Preopen};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A module could not be compiled or its imports cannot be satisfied.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,23 @@ pub enum RunError {
         runtime: &'static str,
         reason: String,
     },
+    /// The guest was still running when its time was up, and was stopped.
+    #[error("{runtime}: the guest was stopped after {}, its time limit", seconds(*.limit))]
+    TimedOut {
+        runtime: &'static str,
+        limit: Duration,
+    },
+}
+
+/// A duration as people read it in a log line: `30 s`, `1.5 s`, `250 ms`.
+pub fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 && duration.as_secs() > 0 {
+        format!("{} s", duration.as_secs())
+    } else if duration < Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else {
+        format!("{} s", duration.as_secs_f64())
+    }
 }
 
 impl RunError {
@@ -120,5 +138,19 @@ mod tests {
         );
         let bare = RunError::trap("rt", "out of bounds", []);
         assert_eq!(bare.to_string(), "rt: the guest trapped: out of bounds");
+    }
+
+    #[test]
+    fn time_limits_read_as_people_write_them() {
+        let stopped = RunError::TimedOut {
+            runtime: "rt",
+            limit: Duration::from_secs(30),
+        };
+        assert_eq!(
+            stopped.to_string(),
+            "rt: the guest was stopped after 30 s, its time limit"
+        );
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(seconds(Duration::from_millis(250)), "250 ms");
     }
 }

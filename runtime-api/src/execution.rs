@@ -1,6 +1,6 @@
 //! What one run of a module may see: the WASI capabilities a location grants.
 
-use crate::ConnectGrants;
+use crate::{ConnectGrants, Limits};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -22,6 +22,8 @@ pub struct ExecutionConfig {
     /// The connections the guest may open: none unless granted. Runtimes without sockets ignore
     /// it, because mod_wasm never grants them connections.
     pub connect: ConnectGrants,
+    /// How long the run may take and how much memory it may grow to.
+    pub limits: Limits,
 }
 
 /// A host directory made visible to the guest.

@@ -15,13 +15,16 @@
 pub mod capabilities;
 pub mod error;
 pub mod execution;
+pub mod limits;
 pub mod outbound;
 pub mod registry;
+pub mod signals;
 pub mod stdio;
 
 pub use capabilities::{Abi, Capabilities, Capability};
 pub use error::{CompileError, LoadError, RunError};
 pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
+pub use limits::{Limits, MemorySize, RefusedGrowth};
 pub use outbound::{ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal};
 pub use registry::{Registry, UnknownRuntime};
 pub use stdio::{OutputBuffer, SharedReader, SharedWriter, Stdio};
@@ -85,6 +88,9 @@ pub struct RunReport {
     /// What the guest tried and was not granted, in order. The guest saw each as an error it
     /// could handle; mod_wasm logs them.
     pub refusals: Vec<Refusal>,
+    /// The first growth of linear memory that the memory limit refused, where the runtime can
+    /// tell: a guest that fails after one most likely failed because of it.
+    pub refused_growth: Option<RefusedGrowth>,
 }
 
 impl From<Result<ExitCode, RunError>> for RunReport {
@@ -93,6 +99,7 @@ impl From<Result<ExitCode, RunError>> for RunReport {
         Self {
             outcome,
             refusals: Vec::new(),
+            refused_growth: None,
         }
     }
 }

@@ -179,6 +179,7 @@ impl ConnectGrants {
         RunReport {
             outcome,
             refusals: guard.refusals(),
+            refused_growth: None,
         }
     }
 }

@@ -76,8 +76,11 @@ impl Write for SharedWriter {
 /// A shared, size-limited byte buffer: one handle goes into the sandbox as a sink, another
 /// reads the bytes once the run is over.
 ///
-/// A write that would exceed the limit stores what fits, marks the buffer truncated and fails,
-/// so the guest sees an I/O error instead of the host running out of memory.
+/// What happens past the limit is chosen when the buffer is made: a buffer whose contents are
+/// the response [fails](OutputBuffer::with_limit) the write, so the guest sees an I/O error
+/// instead of the host running out of memory; a buffer kept for the log
+/// [drops](OutputBuffer::dropping_beyond) the rest and counts it, so a chatty guest is not
+/// failed for what it logs.
 #[derive(Clone, Default)]
 pub struct OutputBuffer {
     inner: Arc<Mutex<Captured>>,
@@ -87,7 +90,17 @@ pub struct OutputBuffer {
 struct Captured {
     bytes: Vec<u8>,
     limit: Option<usize>,
+    overflow: Overflow,
     truncated: bool,
+    dropped: u64,
+}
+
+/// What a write past the limit does.
+#[derive(Clone, Copy, Default)]
+enum Overflow {
+    #[default]
+    Fail,
+    Drop,
 }
 
 impl OutputBuffer {
@@ -95,9 +108,23 @@ impl OutputBuffer {
         Self::default()
     }
 
+    /// Keeps at most `limit` bytes; a write past it stores what fits and then fails.
     pub fn with_limit(limit: usize) -> Self {
+        Self::limited(limit, Overflow::Fail)
+    }
+
+    /// Keeps at most `limit` bytes; what is written past it is accepted and dropped.
+    pub fn dropping_beyond(limit: usize) -> Self {
+        Self::limited(limit, Overflow::Drop)
+    }
+
+    fn limited(limit: usize, overflow: Overflow) -> Self {
         let buffer = Self::default();
-        buffer.lock().limit = Some(limit);
+        {
+            let mut captured = buffer.lock();
+            captured.limit = Some(limit);
+            captured.overflow = overflow;
+        }
         buffer
     }
 
@@ -114,6 +141,11 @@ impl OutputBuffer {
     pub fn truncated(&self) -> bool {
         self.lock().truncated
     }
+
+    /// How many bytes were written past the limit and dropped.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
 }
 
 impl Write for OutputBuffer {
@@ -123,19 +155,23 @@ impl Write for OutputBuffer {
             Some(limit) => limit.saturating_sub(captured.bytes.len()),
             None => usize::MAX,
         };
-        if room == 0 && !buf.is_empty() {
-            captured.truncated = true;
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "output limit reached",
-            ));
-        }
         let n = buf.len().min(room);
         captured.bytes.extend_from_slice(&buf[..n]);
-        if n < buf.len() {
-            captured.truncated = true;
+        if n == buf.len() {
+            return Ok(n);
         }
-        Ok(n)
+        captured.truncated = true;
+        match captured.overflow {
+            Overflow::Drop => {
+                captured.dropped += (buf.len() - n) as u64;
+                Ok(buf.len())
+            }
+            Overflow::Fail if n > 0 => Ok(n),
+            Overflow::Fail => Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "output limit reached",
+            )),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -180,6 +216,17 @@ mod tests {
         assert_eq!(writer.write(b"abcdef").unwrap(), 4);
         assert!(writer.write(b"g").is_err());
         assert!(reader.truncated());
+        assert_eq!(reader.take(), b"abcd");
+    }
+
+    #[test]
+    fn a_dropping_buffer_accepts_everything_and_counts_what_it_dropped() {
+        let reader = OutputBuffer::dropping_beyond(4);
+        let mut writer = reader.clone();
+        writer.write_all(b"abcdef").unwrap();
+        writer.write_all(b"ghi").unwrap();
+        assert!(reader.truncated());
+        assert_eq!(reader.dropped(), 5);
         assert_eq!(reader.take(), b"abcd");
     }
 }

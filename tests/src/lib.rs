@@ -524,26 +524,59 @@ impl Apache {
     /// nothing: until the parent announces the new generation, a connection may still be accepted
     /// by an old child that a hard restart then kills, and the client sees an empty response.
     pub fn signal(&self, command: &str) {
+        self.restart_by(&format!("apache2 -k {command}"), || {
+            let conf = self.config.conf_path();
+            let output = apache2(&["-k", command, "-f", conf.to_str().unwrap()]);
+            assert!(
+                output.status.success(),
+                "apache2 -k {command} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        });
+    }
+
+    /// Sends the parent a bare signal (`HUP`, `USR1`), as log rotation does, without the
+    /// configuration test `apache2 -k` and `apachectl` run first, and waits for the new
+    /// generation, as [`signal`](Apache::signal) does.
+    pub fn kill(&self, signal: &str) {
+        let pid = self.pid().expect("the server's pid file");
+        self.restart_by(&format!("kill -{signal}"), || {
+            let status = Command::new("kill")
+                .args([&format!("-{signal}"), &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "kill -{signal} {pid} failed");
+        });
+    }
+
+    fn restart_by(&self, what: &str, restart: impl FnOnce()) {
         const NEW_GENERATION: &str = "resuming normal operations";
         let generations = || self.error_log().matches(NEW_GENERATION).count();
         let before = generations();
-        let conf = self.config.conf_path();
-        let output = apache2(&["-k", command, "-f", conf.to_str().unwrap()]);
-        assert!(
-            output.status.success(),
-            "apache2 -k {command} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        restart();
         let deadline = Instant::now() + Duration::from_secs(30);
         while generations() == before {
             assert!(
                 Instant::now() < deadline,
-                "apache2 -k {command}: no new generation within 30 s; error log:\n{}",
+                "{what}: no new generation within 30 s; error log:\n{}",
                 self.error_log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         self.wait_until_listening();
+    }
+
+    /// Rewrites the configuration file with a new server-level part, for the next restart.
+    pub fn rewrite_config(&mut self, body: &str) {
+        self.config.body = body.to_owned();
+        self.config.write();
+    }
+
+    /// Whether the server's parent process is still running.
+    pub fn is_running(&self) -> bool {
+        self.pid().is_some_and(|pid| {
+            proc_stat_fields(pid).is_some_and(|fields| fields.first().is_some_and(|s| s != "Z"))
+        })
     }
 
     /// The processes Apache forked to serve requests.

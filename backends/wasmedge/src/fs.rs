@@ -10,10 +10,16 @@
 //!   gets a descriptor of its own;
 //! - a directory's descriptor only gets the rights the guest asks for, and wasi-libc asks for
 //!   no more than the parent's inheriting rights, which `DiskFileSys` makes file rights: a
-//!   subdirectory could not be listed. Here a directory gets the rights of a directory.
+//!   subdirectory could not be listed. Here a directory gets the rights of a directory;
+//! - it follows symbolic links wherever they point. Here a path whose resolution leaves the
+//!   directory is refused with `EPERM` before `DiskFileSys` sees it, as wasmtime refuses it:
+//!   for opening (reading, writing, listing), `stat` and every change. Guests cannot create
+//!   links (async-wasi answers `path_symlink` with `ENOSYS`), so only links someone else put
+//!   there can point outside.
 
 use runtime_api::{Access, Preopen};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::error::Errno;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::DiskFileSys;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::{
@@ -30,6 +36,10 @@ const FIRST_ROOT_ALIAS: usize = 1 << 40;
 pub(crate) struct HostDir {
     disk: DiskFileSys,
     access: Access,
+    /// The host directory, with every symbolic link in its path resolved.
+    root: PathBuf,
+    /// The host path of each directory descriptor other than the root's, as the guest named it.
+    dirs: HashMap<usize, PathBuf>,
     /// Open descriptors of the root other than the preopen itself.
     root_aliases: HashSet<usize>,
     next_root_alias: usize,
@@ -37,9 +47,12 @@ pub(crate) struct HostDir {
 
 impl HostDir {
     pub(crate) fn open(preopen: &Preopen) -> std::io::Result<Self> {
+        let root = preopen.host.canonicalize()?;
         Ok(Self {
-            disk: DiskFileSys::new(preopen.host.clone())?,
+            disk: DiskFileSys::new(root.clone())?,
             access: preopen.access,
+            root,
+            dirs: HashMap::new(),
             root_aliases: HashSet::new(),
             next_root_alias: FIRST_ROOT_ALIAS,
         })
@@ -54,6 +67,59 @@ impl HostDir {
         } else {
             Err(Errno::__WASI_ERRNO_BADF)
         }
+    }
+
+    /// The host path `path` names relative to the directory `dir_ino`, without `.` and `..`:
+    /// what `DiskFileSys` will use. A path above the root is not found, as there.
+    fn host_path(&self, dir_ino: usize, path: &str) -> Result<PathBuf, Errno> {
+        let dir = match self.inner(dir_ino)? {
+            ROOT => &self.root,
+            ino => self.dirs.get(&ino).ok_or(Errno::__WASI_ERRNO_NOTDIR)?,
+        };
+        let mut host = dir.clone();
+        for component in Path::new(path).components() {
+            match component {
+                Component::Normal(name) => host.push(name),
+                Component::CurDir => {}
+                Component::ParentDir if host != self.root => {
+                    host.pop();
+                }
+                _ => return Err(Errno::__WASI_ERRNO_NOENT),
+            }
+        }
+        Ok(host)
+    }
+
+    /// Refuses `path` (relative to `dir_ino`) when resolving it leaves the root: through a
+    /// symbolic link among its parents, or in its last component when the operation follows
+    /// it (`follow`). A path that does not resolve is left to the operation to report, except
+    /// a dangling link it would follow: creating through one could create outside.
+    fn confined(&self, dir_ino: usize, path: &str, follow: bool) -> Result<PathBuf, Errno> {
+        let host = self.host_path(dir_ino, path)?;
+        let inside = |resolved: &Path| {
+            if resolved.starts_with(&self.root) {
+                Ok(())
+            } else {
+                Err(Errno::__WASI_ERRNO_PERM)
+            }
+        };
+        // The directory itself was confined when it was opened: only links among the path's
+        // own components matter, and a path of one component has none before its last.
+        let nested = Path::new(path)
+            .components()
+            .filter(|c| *c != Component::CurDir)
+            .count()
+            > 1;
+        if let Some(parent) = host.parent().filter(|_| nested) {
+            if let Ok(parent) = parent.canonicalize() {
+                inside(&parent)?;
+            }
+        }
+        let is_link = std::fs::symlink_metadata(&host).is_ok_and(|m| m.file_type().is_symlink());
+        if follow && is_link {
+            inside(&host.canonicalize().map_err(|_| Errno::__WASI_ERRNO_PERM)?)?;
+        }
+        Ok(host)
     }
 
     fn writable(&self) -> Result<(), Errno> {
@@ -93,6 +159,7 @@ impl WasiFileSys for HostDir {
         {
             self.writable()?;
         }
+        let host = self.confined(dir_ino, path, true)?;
         let dir = self.inner(dir_ino)?;
         let granted = |rights: WASIRights| match self.access {
             Access::ReadWrite => rights,
@@ -124,6 +191,9 @@ impl WasiFileSys for HostDir {
             }
         };
         if opened != ROOT {
+            if self.disk.get_dir(opened).is_ok() {
+                self.dirs.insert(opened, host);
+            }
             return Ok(opened);
         }
         let alias = self.next_root_alias;
@@ -140,24 +210,29 @@ impl WasiFileSys for HostDir {
         new_path: &str,
     ) -> Result<(), Errno> {
         self.writable()?;
+        self.confined(old_dir, old_path, false)?;
+        self.confined(new_dir, new_path, false)?;
         let (old_dir, new_dir) = (self.inner(old_dir)?, self.inner(new_dir)?);
         self.disk.path_rename(old_dir, old_path, new_dir, new_path)
     }
 
     fn path_create_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
         self.writable()?;
+        self.confined(dir_ino, path, false)?;
         let dir = self.inner(dir_ino)?;
         self.disk.path_create_directory(dir, path)
     }
 
     fn path_remove_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
         self.writable()?;
+        self.confined(dir_ino, path, false)?;
         let dir = self.inner(dir_ino)?;
         self.disk.path_remove_directory(dir, path)
     }
 
     fn path_unlink_file(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
         self.writable()?;
+        self.confined(dir_ino, path, false)?;
         let dir = self.inner(dir_ino)?;
         self.disk.path_unlink_file(dir, path)
     }
@@ -170,6 +245,8 @@ impl WasiFileSys for HostDir {
         new_path: &str,
     ) -> Result<(), Errno> {
         self.writable()?;
+        self.confined(old_dir, old_path, true)?;
+        self.confined(new_dir, new_path, false)?;
         let (old_dir, new_dir) = (self.inner(old_dir)?, self.inner(new_dir)?);
         self.disk
             .path_link_file(old_dir, old_path, new_dir, new_path)
@@ -181,6 +258,7 @@ impl WasiFileSys for HostDir {
         path: &str,
         follow_symlinks: bool,
     ) -> Result<Filestat, Errno> {
+        self.confined(dir_ino, path, follow_symlinks)?;
         self.disk
             .path_filestat_get(self.inner(dir_ino)?, path, follow_symlinks)
     }
@@ -189,6 +267,7 @@ impl WasiFileSys for HostDir {
         if self.root_aliases.remove(&ino) {
             return Ok(());
         }
+        self.dirs.remove(&ino);
         self.disk.fclose(self.inner(ino)?)
     }
 
@@ -361,5 +440,62 @@ mod tests {
             WASIRights::FD_READ
         )
         .is_err());
+    }
+
+    #[test]
+    fn symbolic_links_are_followed_only_inside_the_directory() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "secret").unwrap();
+        let (host, mut dir) = host_dir(Access::ReadWrite);
+        std::fs::create_dir(host.path().join("sub")).unwrap();
+        symlink(outside.path().join("secret"), host.path().join("escape")).unwrap();
+        symlink(outside.path(), host.path().join("away")).unwrap();
+        symlink("../file.txt", host.path().join("sub/up")).unwrap();
+        symlink(outside.path().join("new"), host.path().join("dangling")).unwrap();
+        let perm = Err(Errno::__WASI_ERRNO_PERM);
+        let refused = Err(Errno::__WASI_ERRNO_PERM);
+
+        let read = WASIRights::FD_READ;
+        assert_eq!(
+            open(&mut dir, "escape", OFlags::empty(), read.clone()),
+            perm
+        );
+        assert_eq!(
+            open(&mut dir, "away/secret", OFlags::empty(), read.clone()),
+            perm
+        );
+        assert_eq!(
+            open(&mut dir, "away", OFlags::DIRECTORY, read.clone()),
+            perm
+        );
+        let write = WASIRights::FD_WRITE;
+        assert_eq!(
+            open(&mut dir, "dangling", OFlags::CREATE, write.clone()),
+            perm
+        );
+        assert_eq!(open(&mut dir, "away/new", OFlags::CREATE, write), perm);
+        assert_eq!(
+            dir.path_filestat_get(ROOT, "escape", true).err(),
+            perm.err()
+        );
+        assert_eq!(dir.path_create_directory(ROOT, "away/made"), refused);
+        assert_eq!(dir.path_unlink_file(ROOT, "away/secret"), refused);
+        assert!(!outside.path().join("new").exists());
+        assert!(outside.path().join("secret").exists());
+
+        // A link that stays inside works, and so does looking at a link itself.
+        let sub = open(&mut dir, "sub", OFlags::DIRECTORY, read.clone()).unwrap();
+        let file = dir.path_open(
+            sub,
+            "up",
+            OFlags::empty(),
+            read,
+            WASIRights::empty(),
+            FdFlags::empty(),
+        );
+        assert!(file.is_ok(), "{file:?}");
+        assert!(dir.path_filestat_get(ROOT, "escape", false).is_ok());
+        dir.path_unlink_file(ROOT, "escape").unwrap();
     }
 }

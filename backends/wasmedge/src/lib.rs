@@ -10,13 +10,17 @@ mod aot;
 mod fs;
 mod net;
 
+use runtime_api::signals::Unblocked;
 use runtime_api::{
     Abi, Capabilities, CompileError, ConnectGuard, ExecutionConfig, ExitCode, LoadError,
-    LoadedModule, Precompiled, RunError, RunReport, Runtime, SharedReader, SharedWriter, Stdio,
+    LoadedModule, MemorySize, Precompiled, RunError, RunReport, Runtime, SharedReader,
+    SharedWriter, Stdio,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use wasmedge_sdk::config::{CommonConfigOptions, CompilerConfigOptions, ConfigBuilder};
+use wasmedge_sdk::config::{
+    CommonConfigOptions, CompilerConfigOptions, ConfigBuilder, RuntimeConfigOptions,
+};
 use wasmedge_sdk::error::{CoreCommonError, CoreError, WasmEdgeError};
 use wasmedge_sdk::r#async::vm::Vm;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::StdioSys;
@@ -65,10 +69,15 @@ impl WasmEdge {
     }
 
     fn config(&self) -> Result<Config, String> {
-        let common =
-            CommonConfigOptions::default().interpreter_mode(self.mode == Mode::Interpreter);
+        Self::config_of(self.mode, MemorySize::MAX)
+    }
+
+    /// The configuration of `mode` whose executors let linear memories grow to `memory`.
+    fn config_of(mode: Mode, memory: MemorySize) -> Result<Config, String> {
+        let common = CommonConfigOptions::default().interpreter_mode(mode == Mode::Interpreter);
         ConfigBuilder::new(common)
             .with_compiler_config(CompilerConfigOptions::default())
+            .with_runtime_config(RuntimeConfigOptions::default().max_memory_pages(memory.pages()))
             .build()
             .map_err(|e| format!("cannot configure WasmEdge: {e}"))
     }
@@ -185,7 +194,7 @@ impl Runtime for WasmEdge {
             .map_err(|e| engine_error(format!("cannot load compiled code: {e}")))?;
         Ok(Arc::new(WasmEdgeModule {
             runtime: name,
-            config,
+            mode: self.mode,
             module,
             tokio,
         }))
@@ -194,7 +203,7 @@ impl Runtime for WasmEdge {
 
 struct WasmEdgeModule {
     runtime: &'static str,
-    config: Config,
+    mode: Mode,
     module: Module,
     tokio: &'static tokio::runtime::Runtime,
 }
@@ -245,6 +254,9 @@ impl WasmEdgeModule {
             reason: e.to_string(),
         };
         let _tokio = self.tokio.enter();
+        // The executor of each run enforces its memory limit.
+        let engine_config = WasmEdge::config_of(self.mode, config.limits.memory)
+            .map_err(|reason| RunError::Instantiate { runtime, reason })?;
         let wasi = self.wasi_context(config, stdio)?;
         let mut wasi =
             AsyncWasiModule::create_from_wasi_context(wasi).map_err(instantiate_error)?;
@@ -254,12 +266,24 @@ impl WasmEdgeModule {
             let wasi_name = wasi.name().to_string();
             let mut instances = HashMap::new();
             instances.insert(wasi_name, wasi.as_mut());
-            let store = Store::new(Some(&self.config), instances).map_err(instantiate_error)?;
+            let store = Store::new(Some(&engine_config), instances).map_err(instantiate_error)?;
             let mut vm = Vm::new(store);
             vm.register_module(None, self.module.clone())
                 .map_err(instantiate_error)?;
+            // The SDK stops a run at its time limit with a real-time signal to this thread,
+            // which Apache's threaded MPMs block in their worker threads.
+            let _unblocked =
+                Unblocked::new(libc::SIGRTMIN()).map_err(|e| RunError::Instantiate {
+                    runtime,
+                    reason: format!("cannot let the time limit's signal reach this thread: {e}"),
+                })?;
             let entry_point = config.entry_point.as_str();
-            self.tokio.block_on(vm.run_func(None, entry_point, []))
+            self.tokio.block_on(vm.run_func_with_timeout(
+                None,
+                entry_point,
+                [],
+                config.limits.timeout,
+            ))
         };
         match outcome {
             // async-wasi records `proc_exit`'s code and reports the exit as a normal return.
@@ -272,6 +296,10 @@ impl WasmEdgeModule {
                 WasmEdgeError::Core(CoreError::Common(CoreCommonError::Terminated)) => {
                     Ok(ExitCode(wasi.exit_code() as i32))
                 }
+                WasmEdgeError::ExecuteTimeout => Err(RunError::TimedOut {
+                    runtime,
+                    limit: config.limits.timeout,
+                }),
                 WasmEdgeError::Instance(_) | WasmEdgeError::Vm(_) => {
                     Err(RunError::MissingEntryPoint {
                         runtime,

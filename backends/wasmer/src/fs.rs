@@ -3,7 +3,9 @@
 //!
 //! WASIX also gives every guest a root descriptor with all rights over this filesystem, so a
 //! read-only directory cannot rely on the rights of its preopen alone: it is mounted through
-//! [`ReadOnly`], which refuses every change at the filesystem layer.
+//! [`ReadOnly`], which refuses every change at the filesystem layer. A read-write directory is
+//! mounted through [`NoNewLinks`]: guests cannot create symbolic links under any runtime.
+//! Wasmer's host filesystem already refuses to follow a link out of its directory.
 
 use runtime_api::{Access, Preopen};
 use std::future::Future;
@@ -28,7 +30,7 @@ pub(crate) fn guest_filesystem(
         let host = virtual_fs::host_fs::FileSystem::new(tokio.clone(), &preopen.host)
             .map_err(|e| (preopen, e))?;
         let fs: SharedFs = match preopen.access {
-            Access::ReadWrite => Arc::new(host),
+            Access::ReadWrite => Arc::new(NoNewLinks(Arc::new(host))),
             Access::ReadOnly => Arc::new(ReadOnly(Arc::new(host))),
         };
         root.mount(preopen.guest.as_str(), fs)
@@ -87,6 +89,57 @@ impl FileOpener for ReadOnly {
         if changes {
             return Err(FsError::PermissionDenied);
         }
+        self.0.new_open_options().options(conf.clone()).open(path)
+    }
+}
+
+/// A filesystem in which everything may change, except that no symbolic link can be created:
+/// one in a granted directory could point anywhere, for the host's other programs to follow.
+#[derive(Debug)]
+pub(crate) struct NoNewLinks(pub(crate) SharedFs);
+
+impl FileSystem for NoNewLinks {
+    fn readlink(&self, path: &Path) -> virtual_fs::Result<PathBuf> {
+        self.0.readlink(path)
+    }
+    fn read_dir(&self, path: &Path) -> virtual_fs::Result<ReadDir> {
+        self.0.read_dir(path)
+    }
+    fn create_dir(&self, path: &Path) -> virtual_fs::Result<()> {
+        self.0.create_dir(path)
+    }
+    fn create_symlink(&self, _: &Path, _: &Path) -> virtual_fs::Result<()> {
+        Err(FsError::PermissionDenied)
+    }
+    fn hard_link(&self, source: &Path, target: &Path) -> virtual_fs::Result<()> {
+        self.0.hard_link(source, target)
+    }
+    fn remove_dir(&self, path: &Path) -> virtual_fs::Result<()> {
+        self.0.remove_dir(path)
+    }
+    fn rename<'a>(&'a self, from: &'a Path, to: &'a Path) -> BoxFuture<'a, virtual_fs::Result<()>> {
+        self.0.rename(from, to)
+    }
+    fn metadata(&self, path: &Path) -> virtual_fs::Result<Metadata> {
+        self.0.metadata(path)
+    }
+    fn symlink_metadata(&self, path: &Path) -> virtual_fs::Result<Metadata> {
+        self.0.symlink_metadata(path)
+    }
+    fn remove_file(&self, path: &Path) -> virtual_fs::Result<()> {
+        self.0.remove_file(path)
+    }
+    fn new_open_options(&self) -> OpenOptions<'_> {
+        OpenOptions::new(self)
+    }
+}
+
+impl FileOpener for NoNewLinks {
+    fn open(
+        &self,
+        path: &Path,
+        conf: &OpenOptionsConfig,
+    ) -> virtual_fs::Result<Box<dyn VirtualFile + Send + Sync + 'static>> {
         self.0.new_open_options().options(conf.clone()).open(path)
     }
 }
@@ -162,6 +215,18 @@ mod tests {
         .unwrap();
         fs.create_dir(Path::new("/data/sub")).unwrap();
         assert!(dir.path().join("sub").is_dir());
+        let written = fs
+            .new_open_options()
+            .write(true)
+            .create(true)
+            .open("/data/new.txt");
+        assert!(written.is_ok());
+        assert!(dir.path().join("new.txt").is_file());
+        assert_eq!(
+            fs.create_symlink(Path::new("/data/file.txt"), Path::new("/data/link")),
+            Err(FsError::PermissionDenied)
+        );
+        assert!(dir.path().join("link").symlink_metadata().is_err());
     }
 
     #[test]

@@ -19,22 +19,29 @@
 //! child.
 
 mod fs;
+mod memory;
 mod net;
 mod stdio;
+mod watchdog;
 
+use memory::{LimitingTunables, MemoryLimit};
+use runtime_api::signals::Unblocked;
 use runtime_api::{
     Abi, Access, Capabilities, CompileError, ConnectGuard, ExecutionConfig, ExitCode, LoadError,
     LoadedModule, Precompiled, RunError, RunReport, Runtime, Stdio,
 };
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 use virtual_net::host::LocalNetworking;
-use wasmer::sys::Cranelift;
+use wasmer::sys::vm::TrapCode;
+use wasmer::sys::{BaseTunables, Cranelift, NativeEngineExt};
 use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
 use wasmer_types::ModuleHash;
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
 use wasmer_wasix::runtime::OverriddenRuntime;
 use wasmer_wasix::{PluggableRuntime, UnsupportedVirtualNetworking, WasiEnv, WasiError};
+use watchdog::Watchdog;
 
 const NAME: &str = "wasmer";
 
@@ -70,7 +77,9 @@ fn compile_threads() -> NonZeroUsize {
 /// What every request of this process shares. Created on first use by `load`, which only runs
 /// in processes that serve requests.
 struct Process {
+    /// Its tunables limit each run's memories (see [`memory`]).
     engine: Engine,
+    watchdog: &'static Watchdog,
     tokio: tokio::runtime::Runtime,
     wasix: Arc<PluggableRuntime>,
     /// The host sockets granted connections use.
@@ -96,7 +105,13 @@ fn process() -> Result<&'static Process, LoadError> {
             runtime: NAME,
             reason: format!("cannot start the tokio runtime WASIX needs: {e}"),
         })?;
-    let engine = engine();
+    let mut engine = engine();
+    let base = BaseTunables::for_target(engine.target());
+    engine.set_tunables(LimitingTunables::new(base));
+    let watchdog = Watchdog::of_process().map_err(|e| LoadError::Engine {
+        runtime: NAME,
+        reason: format!("cannot start the thread that times runs: {e}"),
+    })?;
     // WASIX's constructors find tokio through the current thread's context.
     let _tokio = tokio.enter();
     let mut wasix = PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.handle().clone())));
@@ -106,6 +121,7 @@ fn process() -> Result<&'static Process, LoadError> {
         .set_networking_implementation(UnsupportedVirtualNetworking::default());
     let process = Process {
         engine,
+        watchdog,
         wasix: Arc::new(wasix),
         host_network: Arc::new(LocalNetworking::new()),
         tokio,
@@ -254,9 +270,12 @@ impl WasmerModule {
 
 impl LoadedModule for WasmerModule {
     fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
-        config
+        let memory = MemoryLimit::new(config.limits.memory);
+        let mut report = config
             .connect
-            .guarded(|connections| self.call(config, stdio, connections))
+            .guarded(|connections| self.call(config, stdio, connections, &memory));
+        report.refused_growth = memory.refused();
+        report
     }
 }
 
@@ -266,17 +285,21 @@ impl WasmerModule {
         config: &ExecutionConfig,
         stdio: Stdio,
         connections: ConnectGuard,
+        memory: &MemoryLimit,
     ) -> Result<ExitCode, RunError> {
+        let started = Instant::now();
         // WASIX's host files and timers find tokio through the current thread's context.
         let _tokio = self.process.tokio.enter();
         let builder = self.environment(config, stdio, connections)?;
         let mut store = Store::new(self.process.engine.clone());
-        let (instance, wasi) = builder
-            .instantiate_ext(self.module.clone(), self.hash, &mut store)
-            .map_err(|e| RunError::Instantiate {
-                runtime: NAME,
-                reason: e.to_string(),
-            })?;
+        let instantiated = {
+            let _limited = memory.enter();
+            builder.instantiate_ext(self.module.clone(), self.hash, &mut store)
+        };
+        let (instance, wasi) = instantiated.map_err(|e| RunError::Instantiate {
+            runtime: NAME,
+            reason: e.to_string(),
+        })?;
         let entry_point = &config.entry_point;
         let func = instance
             .exports
@@ -292,7 +315,20 @@ impl WasmerModule {
                 entry_point: entry_point.clone(),
             });
         }
-        let outcome = match func.call(&mut store, &[]) {
+        // The watchdog interrupts the store with a signal, which Apache's threaded MPMs block
+        // in their worker threads.
+        let unblocked = Unblocked::new(libc::SIGUSR1).map_err(|e| RunError::Instantiate {
+            runtime: NAME,
+            reason: format!("cannot let the time limit's signal reach this thread: {e}"),
+        })?;
+        let watch = self
+            .process
+            .watchdog
+            .watch(started + config.limits.timeout, store.interrupter());
+        let called = func.call(&mut store, &[]);
+        drop(watch);
+        drop(unblocked);
+        let outcome = match called {
             Ok(_) => Ok(ExitCode::SUCCESS),
             Err(error) => match error.downcast::<WasiError>() {
                 Ok(WasiError::Exit(code)) => Ok(ExitCode(code.raw())),
@@ -300,6 +336,12 @@ impl WasmerModule {
                     runtime: NAME,
                     reason: other.to_string(),
                 }),
+                Err(error) if error.clone().to_trap() == Some(TrapCode::HostInterrupt) => {
+                    Err(RunError::TimedOut {
+                        runtime: NAME,
+                        limit: config.limits.timeout,
+                    })
+                }
                 Err(error) => Err(trap(&error)),
             },
         };

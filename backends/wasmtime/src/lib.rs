@@ -8,12 +8,13 @@ mod stdio;
 
 use runtime_api::{
     Access, Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
-    Precompiled, RunError, RunReport, Runtime, Stdio,
+    MemorySize, Precompiled, RefusedGrowth, RunError, RunReport, Runtime, Stdio,
 };
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    PoolingAllocationConfig, Store,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap,
 };
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -38,6 +39,9 @@ pub struct Wasmtime;
 /// child's other threads, which serialised concurrent requests. The pool holds
 /// [`POOLED_INSTANCES`] instances at a time per child, more than Apache runs threads in a child
 /// unless `ThreadLimit` is raised past it; an instantiation beyond that fails with an error.
+///
+/// Compiled code checks the engine's epoch at function entries and loop headers, so a run can
+/// be stopped at its time limit (see [`EPOCH_TICK`]).
 fn engine_config() -> Config {
     let mut pooling = PoolingAllocationConfig::new();
     pooling
@@ -48,9 +52,16 @@ fn engine_config() -> Config {
         .table_keep_resident(KEEP_RESIDENT)
         .pagemap_scan(Enabled::Auto);
     let mut config = Config::new();
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
+        .epoch_interruption(true);
     config
 }
+
+/// How often the process's engine advances its epoch: how late after its time limit a guest
+/// may be stopped, at most. One thread per process ticks for every run; a timer per run would
+/// cost a thread or a signal per request.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How much of a dropped instance's memory is reset in place rather than given back to the
 /// kernel. Giving pages back (`madvise`) flushes the TLBs of every core running one of the
@@ -74,7 +85,38 @@ fn process_engine() -> Result<&'static Engine, LoadError> {
         runtime: NAME,
         reason: format!("cannot create the engine: {e:#}"),
     })?;
-    Ok(PROCESS_ENGINE.get_or_init(|| engine))
+    let engine = PROCESS_ENGINE.get_or_init(|| engine);
+    start_epoch_ticker(engine).map_err(|e| LoadError::Engine {
+        runtime: NAME,
+        reason: format!("cannot start the thread that times runs: {e}"),
+    })?;
+    Ok(engine)
+}
+
+/// Starts the thread that advances `engine`'s epoch, once per process. It lives as long as the
+/// process; it is started in the process that serves requests, never before a fork.
+fn start_epoch_ticker(engine: &'static Engine) -> std::io::Result<()> {
+    static TICKER: OnceLock<std::io::Result<()>> = OnceLock::new();
+    let started = TICKER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("mod_wasm-epoch".into())
+            .spawn(move || loop {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            })
+            .map(drop)
+    });
+    match started {
+        Ok(()) => Ok(()),
+        Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+    }
+}
+
+/// The epoch ticks after which a run of `timeout` is stopped: the ticks it spans, rounded up,
+/// plus one, because the run may start just before a tick.
+fn deadline_ticks(timeout: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_nanos();
+    u64::try_from(timeout.as_nanos().div_ceil(tick) + 1).unwrap_or(u64::MAX)
 }
 
 /// Compiles `wasm` and checks its imports against WASI preview1.
@@ -108,11 +150,68 @@ fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileErro
     Ok(Precompiled::new(NAME, bytes))
 }
 
-fn wasi_linker(engine: &Engine) -> Result<Linker<WasiP1Ctx>, String> {
+fn wasi_linker(engine: &Engine) -> Result<Linker<RunState>, String> {
     let mut linker = Linker::new(engine);
-    p1::add_to_linker_sync(&mut linker, |ctx| ctx)
+    p1::add_to_linker_sync(&mut linker, |state: &mut RunState| &mut state.wasi)
         .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+    // Guests cannot create symbolic links, under any runtime: a link in a granted directory
+    // could point anywhere, for the host's other programs to follow. wasmtime would create it
+    // (and never follow it out of the directory itself).
+    linker.allow_shadowing(true);
+    linker
+        .func_wrap(
+            "wasi_snapshot_preview1",
+            "path_symlink",
+            |_: i32, _: i32, _: i32, _: i32, _: i32| ERRNO_PERM,
+        )
+        .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+    linker.allow_shadowing(false);
     Ok(linker)
+}
+
+/// WASI's `EPERM`: what a guest sees for something its sandbox never allows.
+const ERRNO_PERM: i32 = 63;
+
+/// What the store of one run holds: its WASI context and what limits its memory.
+struct RunState {
+    wasi: WasiP1Ctx,
+    memory: MemoryLimiter,
+}
+
+/// Refuses growing a linear memory past the run's limit, and remembers the first refusal.
+struct MemoryLimiter {
+    limit: MemorySize,
+    refused: Option<RefusedGrowth>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let desired = u64::try_from(desired).unwrap_or(u64::MAX);
+        if desired <= self.limit.bytes() {
+            return Ok(true);
+        }
+        self.refused.get_or_insert(RefusedGrowth {
+            requested: desired,
+            limit: self.limit,
+        });
+        // `memory.grow` returns -1; the guest decides what that means.
+        Ok(false)
+    }
+
+    /// Tables are bounded by the pooling allocator's slots.
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 impl Runtime for Wasmtime {
@@ -167,9 +266,20 @@ impl Runtime for Wasmtime {
     }
 }
 
+/// How the run that failed with `error` ended: stopped at its time limit, or trapped.
+fn failure(error: &wasmtime::Error, limits: &runtime_api::Limits) -> RunError {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => RunError::TimedOut {
+            runtime: NAME,
+            limit: limits.timeout,
+        },
+        _ => trap(error),
+    }
+}
+
 /// The trap `error` describes, with the guest functions on its stack.
 fn trap(error: &wasmtime::Error) -> RunError {
-    let reason = match error.downcast_ref::<wasmtime::Trap>() {
+    let reason = match error.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
         None => error.root_cause().to_string(),
     };
@@ -184,7 +294,7 @@ fn trap(error: &wasmtime::Error) -> RunError {
 
 /// A module pre-linked against WASI preview1 in this process's engine.
 struct WasmtimeModule {
-    instance_pre: InstancePre<WasiP1Ctx>,
+    instance_pre: InstancePre<RunState>,
 }
 
 impl WasmtimeModule {
@@ -213,41 +323,63 @@ impl WasmtimeModule {
 }
 
 impl LoadedModule for WasmtimeModule {
-    /// WASI preview1 has no sockets, so nothing is ever refused.
+    /// WASI preview1 has no sockets, so no connection is ever refused; memory growth may be.
     fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
-        self.call(config, stdio).into()
+        let wasi = match self.wasi_context(config, stdio) {
+            Ok(wasi) => wasi,
+            Err(e) => return Err(e).into(),
+        };
+        let state = RunState {
+            wasi,
+            memory: MemoryLimiter {
+                limit: config.limits.memory,
+                refused: None,
+            },
+        };
+        let mut store = Store::new(self.instance_pre.module().engine(), state);
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(deadline_ticks(config.limits.timeout));
+        store.epoch_deadline_trap();
+        let outcome = self.call(config, &mut store);
+        RunReport {
+            outcome,
+            refusals: Vec::new(),
+            refused_growth: store.data().memory.refused,
+        }
     }
 }
 
 impl WasmtimeModule {
-    fn call(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<ExitCode, RunError> {
-        let wasi = self.wasi_context(config, stdio)?;
-        let mut store = Store::new(self.instance_pre.module().engine(), wasi);
+    fn call(
+        &self,
+        config: &ExecutionConfig,
+        store: &mut Store<RunState>,
+    ) -> Result<ExitCode, RunError> {
         let instance =
             self.instance_pre
-                .instantiate(&mut store)
+                .instantiate(&mut *store)
                 .map_err(|e| RunError::Instantiate {
                     runtime: NAME,
                     reason: format!("{e:#}"),
                 })?;
         let entry_point = &config.entry_point;
         let func = instance
-            .get_func(&mut store, entry_point.as_str())
+            .get_func(&mut *store, entry_point.as_str())
             .ok_or_else(|| RunError::MissingEntryPoint {
                 runtime: NAME,
                 entry_point: entry_point.clone(),
             })?;
         let func = func
-            .typed::<(), ()>(&store)
+            .typed::<(), ()>(&*store)
             .map_err(|_| RunError::EntryPointSignature {
                 runtime: NAME,
                 entry_point: entry_point.clone(),
             })?;
-        match func.call(&mut store, ()) {
+        match func.call(&mut *store, ()) {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => match e.downcast_ref::<I32Exit>() {
                 Some(exit) => Ok(ExitCode(exit.0)),
-                None => Err(trap(&e)),
+                None => Err(failure(&e, &config.limits)),
             },
         }
     }

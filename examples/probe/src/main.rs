@@ -13,10 +13,16 @@
 //!   ls PATH       print the names in directory PATH, sorted, one per line, or "error: ..."
 //!   stat PATH     print "directory" or "file of N bytes" for PATH, or "error: ..."
 //!   mkdir PATH    create directory PATH; print "created" or "error: ..."
+//!   symlink T L   create a symbolic link L pointing to T; print "linked" or "error: ..."
 //!   script        CGI: print SCRIPT_FILENAME and the contents of that file (interpreter mode)
 //!   headers       CGI: repeated Set-Cookie and a custom header
 //!   malformed     CGI: output without a header block
-//!   spin          loop forever (for timeouts; unused by default)
+//!   spin          loop forever (for time limits)
+//!   reserve MIB   reserve memory 1 MiB at a time, up to MIB MiB, handling refusals; print
+//!                 "reserved N MiB" (no CGI headers)
+//!   bomb MIB      allocate MIB MiB at once, aborting (a trap) when refused, as most
+//!                 programs do
+//!   chatter N     write N bytes to stderr, then print "ok" (no CGI headers)
 //!
 //! It also exports `alt_entry` (see build.rs) for WasmEntryPoint.
 use std::io::{Read, Write};
@@ -31,6 +37,30 @@ pub extern "C" fn alt_entry() {
 fn recurse(depth: u64) -> u64 {
     let local = std::hint::black_box([depth; 16]);
     recurse(depth + 1) + local[depth as usize % 16]
+}
+
+/// wasi-libc's `symlink`, which the standard library links in: std's own wrapper is unstable.
+#[cfg(target_os = "wasi")]
+fn symlink(target: &str, link: &str) -> std::io::Result<()> {
+    use std::ffi::{c_char, c_int, CString};
+    extern "C" {
+        fn symlink(target: *const c_char, link: *const c_char) -> c_int;
+    }
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let (target, link) = (
+        CString::new(target).map_err(invalid)?,
+        CString::new(link).map_err(invalid)?,
+    );
+    // SAFETY: two NUL-terminated strings that outlive the call.
+    match unsafe { symlink(target.as_ptr(), link.as_ptr()) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn symlink(target: &str, link: &str) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
 }
 
 fn main() {
@@ -124,6 +154,10 @@ fn main() {
             Ok(()) => writeln!(out, "created").unwrap(),
             Err(e) => writeln!(out, "error: {e}").unwrap(),
         },
+        "symlink" => match symlink(arg(2), arg(3)) {
+            Ok(()) => writeln!(out, "linked").unwrap(),
+            Err(e) => writeln!(out, "error: {e}").unwrap(),
+        },
         "script" => {
             let script = std::env::var("SCRIPT_FILENAME").unwrap_or_default();
             let body = std::fs::read_to_string(&script).unwrap_or_else(|e| format!("error: {e}"));
@@ -144,6 +178,38 @@ fn main() {
         "spin" => loop {
             std::hint::spin_loop();
         },
+        "reserve" => {
+            let wanted: usize = arg(2).parse().unwrap_or(0);
+            let mut held: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..wanted {
+                let mut block = Vec::new();
+                if block.try_reserve_exact(1 << 20).is_err() {
+                    break;
+                }
+                // Touch the pages, so the memory is really there.
+                block.resize(1 << 20, 1);
+                held.push(block);
+            }
+            writeln!(out, "reserved {} MiB", held.len()).unwrap();
+        }
+        "bomb" => {
+            let mib: usize = arg(2).parse().unwrap_or(0);
+            let block = std::hint::black_box(vec![1u8; mib << 20]);
+            writeln!(out, "allocated {} MiB", block.len() >> 20).unwrap();
+        }
+        "chatter" => {
+            let n: usize = arg(2).parse().unwrap_or(0);
+            let line = [b'.'; 1023];
+            let mut stderr = std::io::stderr().lock();
+            let mut left = n;
+            while left > 0 {
+                let chunk = left.min(1024);
+                stderr.write_all(&line[..chunk - 1]).unwrap();
+                stderr.write_all(b"\n").unwrap();
+                left -= chunk;
+            }
+            writeln!(out, "ok").unwrap();
+        }
         other => {
             writeln!(out, "unknown probe behaviour {other:?}").unwrap();
             std::process::exit(2);

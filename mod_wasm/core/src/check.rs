@@ -81,6 +81,20 @@ pub fn effective_configs<S>(server: &ServerSections<S>) -> Vec<SectionConfig> {
     configs
 }
 
+/// Which configuration read is being checked.
+///
+/// At a start, and for `apachectl -t` (which `apachectl graceful` and `restart` run first), a
+/// module that cannot be used stops the server from starting: the admin is there to see it. A
+/// running server that reads its configuration again because of a bare signal (`SIGHUP`,
+/// `SIGUSR1`, as log rotation sends) must not exit over a module file that went bad: it keeps
+/// the code compiled before for that module, or answers its requests with 503 when there is
+/// none, and logs why. Every other configuration error stops it either way, as Apache's own do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigRead {
+    Start,
+    Restart,
+}
+
 /// What the check found.
 pub struct CheckReport<S> {
     /// Problems that stop the start, each with the server whose configuration has it.
@@ -102,9 +116,14 @@ impl<S> Default for CheckReport<S> {
 impl Gateway<'_> {
     /// Resolves and compiles every effective configuration of `servers`, keeps what they use
     /// and forgets the artifacts of modules no longer configured.
-    pub fn check<S: Copy>(&self, servers: &[ServerSections<S>]) -> CheckReport<S> {
+    pub fn check<S: Copy>(
+        &self,
+        servers: &[ServerSections<S>],
+        read: ConfigRead,
+    ) -> CheckReport<S> {
         let mut report = CheckReport::default();
         let mut in_use: Vec<ModuleKey> = Vec::new();
+        self.modules.clear_unavailable();
         for server in servers {
             for config in effective_configs(server) {
                 let resolved = match config.resolve(self.registry) {
@@ -117,7 +136,7 @@ impl Gateway<'_> {
                     }
                 };
                 let key = resolved.key();
-                if in_use.contains(&key) {
+                if in_use.contains(&key) || self.modules.unavailable(&key).is_some() {
                     continue;
                 }
                 let started = Instant::now();
@@ -139,14 +158,36 @@ impl Gateway<'_> {
                             .push((Level::Info, format!("mod_wasm: {what} {key} ({took} ms)")));
                         in_use.push(key);
                     }
-                    Err(e) => report.errors.push((
-                        server.server,
-                        format!(
+                    Err(e) => {
+                        let problem = format!(
                             "mod_wasm: cannot use WasmModule {} in {}: {e}",
                             resolved.module.value.display(),
                             resolved.module.origin,
-                        ),
-                    )),
+                        );
+                        match read {
+                            ConfigRead::Start => report.errors.push((server.server, problem)),
+                            ConfigRead::Restart if self.modules.has_artifact(&key) => {
+                                report.notes.push((
+                                    Level::Error,
+                                    format!(
+                                        "{problem}; the server goes on running the code compiled \
+                                         before this restart"
+                                    ),
+                                ));
+                                in_use.push(key);
+                            }
+                            ConfigRead::Restart => {
+                                report.notes.push((
+                                    Level::Error,
+                                    format!(
+                                        "{problem}; its requests are answered with 503 until \
+                                         the module is fixed and the server restarted"
+                                    ),
+                                ));
+                                self.modules.set_unavailable(&key, e);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -172,6 +213,21 @@ mod tests {
             apply(&mut config, site, name, &[arg]).unwrap();
         }
         config
+    }
+
+    fn gateway_of<'a>(site: &'a TestSite, modules: &'a ModuleStore) -> Gateway<'a> {
+        Gateway {
+            registry: site.registry(),
+            modules,
+            limits: OutputLimits::default(),
+        }
+    }
+
+    /// A site whose registry holds `runtime` (a clone, sharing its compile counter).
+    fn site_with(runtime: &FakeRuntime) -> TestSite {
+        let mut registry = Registry::new();
+        registry.register(runtime.clone());
+        TestSite::new(registry)
     }
 
     fn module(dir: &Path, name: &str, bytes: &[u8]) -> String {
@@ -269,9 +325,7 @@ mod tests {
     fn the_check_compiles_each_module_once_and_names_what_fails() {
         let dir = tempfile::tempdir().unwrap();
         let runtime = FakeRuntime::new("alpha");
-        let mut registry = Registry::new();
-        registry.register(runtime.clone());
-        let site = TestSite::new(registry);
+        let site = site_with(&runtime);
         let good = module(dir.path(), "good.wasm", EMPTY_MODULE);
         let defaults = section(&site, &[("WasmModule", &good)]);
         let same = section(&site, &[("WasmArg", "other")]);
@@ -296,12 +350,8 @@ mod tests {
             locations: vec![],
         }];
         let modules = ModuleStore::new();
-        let gateway = Gateway {
-            registry: site.registry(),
-            modules: &modules,
-            limits: OutputLimits::default(),
-        };
-        let report = gateway.check(&servers);
+        let gateway = gateway_of(&site, &modules);
+        let report = gateway.check(&servers, ConfigRead::Start);
         assert_eq!(runtime.compiles(), 2, "good.wasm once, bad.wasm once");
         assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
         let (server, error) = &report.errors[0];
@@ -315,7 +365,7 @@ mod tests {
             .1
             .starts_with(&format!("mod_wasm: compiled {good} with runtime alpha (")));
 
-        let again = gateway.check(&servers);
+        let again = gateway.check(&servers, ConfigRead::Start);
         assert!(
             again.notes[0]
                 .1
@@ -323,5 +373,78 @@ mod tests {
             "{:?}",
             again.notes
         );
+    }
+
+    #[test]
+    fn a_restart_keeps_the_server_up_when_a_module_no_longer_compiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = FakeRuntime::new("alpha");
+        let site = site_with(&runtime);
+        let deployed = module(dir.path(), "deployed.wasm", EMPTY_MODULE);
+        let kept = section(&site, &[("WasmModule", &deployed)]);
+        let servers = |config| {
+            [ServerSections {
+                server: "main",
+                defaults: config,
+                files: vec![],
+                directories: vec![],
+                locations: vec![],
+            }]
+        };
+        let modules = ModuleStore::new();
+        let gateway = gateway_of(&site, &modules);
+        assert!(gateway
+            .check(&servers(&kept), ConfigRead::Start)
+            .errors
+            .is_empty());
+
+        // A bad deploy: the file no longer compiles. A start (or apachectl -t) refuses it; a
+        // running server that restarts keeps the code it had.
+        std::fs::write(&deployed, b"\0asX").unwrap();
+        let restart = gateway.check(&servers(&kept), ConfigRead::Restart);
+        assert!(restart.errors.is_empty(), "{:?}", restart.errors);
+        let (level, note) = &restart.notes[0];
+        assert_eq!(*level, Level::Error);
+        assert!(
+            note.ends_with("the server goes on running the code compiled before this restart"),
+            "{note}"
+        );
+        let key = ModuleKey {
+            runtime: "alpha",
+            path: deployed.clone().into(),
+        };
+        assert!(modules.has_artifact(&key) && modules.unavailable(&key).is_none());
+        assert_eq!(
+            gateway
+                .check(&servers(&kept), ConfigRead::Start)
+                .errors
+                .len(),
+            1
+        );
+
+        // A module that never compiled has nothing to fall back on: out of service.
+        let mut restarting = TestSite::new(fake_registry(&["alpha"]));
+        restarting.restarting = true;
+        let new = module(dir.path(), "new.wasm", b"not wasm at all");
+        let mut added = SectionConfig::default();
+        apply(&mut added, &restarting, "WasmModule", &[new.as_str()]).unwrap();
+        let fresh = ModuleStore::new();
+        let gateway = gateway_of(&site, &fresh);
+        let restart = gateway.check(&servers(&added), ConfigRead::Restart);
+        assert!(restart.errors.is_empty(), "{:?}", restart.errors);
+        assert!(
+            restart.notes[0].1.contains("answered with 503"),
+            "{:?}",
+            restart.notes
+        );
+        let key = ModuleKey {
+            runtime: "alpha",
+            path: new.clone().into(),
+        };
+        assert!(fresh.unavailable(&key).is_some());
+        // The next read that succeeds puts it back in service.
+        std::fs::write(&new, EMPTY_MODULE).unwrap();
+        assert!(gateway.check(&servers(&added), ConfigRead::Restart).notes[0].0 != Level::Error);
+        assert!(fresh.unavailable(&key).is_none());
     }
 }

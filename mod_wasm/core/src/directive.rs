@@ -6,7 +6,7 @@
 use crate::origin::Origin;
 use crate::section::SectionConfig;
 use crate::server::ServerConfig;
-use crate::settings::{cgi, connect, dirs, program, timing};
+use crate::settings::{cgi, connect, dirs, limits, program, timing};
 use runtime_api::Registry;
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -19,6 +19,9 @@ pub trait Site {
     fn server_root_relative(&self, path: &str) -> Result<PathBuf, String>;
     /// The runtimes this mod_wasm was built with.
     fn registry(&self) -> &Registry;
+    /// Whether the configuration is being read again by a running server (see
+    /// [`ConfigRead::Restart`](crate::check::ConfigRead)).
+    fn restarting(&self) -> bool;
 }
 
 /// What applying a directive gives: nothing, or the message Apache shows with the file and line.
@@ -66,7 +69,7 @@ impl Directive {
 }
 
 /// Every directive, in the order `apachectl -L` lists them.
-pub static DIRECTIVES: [Directive; 12] = [
+pub static DIRECTIVES: [Directive; 14] = [
     program::WASM_MODULE,
     program::WASM_RUNTIME,
     program::WASM_ARG,
@@ -78,6 +81,8 @@ pub static DIRECTIVES: [Directive; 12] = [
     cgi::WASM_MAP_CGI_FILE_NAMES,
     program::WASM_ENTRY_POINT,
     timing::WASM_SERVER_TIMING,
+    limits::WASM_TIMEOUT,
+    limits::WASM_MEMORY_LIMIT,
     crate::server::WASM_CACHE_DIR,
 ];
 
@@ -97,6 +102,7 @@ pub(crate) mod testing {
         pub registry: Registry,
         pub server_root: PathBuf,
         pub line: u32,
+        pub restarting: bool,
     }
 
     impl TestSite {
@@ -105,6 +111,7 @@ pub(crate) mod testing {
                 registry,
                 server_root: PathBuf::from("/srv"),
                 line: 1,
+                restarting: false,
             }
         }
     }
@@ -123,6 +130,9 @@ pub(crate) mod testing {
         }
         fn registry(&self) -> &Registry {
             &self.registry
+        }
+        fn restarting(&self) -> bool {
+            self.restarting
         }
     }
 

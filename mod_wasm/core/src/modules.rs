@@ -63,6 +63,10 @@ pub struct ModuleStore {
     compiled: Mutex<HashMap<ModuleKey, Artifact>>,
     disk: Mutex<Option<ArtifactCache>>,
     loaded: Mutex<HashMap<ModuleKey, Arc<dyn LoadedModule>>>,
+    /// Modules that could not be compiled when a running server restarted and have no earlier
+    /// code to run instead, with the reason: they are not used until the next configuration
+    /// read.
+    unavailable: Mutex<HashMap<ModuleKey, String>>,
 }
 
 /// How an artifact was obtained.
@@ -167,6 +171,26 @@ impl ModuleStore {
     /// Drops artifacts the current configuration no longer uses.
     pub fn retain(&self, in_use: &[ModuleKey]) {
         lock(&self.compiled).retain(|key, _| in_use.contains(key));
+    }
+
+    /// Whether code compiled earlier is kept for `key`, whatever the file holds now.
+    pub fn has_artifact(&self, key: &ModuleKey) -> bool {
+        lock(&self.compiled).contains_key(key)
+    }
+
+    /// Takes `key` out of service until the next configuration read, for `reason`.
+    pub fn set_unavailable(&self, key: &ModuleKey, reason: String) {
+        lock(&self.unavailable).insert(key.clone(), reason);
+    }
+
+    /// Why `key` is out of service, if it is.
+    pub fn unavailable(&self, key: &ModuleKey) -> Option<String> {
+        lock(&self.unavailable).get(key).cloned()
+    }
+
+    /// Puts every module back in service, before a configuration read decides again.
+    pub fn clear_unavailable(&self) {
+        lock(&self.unavailable).clear();
     }
 
     /// The module for `key`, loaded into this process on first use (compiled first if the

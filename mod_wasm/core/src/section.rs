@@ -6,6 +6,7 @@ use crate::origin::Declared;
 use crate::settings::cgi::CgiSettings;
 use crate::settings::connect::Connections;
 use crate::settings::dirs::Directories;
+use crate::settings::limits::RunLimits;
 use crate::settings::program::Program;
 use crate::settings::timing::ServerTiming;
 use crate::settings::Setting;
@@ -21,6 +22,7 @@ pub struct SectionConfig {
     pub connect: Connections,
     pub cgi: CgiSettings,
     pub timing: ServerTiming,
+    pub limits: RunLimits,
 }
 
 impl SectionConfig {
@@ -32,6 +34,7 @@ impl SectionConfig {
             connect: Setting::merge(&outer.connect, &inner.connect),
             cgi: Setting::merge(&outer.cgi, &inner.cgi),
             timing: Setting::merge(&outer.timing, &inner.timing),
+            limits: Setting::merge(&outer.limits, &inner.limits),
         }
     }
 
@@ -43,6 +46,7 @@ impl SectionConfig {
         self.connect.grant(&mut run);
         self.cgi.grant(&mut run);
         self.timing.grant(&mut run);
+        // The limits depend on the server's Timeout too; the request sets them.
         run
     }
 
@@ -68,6 +72,7 @@ impl SectionConfig {
         self.connect.check(runtime, registry)?;
         self.cgi.check(runtime, registry)?;
         self.timing.check(runtime, registry)?;
+        self.limits.check(runtime, registry)?;
         Ok(Resolved { module, runtime })
     }
 }

@@ -9,7 +9,8 @@ use crate::modules::{ModuleStore, Provenance};
 use crate::section::{Resolved, SectionConfig};
 use crate::settings::cgi::mounted_path_info;
 use cgi::{CgiRequest, Disposition};
-use runtime_api::{LoadedModule, OutputBuffer, Registry, RunReport, Stdio};
+use runtime_api::error::seconds;
+use runtime_api::{LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,8 @@ pub struct OutputLimits {
     /// without a bound a runaway guest would exhaust the child's memory; a guest that writes
     /// more fails the request.
     pub stdout: usize,
-    /// The most of a guest's stderr that is logged; the rest is dropped (and said so).
+    /// The most of a guest's stderr that is logged; the rest is dropped (and said so), and
+    /// the guest goes on.
     pub stderr: usize,
 }
 
@@ -68,6 +70,9 @@ pub trait Exchange {
 
     /// The request's decoded URL path, which `<Location>` sections match.
     fn path(&self) -> String;
+
+    /// The server's `Timeout`: how long a run may take when no `WasmTimeout` applies.
+    fn server_timeout(&self) -> Duration;
 
     /// Where the first match of the server's regular expression `pattern` in `subject` ends,
     /// as a `<LocationMatch>` matches; `None` when it does not match.
@@ -147,8 +152,9 @@ impl Gateway<'_> {
             );
             return Reply::Status(404);
         }
-        let Some(module) = self.load(&resolved, exchange) else {
-            return Reply::Status(500);
+        let module = match self.load(&resolved, exchange) {
+            Ok(module) => module,
+            Err(status) => return Reply::Status(status),
         };
         let ran = run(
             config,
@@ -209,13 +215,25 @@ impl Gateway<'_> {
         }
     }
 
-    /// The module, loaded into this process on its first use, which is logged.
+    /// The module, loaded into this process on its first use, which is logged; or the status
+    /// that ends the request: 503 for a module taken out of service at a restart, 500 for one
+    /// that cannot be loaded.
     fn load(
         &self,
         resolved: &Resolved,
         exchange: &mut impl Exchange,
-    ) -> Option<Arc<dyn LoadedModule>> {
+    ) -> Result<Arc<dyn LoadedModule>, u16> {
         let key = resolved.key();
+        if let Some(reason) = self.modules.unavailable(&key) {
+            exchange.log(
+                Level::Error,
+                &format!(
+                    "mod_wasm: {resolved}: unavailable since the last restart, when it could \
+                     not be compiled: {reason}"
+                ),
+            );
+            return Err(503);
+        }
         let loaded = match self.modules.load(&key, resolved.runtime) {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -223,7 +241,7 @@ impl Gateway<'_> {
                     Level::Error,
                     &format!("mod_wasm: {resolved}: cannot load the module: {e}"),
                 );
-                return None;
+                return Err(500);
             }
         };
         if let Some(problem) = loaded.cache_problem {
@@ -247,7 +265,7 @@ impl Gateway<'_> {
         if let Some(message) = first_use {
             exchange.log(Level::Info, &message);
         }
-        Some(loaded.module)
+        Ok(loaded.module)
     }
 }
 
@@ -268,6 +286,7 @@ fn run<E: Exchange>(
     exchange: &mut E,
 ) -> Result<(Vec<u8>, Duration), Ended<E::Abort>> {
     let mut execution = config.execution_config();
+    execution.limits = config.limits.resolve(exchange.server_timeout());
     let mut stdin = Vec::new();
     if config.cgi.enabled() {
         stdin = exchange.read_body().map_err(Ended::Aborted)?;
@@ -276,14 +295,18 @@ fn run<E: Exchange>(
         config.cgi.add_request(&mut execution, request);
     }
     let stdout = OutputBuffer::with_limit(limits.stdout);
-    let stderr = OutputBuffer::with_limit(limits.stderr);
+    let stderr = OutputBuffer::dropping_beyond(limits.stderr);
     let stdio = Stdio {
         stdin: Box::new(std::io::Cursor::new(stdin)),
         stdout: Box::new(stdout.clone()),
         stderr: Box::new(stderr.clone()),
     };
     let started = Instant::now();
-    let RunReport { outcome, refusals } = module.run(&execution, stdio);
+    let RunReport {
+        outcome,
+        refusals,
+        refused_growth,
+    } = module.run(&execution, stdio);
     let took = started.elapsed();
 
     for refusal in refusals {
@@ -299,8 +322,10 @@ fn run<E: Exchange>(
         exchange.log(
             Level::Warning,
             &format!(
-                "mod_wasm: {resolved}: stderr: more than {} bytes, the rest was dropped",
-                limits.stderr
+                "mod_wasm: {resolved}: stderr: only the first {} are logged; {} more bytes \
+                 were dropped",
+                bytes(limits.stderr),
+                stderr.dropped()
             ),
         );
     }
@@ -315,20 +340,45 @@ fn run<E: Exchange>(
         );
         return Err(Ended::Status(500));
     }
+    // A guest that fails after its memory limit refused to grow usually fails because of it.
+    let memory_cause = refused_growth.map_or(String::new(), |growth| {
+        format!("; WasmMemoryLimit had {growth}, the likely cause")
+    });
     match outcome {
-        Ok(exit) if exit.is_success() => Ok((stdout.take(), took)),
+        Ok(exit) if exit.is_success() => {
+            if let Some(growth) = refused_growth {
+                exchange.log(
+                    Level::Warning,
+                    &format!("mod_wasm: {resolved}: WasmMemoryLimit {growth}"),
+                );
+            }
+            Ok((stdout.take(), took))
+        }
         Ok(exit) => {
             exchange.log(
                 Level::Error,
                 &format!(
-                    "mod_wasm: {resolved}: the guest exited with code {}",
+                    "mod_wasm: {resolved}: the guest exited with code {}{memory_cause}",
                     exit.0
                 ),
             );
             Err(Ended::Status(500))
         }
+        Err(RunError::TimedOut { limit, .. }) => {
+            exchange.log(
+                Level::Error,
+                &format!(
+                    "mod_wasm: {resolved}: the guest was stopped after WasmTimeout {}",
+                    seconds(limit)
+                ),
+            );
+            Err(Ended::Status(504))
+        }
         Err(e) => {
-            exchange.log(Level::Error, &format!("mod_wasm: {resolved}: {e}"));
+            exchange.log(
+                Level::Error,
+                &format!("mod_wasm: {resolved}: {e}{memory_cause}"),
+            );
             Err(Ended::Status(500))
         }
     }

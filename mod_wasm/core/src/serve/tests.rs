@@ -63,6 +63,10 @@ impl Exchange for FakeExchange {
         self.request.path.clone()
     }
 
+    fn server_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(300)
+    }
+
     /// Knows one expression: `^/t/[0-9]+`.
     fn pattern_end(&mut self, pattern: &str, subject: &str) -> Option<usize> {
         assert_eq!(pattern, "^/t/[0-9]+");
@@ -148,6 +152,17 @@ fn writing(output: &'static [u8]) -> FakeRuntime {
         stdio.stdout.write_all(output).unwrap();
         Ok(ExitCode::SUCCESS).into()
     })
+}
+
+/// A runtime whose guests succeed, and how many times they ran.
+fn counting_runtime() -> (FakeRuntime, Arc<AtomicUsize>) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let runtime = FakeRuntime::new("fake").with_guest(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(ExitCode::SUCCESS).into()
+    });
+    (runtime, runs)
 }
 
 fn respond(reply: Reply<&'static str>) -> Response {
@@ -246,12 +261,7 @@ fn the_request_is_stdin_and_variables_that_wasm_env_overrides() {
 
 #[test]
 fn a_body_that_cannot_be_read_ends_the_request_before_the_guest_runs() {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counted = runs.clone();
-    let runtime = FakeRuntime::new("fake").with_guest(move |_, _| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        Ok(ExitCode::SUCCESS).into()
-    });
+    let (runtime, runs) = counting_runtime();
     let location = Location::cgi(runtime);
     let mut exchange = FakeExchange::new();
     exchange.body = Err("413 already sent");
@@ -272,6 +282,7 @@ fn a_trap_is_a_500_and_refusals_are_logged_anyway() {
         RunReport {
             outcome: Err(RunError::trap("fake", "unreachable", ["main"])),
             refusals: vec![Refusal::Resolve("db.internal".into())],
+            refused_growth: None,
         }
     });
     let location = Location::cgi(runtime);
@@ -307,13 +318,15 @@ fn a_non_zero_exit_is_a_500_and_zero_is_success() {
 fn stderr_is_logged_line_by_line_up_to_its_limit() {
     let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
         stdio.stderr.write_all(b"first\r\n\nthird\n").unwrap();
-        let _ = stdio.stderr.write_all(&[b'x'; 100]);
+        // Past the limit, writes still succeed: the guest goes on.
+        stdio.stderr.write_all(&[b'x'; 100]).unwrap();
+        stdio.stdout.write_all(b"done").unwrap();
         Ok(ExitCode::SUCCESS).into()
     });
     let mut location = Location::new(runtime, &[]);
     location.limits.stderr = 32;
     let mut exchange = FakeExchange::new();
-    respond(location.serve(&mut exchange));
+    assert_eq!(respond(location.serve(&mut exchange)).body(), b"done");
     let context = location.context();
     let log = exchange.run_log();
     let lines: Vec<&str> = log.iter().map(|(_, l)| l.as_str()).collect();
@@ -324,7 +337,7 @@ fn stderr_is_logged_line_by_line_up_to_its_limit() {
         "",
         "third",
         &xs,
-        "more than 32 bytes, the rest was dropped",
+        "only the first 32 bytes are logged; 82 more bytes were dropped",
     ]
     .map(|line| format!("{context}: stderr: {line}"));
     assert_eq!(lines, expected);
@@ -361,12 +374,7 @@ fn a_guest_over_the_stdout_limit_is_a_500() {
 
 #[test]
 fn a_missing_script_is_a_404_and_the_module_does_not_run() {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counted = runs.clone();
-    let runtime = FakeRuntime::new("fake").with_guest(move |_, _| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        Ok(ExitCode::SUCCESS).into()
-    });
+    let (runtime, runs) = counting_runtime();
     let location = Location::new(runtime, &[]);
     let mut exchange = FakeExchange::new();
     exchange.mode = HandlerMode::Interpreter {
@@ -610,4 +618,123 @@ fn server_timing_says_how_long_the_guest_ran_when_asked() {
     let without_cgi = Location::new(writing(b"raw"), &[("WasmServerTiming", &["On"])]);
     let response = respond(without_cgi.serve(&mut FakeExchange::new()));
     assert_eq!(response.headers[0].0, "Server-Timing");
+}
+
+#[test]
+fn every_run_is_limited_by_the_sections_limits_or_the_servers_timeout() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let runtime = FakeRuntime::new("fake").with_guest(move |config, _| {
+        record.lock().unwrap().push(config.limits);
+        Ok(ExitCode::SUCCESS).into()
+    });
+    respond(Location::new(runtime.clone(), &[]).serve(&mut FakeExchange::new()));
+    respond(
+        Location::new(
+            runtime,
+            &[("WasmTimeout", &["2"]), ("WasmMemoryLimit", &["16M"])],
+        )
+        .serve(&mut FakeExchange::new()),
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[0],
+        runtime_api::Limits {
+            timeout: std::time::Duration::from_secs(300),
+            memory: runtime_api::MemorySize::from_mib(256),
+        },
+        "the server's Timeout and the default memory"
+    );
+    assert_eq!(
+        seen[1],
+        runtime_api::Limits {
+            timeout: std::time::Duration::from_secs(2),
+            memory: runtime_api::MemorySize::from_mib(16),
+        }
+    );
+}
+
+#[test]
+fn a_guest_stopped_at_its_time_limit_is_a_504() {
+    let runtime = FakeRuntime::new("fake").with_guest(|config, mut stdio| {
+        stdio.stdout.write_all(b"Status: 200\n\npartial").unwrap();
+        Err(RunError::TimedOut {
+            runtime: "fake",
+            limit: config.limits.timeout,
+        })
+        .into()
+    });
+    let location = Location::new(runtime, &[("WasmTimeout", &["1500ms"])]);
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(504));
+    let (level, line) = exchange.logged("WasmTimeout").unwrap();
+    assert_eq!(*level, Level::Error);
+    assert_eq!(
+        *line,
+        format!(
+            "{}: the guest was stopped after WasmTimeout 1.5 s",
+            location.context()
+        )
+    );
+}
+
+#[test]
+fn a_failure_after_a_refused_growth_names_the_memory_limit() {
+    let growth = runtime_api::RefusedGrowth {
+        requested: 512 << 20,
+        limit: runtime_api::MemorySize::from_mib(64),
+    };
+    let fails = move |_: &ExecutionConfig, _| RunReport {
+        outcome: Err(RunError::trap("fake", "unreachable", [])),
+        refusals: Vec::new(),
+        refused_growth: Some(growth),
+    };
+    let location = Location::new(FakeRuntime::new("fake").with_guest(fails), &[]);
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    let (_, line) = exchange.logged("the guest trapped").unwrap();
+    assert_eq!(
+        *line,
+        format!(
+            "{}: fake: the guest trapped: unreachable; WasmMemoryLimit had refused to grow \
+             linear memory to 512 MiB: the limit is 64 MiB, the likely cause",
+            location.context()
+        )
+    );
+
+    // A guest that copes with the refusal succeeds; the refusal is still worth a warning.
+    let copes = move |_: &ExecutionConfig, _| RunReport {
+        outcome: Ok(ExitCode::SUCCESS),
+        refusals: Vec::new(),
+        refused_growth: Some(growth),
+    };
+    let location = Location::new(FakeRuntime::new("fake").with_guest(copes), &[]);
+    let mut exchange = FakeExchange::new();
+    respond(location.serve(&mut exchange));
+    let (level, _) = exchange.logged("refused to grow").unwrap();
+    assert_eq!(*level, Level::Warning);
+}
+
+#[test]
+fn a_module_out_of_service_since_a_restart_is_a_503_and_does_not_run() {
+    let (runtime, runs) = counting_runtime();
+    let location = Location::new(runtime, &[]);
+    let key = crate::ModuleKey {
+        runtime: "fake",
+        path: location.module.clone(),
+    };
+    location
+        .modules
+        .set_unavailable(&key, "fake: not a valid WebAssembly module".into());
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(503));
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    let (level, line) = exchange
+        .logged("unavailable since the last restart")
+        .unwrap();
+    assert_eq!(*level, Level::Error);
+    assert!(
+        line.ends_with("fake: not a valid WebAssembly module"),
+        "{line}"
+    );
 }

@@ -6,6 +6,7 @@
 pub mod cgi;
 pub mod connect;
 pub mod dirs;
+pub mod limits;
 pub mod program;
 pub mod timing;
 

@@ -68,9 +68,13 @@ pub const WASM_ENTRY_POINT: Directive = Directive {
 };
 
 impl Program {
-    /// `WasmModule path` (the path already resolved against ServerRoot).
+    /// `WasmModule path` (the path already resolved against ServerRoot). A running server that
+    /// reads its configuration again takes the path as it is: a file that went bad is the
+    /// configuration check's to report, which keeps the server up (see `check`).
     fn set_module(&mut self, path: PathBuf, site: &dyn Site) -> Applied {
-        check_module_file(&path)?;
+        if !site.restarting() {
+            check_module_file(&path)?;
+        }
         self.module = Some(Declared {
             value: path,
             origin: site.origin(),

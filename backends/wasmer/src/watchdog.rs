@@ -1,0 +1,116 @@
+//! Stopping runs at their time limit: one thread per process watches the deadlines of every
+//! run and interrupts the stores that pass theirs.
+//!
+//! Wasmer interrupts a store by signalling (`SIGUSR1`) the thread running it, which turns
+//! into a `HostInterrupt` trap in the guest's code. A signal that arrives while the guest is in
+//! a host function is kept until the function returns; one that arrives just before the guest
+//! enters wasm can be missed, so an interrupted run that has not ended is interrupted again
+//! every [`RETRY`] until it does.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+use wasmer::Interrupter;
+
+/// How soon a run that was interrupted and is still running is interrupted again.
+const RETRY: Duration = Duration::from_millis(10);
+
+/// The deadlines of the runs in progress in this process.
+pub struct Watchdog {
+    runs: Mutex<Runs>,
+    /// Wakes the watching thread when a run with an earlier deadline starts.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Runs {
+    next_id: u64,
+    watched: HashMap<u64, Watched>,
+}
+
+struct Watched {
+    deadline: Instant,
+    interrupter: Interrupter,
+}
+
+/// One run being watched; dropping it ends the watch.
+pub struct Watch {
+    watchdog: &'static Watchdog,
+    id: u64,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.watchdog.lock().watched.remove(&self.id);
+    }
+}
+
+impl Watchdog {
+    /// The watchdog of this process, its thread started on first use. It is only used in
+    /// processes that serve requests, so the thread is never inherited across a fork.
+    pub fn of_process() -> std::io::Result<&'static Watchdog> {
+        static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
+        static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
+        let watchdog = WATCHDOG.get_or_init(|| Watchdog {
+            runs: Mutex::default(),
+            changed: Condvar::new(),
+        });
+        let started = STARTED.get_or_init(|| {
+            std::thread::Builder::new()
+                .name("mod_wasm-watchdog".into())
+                .spawn(|| watchdog.watch_forever())
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+        match started {
+            Ok(()) => Ok(watchdog),
+            Err(e) => Err(std::io::Error::other(e.clone())),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Runs> {
+        // Nothing here can panic while the lock is held in a way that breaks the map.
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Interrupts the store of `interrupter` at `deadline` (and again until the watch ends).
+    pub fn watch(&'static self, deadline: Instant, interrupter: Interrupter) -> Watch {
+        let mut runs = self.lock();
+        let id = runs.next_id;
+        runs.next_id += 1;
+        runs.watched.insert(
+            id,
+            Watched {
+                deadline,
+                interrupter,
+            },
+        );
+        drop(runs);
+        self.changed.notify_one();
+        Watch { watchdog: self, id }
+    }
+
+    fn watch_forever(&self) -> ! {
+        let mut runs = self.lock();
+        loop {
+            let now = Instant::now();
+            for run in runs.watched.values_mut() {
+                if run.deadline <= now {
+                    run.interrupter.interrupt();
+                    run.deadline = now + RETRY;
+                }
+            }
+            let next = runs.watched.values().map(|run| run.deadline).min();
+            runs = match next {
+                Some(next) => {
+                    let wait = next.saturating_duration_since(Instant::now());
+                    self.changed
+                        .wait_timeout(runs, wait)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                None => self.changed.wait(runs).unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+    }
+}
