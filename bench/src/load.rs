@@ -101,9 +101,18 @@ fn client(target: &Target, deadline: Instant) -> Result<Vec<Duration>, String> {
             None => connection.insert(Connection::open(target.port)?),
         };
         let sent = Instant::now();
-        let response = conn
-            .exchange(&target.request, &mut body)
-            .map_err(|e| format!("request to port {} failed: {e}", target.port))?;
+        let failed = |e: std::io::Error| format!("request to port {} failed: {e}", target.port);
+        let response = match conn.exchange(&target.request, &mut body) {
+            Ok(response) => response,
+            // The server may close a kept-alive connection between two requests (Apache's event
+            // MPM closes idle ones while its workers are all busy): retry once on a new
+            // connection, as HTTP clients do for requests that can be repeated.
+            Err(e) if conn.answered > 0 && closed_before_answering(&e) => connection
+                .insert(Connection::open(target.port)?)
+                .exchange(&target.request, &mut body)
+                .map_err(failed)?,
+            Err(e) => return Err(failed(e)),
+        };
         latencies.push(sent.elapsed());
         if response.status != target.expected_status || body.len() != target.expected_body_len {
             return Err(format!(
@@ -125,6 +134,14 @@ fn client(target: &Target, deadline: Instant) -> Result<Vec<Duration>, String> {
 struct Connection {
     writer: TcpStream,
     reader: BufReader<TcpStream>,
+    /// Responses read on this connection so far.
+    answered: usize,
+}
+
+/// Whether `error` says the server closed the connection before it began a response.
+fn closed_before_answering(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset, UnexpectedEof};
+    matches!(error.kind(), UnexpectedEof | ConnectionReset | BrokenPipe)
 }
 
 struct ResponseHead {
@@ -143,6 +160,7 @@ impl Connection {
         Ok(Self {
             writer: stream,
             reader,
+            answered: 0,
         })
     }
 
@@ -161,6 +179,7 @@ impl Connection {
                 self.reader.read_to_end(body)?;
             }
         }
+        self.answered += 1;
         Ok(ResponseHead {
             status: head.status,
             closes: head.closes || matches!(head.framing, Framing::UntilClose),

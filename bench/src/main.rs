@@ -2,6 +2,7 @@
 //! and a native program under mod_cgid, through a real Apache and in process.
 //!
 //!     mod_wasm-bench [--quick] [--out DIR]
+//!     mod_wasm-bench --soak [--quick] [--out DIR]
 //!
 //! `scripts/bench` builds what it needs and runs it; see `docs/benchmarks/README.md`. Inputs
 //! come from the environment: `MOD_WASM_SO` (the module), `MOD_WASM_GUESTS` (the guests built
@@ -9,6 +10,7 @@
 //!
 //! It writes `report.md` and `report.svg` to DIR (default `docs/benchmarks`). `--quick` runs
 //! every measurement briefly, to check the benchmark itself works; its numbers mean nothing.
+//! `--soak` runs only the soak instead (see [`soak`]) and writes `soak.md`.
 
 mod chart;
 mod in_process;
@@ -16,6 +18,7 @@ mod large_module;
 mod load;
 mod machine;
 mod report;
+mod soak;
 mod stats;
 mod through_apache;
 
@@ -71,18 +74,21 @@ impl Plan {
 
 struct Options {
     quick: bool,
+    soak: bool,
     out: PathBuf,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         quick: false,
+        soak: false,
         out: PathBuf::from("docs/benchmarks"),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => options.quick = true,
+            "--soak" => options.soak = true,
             "--out" => {
                 options.out = args
                     .next()
@@ -90,7 +96,7 @@ fn parse_options() -> Result<Options, String> {
                     .ok_or("--out needs a directory")?
             }
             "-h" | "--help" => {
-                return Err("usage: mod_wasm-bench [--quick] [--out DIR]".into());
+                return Err("usage: mod_wasm-bench [--soak] [--quick] [--out DIR]".into());
             }
             other => return Err(format!("unknown argument '{other}'; try --help")),
         }
@@ -131,6 +137,26 @@ fn main() {
     let names: Vec<&'static str> = runtimes.iter().map(|runtime| runtime.name()).collect();
     let command = std::env::var("MOD_WASM_BENCH_COMMAND")
         .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
+
+    if options.soak {
+        let plan = if options.quick {
+            soak::SoakPlan::QUICK
+        } else {
+            soak::SoakPlan::FULL
+        };
+        let soaks = soak::run(&plan, &names);
+        let table = soak::markdown(&soaks);
+        print!("{table}");
+        let file = options.out.join("soak.md");
+        let written = std::fs::create_dir_all(&options.out)
+            .and_then(|()| std::fs::write(&file, format!("# Soak\n\n`{command}`\n\n{table}")));
+        if let Err(e) = written {
+            eprintln!("cannot write {}: {e}", file.display());
+            std::process::exit(1);
+        }
+        eprintln!("wrote {}", file.display());
+        return;
+    }
 
     let machine = machine::describe(&runtimes);
     let through_apache = through_apache::measure(&plan, &names, &native.join("hello"));

@@ -181,7 +181,7 @@ fn baseline_server(native_hello: &Path) -> Apache {
     config.with_body(&body).start()
 }
 
-fn wasm_server(runtime: &str) -> Apache {
+pub fn wasm_server(runtime: &str) -> Apache {
     let location = |path: &str, guest_name: &str| {
         format!(
             "<Location {path}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
@@ -271,6 +271,12 @@ fn measure_load(
 /// The largest peak resident set (VmHWM) among the server's children: the serving child's,
 /// since every server has one (mod_cgid's daemon, the other child of the baseline, is smaller).
 fn peak_rss_kib(server: &Apache) -> u64 {
+    serving_child_kib(server, "VmHWM:")
+}
+
+/// The largest value of the `/proc/PID/status` field `field` (`VmRSS:`, `VmHWM:`) among the
+/// server's children, in KiB: the serving child's.
+pub fn serving_child_kib(server: &Apache, field: &str) -> u64 {
     server
         .children()
         .into_iter()
@@ -278,7 +284,7 @@ fn peak_rss_kib(server: &Apache) -> u64 {
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
             status
                 .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))?
+                .find_map(|line| line.strip_prefix(field))?
                 .trim()
                 .trim_end_matches("kB")
                 .trim()

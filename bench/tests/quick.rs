@@ -62,3 +62,24 @@ fn the_quick_mode_writes_a_report_and_a_chart_covering_every_runtime() {
     assert!(verdicts >= 2, "targets without verdicts:\n{targets}");
     assert!(chart.starts_with("<svg"), "not an SVG:\n{chart}");
 }
+
+#[test]
+fn the_quick_soak_samples_every_runtime() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_mod_wasm-bench"))
+        .args(["--soak", "--quick", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("running the soak");
+    assert!(status.success(), "the soak failed: {status}");
+    let soak = std::fs::read_to_string(out.path().join("soak.md")).unwrap();
+    for runtime in builtin_runtimes::registry().names() {
+        // The first sample, at the end of the warm-up, and a growth figure.
+        assert!(soak.contains(&format!("| {runtime} | 0 | ")), "{soak}");
+        assert!(
+            soak.lines()
+                .any(|line| line.starts_with(&format!("| {runtime} | ")) && line.ends_with(" % |")),
+            "{soak}"
+        );
+    }
+}

@@ -26,6 +26,9 @@ pub struct Watchdog {
 struct Runs {
     next_id: u64,
     watched: HashMap<u64, Watched>,
+    /// When the watching thread wakes up next; `None` while it waits for a first run. A run
+    /// due later needs no wake-up, which spares a thread switch per request.
+    next_wake: Option<Instant>,
 }
 
 struct Watched {
@@ -85,8 +88,11 @@ impl Watchdog {
                 interrupter,
             },
         );
+        let sooner = runs.next_wake.is_none_or(|wake| deadline < wake);
         drop(runs);
-        self.changed.notify_one();
+        if sooner {
+            self.changed.notify_one();
+        }
         Watch { watchdog: self, id }
     }
 
@@ -101,6 +107,7 @@ impl Watchdog {
                 }
             }
             let next = runs.watched.values().map(|run| run.deadline).min();
+            runs.next_wake = next;
             runs = match next {
                 Some(next) => {
                     let wait = next.saturating_duration_since(Instant::now());
