@@ -17,7 +17,7 @@ use runtime_api::{
     SharedWriter, Stdio,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmedge_sdk::config::{
     CommonConfigOptions, CompilerConfigOptions, ConfigBuilder, RuntimeConfigOptions,
 };
@@ -197,6 +197,7 @@ impl Runtime for WasmEdge {
             mode: self.mode,
             module,
             tokio,
+            configs: Mutex::default(),
         }))
     }
 }
@@ -206,9 +207,23 @@ struct WasmEdgeModule {
     mode: Mode,
     module: Module,
     tokio: &'static tokio::runtime::Runtime,
+    /// The executors' configuration for each memory limit this module ran with: a location's
+    /// limit is the same for all its requests, so it is built on the first one only.
+    configs: Mutex<HashMap<u32, Arc<Config>>>,
 }
 
 impl WasmEdgeModule {
+    /// The configuration whose executors let linear memory grow to `memory`.
+    fn config_for(&self, memory: MemorySize) -> Result<Arc<Config>, String> {
+        let mut configs = self.configs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(config) = configs.get(&memory.pages()) {
+            return Ok(config.clone());
+        }
+        let config = Arc::new(WasmEdge::config_of(self.mode, memory)?);
+        configs.insert(memory.pages(), config.clone());
+        Ok(config)
+    }
+
     fn wasi_context(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<WasiCtx, RunError> {
         let vfs = VFS::new_with_stdio(StdioSys::new(
             SharedReader::new(stdio.stdin),
@@ -255,7 +270,8 @@ impl WasmEdgeModule {
         };
         let _tokio = self.tokio.enter();
         // The executor of each run enforces its memory limit.
-        let engine_config = WasmEdge::config_of(self.mode, config.limits.memory)
+        let engine_config = self
+            .config_for(config.limits.memory)
             .map_err(|reason| RunError::Instantiate { runtime, reason })?;
         let wasi = self.wasi_context(config, stdio)?;
         let mut wasi =
@@ -266,7 +282,7 @@ impl WasmEdgeModule {
             let wasi_name = wasi.name().to_string();
             let mut instances = HashMap::new();
             instances.insert(wasi_name, wasi.as_mut());
-            let store = Store::new(Some(&engine_config), instances).map_err(instantiate_error)?;
+            let store = Store::new(Some(&*engine_config), instances).map_err(instantiate_error)?;
             let mut vm = Vm::new(store);
             vm.register_module(None, self.module.clone())
                 .map_err(instantiate_error)?;
