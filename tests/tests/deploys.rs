@@ -75,12 +75,17 @@ fn a_module_that_no_longer_compiles_keeps_its_code_across_a_bare_restart() {
 
 #[test]
 fn a_start_still_refuses_a_module_that_does_not_compile() {
-    let config = Config::new("");
-    let broken = config
-        .scratch
-        .file("broken.wasm", b"\0asm\x01\0\0\0garbage that is no module");
-    let body = location("/app", mod_wasm_tests::runtimes()[0], &broken);
-    let (check, apache) = config.with_body(&body).try_start();
-    assert!(!check.success, "started with a broken module");
-    assert!(apache.is_none_or(|apache| !apache.is_running()));
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        let broken = config
+            .scratch
+            .file("broken.wasm", b"\0asm\x01\0\0\0garbage that is no module");
+        let body = location("/app", runtime, &broken);
+        let (check, apache) = config.with_body(&body).try_start();
+        assert!(!check.success, "{runtime}: started with a broken module");
+        assert!(
+            apache.is_none_or(|apache| !apache.is_running()),
+            "{runtime}: the server runs"
+        );
+    });
 }
