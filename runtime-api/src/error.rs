@@ -21,6 +21,18 @@ pub enum CompileError {
         module: String,
         name: String,
     },
+    #[error(
+        "{runtime}: the module imports '{module}::{name}' as {imported}, but this runtime provides {provided}"
+    )]
+    IncompatibleImport {
+        runtime: &'static str,
+        module: String,
+        name: String,
+        /// The function type the module declares, as `(i32, i32) -> i32`.
+        imported: String,
+        /// The function type the runtime has under that name.
+        provided: String,
+    },
     #[error("{runtime}: {reason}")]
     Engine {
         runtime: &'static str,

@@ -1,7 +1,9 @@
 //! mod_wasm's runtime backend on [WasmEdge](https://wasmedge.org): WASI preview1 through
 //! WasmEdge's Rust WASI (`async-wasi`), whose standard streams and directories are set per
 //! request instead of being the process's own, with WasmEdge's socket extensions limited to
-//! the connections a location grants (see [`net`]).
+//! the connections a location grants (see [`net`]). Where async-wasi's types differ from WASI
+//! preview1's, runs get the standard ones (see [`wasi`]), and a module importing a function
+//! under a type no run provides is refused when it is compiled, naming both types.
 //!
 //! Two runtimes share this crate: `wasmedge` runs code compiled ahead of time by WasmEdge's
 //! LLVM compiler, `wasmedge-interpreter` runs the same module in WasmEdge's interpreter.
@@ -9,11 +11,13 @@
 mod aot;
 mod fs;
 mod net;
+mod wasi;
 
+use net::AcceptAbi;
 use runtime_api::signals::Unblocked;
 use runtime_api::{
-    Abi, Capabilities, CompileError, ConnectGuard, ExecutionConfig, ExitCode, LoadError,
-    LoadedModule, MemorySize, Precompiled, RunError, RunReport, Runtime, SharedReader,
+    Abi, Capabilities, CompileError, ConnectGrants, ConnectGuard, ExecutionConfig, ExitCode,
+    LoadError, LoadedModule, MemorySize, Precompiled, RunError, RunReport, Runtime, SharedReader,
     SharedWriter, Stdio,
 };
 use std::collections::HashMap;
@@ -27,7 +31,9 @@ use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::env::VFS;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
 use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
-use wasmedge_sdk::{config::Config, Module, Store};
+use wasmedge_sdk::{config::Config, ExternalInstanceType, Module, Store, ValType};
+use wasmedge_sys::instance::function::AsFunc;
+use wasmedge_sys::{AsInstance, FuncType, ImportModule};
 
 /// The only import namespace WasmEdge's Rust WASI provides (its socket extensions included).
 const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
@@ -162,16 +168,7 @@ impl Runtime for WasmEdge {
                 runtime: name,
                 reason: e.to_string(),
             })?;
-        for import in module.imports() {
-            let (namespace, function) = (import.module_name(), import.name());
-            if namespace != WASI_NAMESPACE {
-                return Err(CompileError::UnsatisfiedImport {
-                    runtime: name,
-                    module: namespace.into_owned(),
-                    name: function.into_owned(),
-                });
-            }
-        }
+        check_imports(name, &module)?;
         match self.mode {
             Mode::Interpreter => Ok(Precompiled::new(name, wasm.to_vec())),
             Mode::AheadOfTime => aot::compile_in_subprocess(wasm, &config)
@@ -195,10 +192,89 @@ impl Runtime for WasmEdge {
         Ok(Arc::new(WasmEdgeModule {
             runtime: name,
             mode: self.mode,
+            accept: AcceptAbi::of(&module),
             module,
             tokio,
             configs: Mutex::default(),
         }))
+    }
+}
+
+/// Checks that a run's WASI provides every import of `module`, with the type the module
+/// declares: WasmEdge would refuse to instantiate it in every request, without saying which
+/// import is wrong.
+fn check_imports(runtime: &'static str, module: &Module) -> Result<(), CompileError> {
+    let engine_error = |e: Box<WasmEdgeError>| CompileError::Engine {
+        runtime,
+        reason: format!("cannot create the WASI module: {e}"),
+    };
+    // The WASI module as a run of this module gets it.
+    let (wasi, _sockets) = wasi_module(
+        WasiCtx::new(),
+        ConnectGrants::default().guard(),
+        AcceptAbi::of(module),
+    )
+    .map_err(engine_error)?;
+    let provided: &ImportModule<WasiCtx> = wasi.as_ref().as_ref();
+    for import in module.imports() {
+        let (namespace, function) = (import.module_name(), import.name());
+        let unsatisfied = || CompileError::UnsatisfiedImport {
+            runtime,
+            module: namespace.to_string(),
+            name: function.to_string(),
+        };
+        if namespace != WASI_NAMESPACE {
+            return Err(unsatisfied());
+        }
+        let Ok(ExternalInstanceType::Func(imported)) = import.ty() else {
+            return Err(unsatisfied());
+        };
+        let provided = provided
+            .get_func(&function)
+            .ok()
+            .and_then(|f| f.ty())
+            .ok_or_else(unsatisfied)?;
+        if provided != imported {
+            return Err(CompileError::IncompatibleImport {
+                runtime,
+                module: namespace.to_string(),
+                name: function.to_string(),
+                imported: signature(&imported),
+                provided: signature(&provided),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The WASI module of a run with `context`: async-wasi's, standardised (see [`wasi`]), its
+/// network limited to what `connections` allow and with the `sock_accept` the module imports
+/// (see [`net`]). The guard is the host data of the network functions and must outlive the
+/// module's use.
+fn wasi_module(
+    context: WasiCtx,
+    connections: ConnectGuard,
+    accept: AcceptAbi,
+) -> Result<(AsyncWasiModule, Box<net::SocketGuard>), Box<WasmEdgeError>> {
+    let mut wasi = AsyncWasiModule::create_from_wasi_context(context)?;
+    wasi::standardise(&mut wasi)?;
+    let sockets = net::guard_sockets(&mut wasi, connections, accept)?;
+    Ok((wasi, sockets))
+}
+
+/// A function type as people write it: `(i32, i32) -> i32`.
+fn signature(ty: &FuncType) -> String {
+    let list = |types: &[ValType]| {
+        types
+            .iter()
+            .map(|t| format!("{t:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ty.returns() {
+        [] => format!("({})", list(ty.args())),
+        [one] => format!("({}) -> {}", list(ty.args()), list(&[*one])),
+        many => format!("({}) -> ({})", list(ty.args()), list(many)),
     }
 }
 
@@ -207,6 +283,8 @@ struct WasmEdgeModule {
     mode: Mode,
     module: Module,
     tokio: &'static tokio::runtime::Runtime,
+    /// The `sock_accept` the module imports, which its runs' WASI provides.
+    accept: AcceptAbi,
     /// The executors' configuration for each memory limit this module ran with: a location's
     /// limit is the same for all its requests, so it is built on the first one only.
     configs: Mutex<HashMap<u32, Arc<Config>>>,
@@ -273,11 +351,10 @@ impl WasmEdgeModule {
         let engine_config = self
             .config_for(config.limits.memory)
             .map_err(|reason| RunError::Instantiate { runtime, reason })?;
-        let wasi = self.wasi_context(config, stdio)?;
-        let mut wasi =
-            AsyncWasiModule::create_from_wasi_context(wasi).map_err(instantiate_error)?;
-        // Host data of the guarded socket functions in `wasi`; lives until the run is over.
-        let _sockets = net::guard_sockets(&mut wasi, connections).map_err(instantiate_error)?;
+        let context = self.wasi_context(config, stdio)?;
+        // `_sockets` lives until the run is over.
+        let (mut wasi, _sockets) =
+            wasi_module(context, connections, self.accept).map_err(instantiate_error)?;
         let outcome = {
             let wasi_name = wasi.name().to_string();
             let mut instances = HashMap::new();
@@ -429,6 +506,109 @@ mod tests {
         assert!(
             matches!(refusals[..], [runtime_api::Refusal::Socket(_)]),
             "{refusals:?}"
+        );
+    }
+
+    #[test]
+    fn both_signatures_of_sock_accept_are_provided() {
+        // WasmEdge's extension, then WASI preview1's (wasi-libc's programs, CPython's).
+        for params in ["(param i32 i32)", "(param i32 i32 i32)"] {
+            let wasm = wat::parse_str(format!(
+                r#"(module
+                     (import "wasi_snapshot_preview1" "sock_accept" (func $accept {params} (result i32)))
+                     (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                     (memory (export "memory") 1)
+                     (func (export "_start")
+                       ;; Descriptor 1 (stdout) is no listening socket: the errno comes back.
+                       (call $exit (call $accept (i32.const 1) (i32.const 0) {flags}))))"#,
+                flags = if params.matches("i32").count() == 3 {
+                    "(i32.const 0)"
+                } else {
+                    ""
+                },
+            ))
+            .unwrap();
+            for runtime in [WasmEdge::INTERPRETER, WasmEdge::AHEAD_OF_TIME] {
+                let module = runtime.load(&runtime.compile(&wasm).unwrap()).unwrap();
+                let exit = module
+                    .run(&ExecutionConfig::default(), Stdio::null())
+                    .outcome
+                    .unwrap();
+                assert_ne!(exit, ExitCode::SUCCESS, "{params} under {}", runtime.name());
+            }
+        }
+    }
+
+    #[test]
+    fn clock_res_get_has_its_standard_type() {
+        let wasm = wat::parse_str(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "clock_res_get" (func $res (param i32 i32) (result i32)))
+                 (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                 (memory (export "memory") 1)
+                 (func (export "_start")
+                   (local $errno i32)
+                   ;; The monotonic clock's resolution, written at 8: a positive number.
+                   (local.set $errno (call $res (i32.const 1) (i32.const 8)))
+                   (if (local.get $errno) (then (call $exit (local.get $errno))))
+                   (call $exit (i64.eqz (i64.load (i32.const 8))))))"#,
+        )
+        .unwrap();
+        let runtime = WasmEdge::INTERPRETER;
+        let module = runtime.load(&runtime.compile(&wasm).unwrap()).unwrap();
+        let report = module.run(&ExecutionConfig::default(), Stdio::null());
+        assert_eq!(report.outcome.unwrap(), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn fd_filestat_set_size_sets_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = wat::parse_str(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+                 (import "wasi_snapshot_preview1" "fd_filestat_set_size" (func $set_size (param i32 i64) (result i32)))
+                 (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                 (memory (export "memory") 1)
+                 (data (i32.const 16) "grown")
+                 (func (export "_start")
+                   (local $errno i32)
+                   ;; Creates "grown" in the first preopen (3); its descriptor lands at 0.
+                   (local.set $errno (call $open (i32.const 3) (i32.const 0) (i32.const 16) (i32.const 5)
+                     (i32.const 1) (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 0)))
+                   (if (local.get $errno) (then (call $exit (local.get $errno))))
+                   (call $exit (call $set_size (i32.load (i32.const 0)) (i64.const 1234)))))"#,
+        )
+        .unwrap();
+        let runtime = WasmEdge::INTERPRETER;
+        let module = runtime.load(&runtime.compile(&wasm).unwrap()).unwrap();
+        let config = ExecutionConfig {
+            preopens: vec![runtime_api::Preopen {
+                guest: runtime_api::GuestPath::new("/data").unwrap(),
+                host: dir.path().to_owned(),
+                access: runtime_api::Access::ReadWrite,
+            }],
+            ..Default::default()
+        };
+        let report = module.run(&config, Stdio::null());
+        assert_eq!(report.outcome.unwrap(), ExitCode::SUCCESS);
+        let grown = std::fs::metadata(dir.path().join("grown")).unwrap();
+        assert_eq!(grown.len(), 1234);
+    }
+
+    #[test]
+    fn an_import_of_the_wrong_type_is_named_with_both_types() {
+        let wasm = module_importing("fd_write", "(param i32 i32)");
+        let error = WasmEdge::INTERPRETER.compile(&wasm).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "wasmedge-interpreter: the module imports 'wasi_snapshot_preview1::fd_write' as \
+             (i32, i32) -> i32, but this runtime provides (i32, i32, i32, i32) -> i32"
+        );
+        let unknown = module_importing("no_such_function", "(param i32)");
+        let error = WasmEdge::INTERPRETER.compile(&unknown).unwrap_err();
+        assert!(
+            matches!(&error, CompileError::UnsatisfiedImport { name, .. } if name == "no_such_function"),
+            "{error}"
         );
     }
 

@@ -11,9 +11,14 @@
 //! - `sock_getaddrinfo`: answered for granted names only. async-wasi implements it but does not
 //!   register it; it is added here so that guests can connect by name.
 //!
+//! `sock_accept` has two signatures under one name: WasmEdge's `(fd, *fd)` and WASI preview1's
+//! `(fd, flags, *fd)`, which wasi-libc's programs (CPython among them) import. A module gets
+//! the one it imports (see [`AcceptAbi`]).
+//!
 //! A refusal is an errno the guest can handle (`EPERM` for a connection or a lookup, the errno
 //! WASIX gives under Wasmer; `ENOTSUP` for a socket kind), and is recorded in the run's report.
 
+use crate::WASI_NAMESPACE;
 use runtime_api::{ConnectGuard, Refusal};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -26,8 +31,9 @@ use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::preview_1::async_socket;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
 use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
 use wasmedge_sdk::r#async::AsyncInstance;
-use wasmedge_sdk::ValType;
+use wasmedge_sdk::ExternalInstanceType;
 use wasmedge_sdk::WasmEdgeResult;
+use wasmedge_sdk::{Module, ValType};
 use wasmedge_sys::r#async::function::AsyncFunction;
 use wasmedge_sys::{CallingFrame, FuncType, Function, Instance, WasmValue};
 
@@ -79,11 +85,40 @@ fn no_memory() -> CoreError {
     CoreError::Execution(CoreExecutionError::MemoryOutOfBounds)
 }
 
-/// Replaces the network functions of `wasi` by guarded ones. The returned guard is their host
-/// data: it must outlive every use of `wasi`.
+/// Which `sock_accept` a module imports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AcceptAbi {
+    /// `sock_accept(fd, *fd)`, WasmEdge's socket extension: what async-wasi provides.
+    #[default]
+    WasmEdge,
+    /// `sock_accept(fd, flags, *fd)`, as WASI preview1 declares it.
+    Preview1,
+}
+
+impl AcceptAbi {
+    /// The `sock_accept` that `module` imports (WasmEdge's when it imports none).
+    pub fn of(module: &Module) -> Self {
+        let preview1 = FuncType::new(vec![ValType::I32; 3], vec![ValType::I32]);
+        let imports_preview1 = module.imports().iter().any(|import| {
+            import.module_name() == WASI_NAMESPACE
+                && import.name() == "sock_accept"
+                && matches!(import.ty(), Ok(ExternalInstanceType::Func(ty)) if ty == preview1)
+        });
+        if imports_preview1 {
+            Self::Preview1
+        } else {
+            Self::WasmEdge
+        }
+    }
+}
+
+/// Replaces the network functions of `wasi` by guarded ones, and gives it the `sock_accept`
+/// the module imports. The returned guard is their host data: it must outlive every use of
+/// `wasi`.
 pub fn guard_sockets(
     wasi: &mut AsyncWasiModule,
     connections: ConnectGuard,
+    accept: AcceptAbi,
 ) -> WasmEdgeResult<Box<SocketGuard>> {
     let module = wasi.as_mut();
     let mut guard = Box::new(SocketGuard {
@@ -109,6 +144,13 @@ pub fn guard_sockets(
         "sock_connect",
         AsyncFunction::create_async_func(&ty, sock_connect, data, 0)?,
     );
+    if accept == AcceptAbi::Preview1 {
+        let ty = FuncType::new(i32s(3), i32s(1));
+        module.add_async_func(
+            "sock_accept",
+            AsyncFunction::create_async_func(&ty, sock_accept_preview1, data, 0)?,
+        );
+    }
     Ok(guard)
 }
 
@@ -251,6 +293,38 @@ where
             fd.to_i32(),
             address_ptr,
             port.to_i32() as u32,
+        )
+        .await;
+        errno(outcome.err().map_or(0, |e| e.0))
+    })
+}
+
+/// `sock_accept(fd, flags, *fd)` of WASI preview1: async-wasi's accept. The flags (the new
+/// descriptor's `O_NONBLOCK`) are not applied: no accept can succeed, because a guest can
+/// neither listen nor be handed a listening socket.
+fn sock_accept_preview1<'data, 'inst, 'frame, 'fut>(
+    guard: &'data mut SocketGuard,
+    _: &'inst mut AsyncInstance,
+    frame: &'frame mut CallingFrame,
+    args: Vec<WasmValue>,
+) -> Box<dyn Future<Output = Results> + Send + 'fut>
+where
+    'data: 'fut,
+    'inst: 'fut,
+    'frame: 'fut,
+{
+    Box::new(async move {
+        let [fd, _flags, fd_out] = args[..] else {
+            return signature_mismatch();
+        };
+        let mut memory = frame.memory_mut(0).ok_or_else(no_memory)?;
+        // SAFETY: a host function of this run.
+        let wasi = unsafe { guard.wasi() };
+        let outcome = async_socket::sock_accept(
+            wasi,
+            &mut *memory,
+            fd.to_i32(),
+            WasmPtr::from(fd_out.to_i32() as u32 as usize),
         )
         .await;
         errno(outcome.err().map_or(0, |e| e.0))

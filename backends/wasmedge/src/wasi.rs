@@ -1,0 +1,93 @@
+//! async-wasi's WASI preview1 set right where it differs from the standard.
+//!
+//! WasmEdge refuses to instantiate a module whose import has another type than the function
+//! provided, and wasi-libc's programs (CPython among them) import the standard types. The
+//! SDK's registration of async-wasi gets two wrong:
+//! - `clock_res_get(clock id, *resolution)` is registered as `(i32, i64) -> i32`; the standard
+//!   and async-wasi's own implementation take two `i32`s;
+//! - `fd_filestat_set_size(fd, size: i64)` is registered as `(i32, i32) -> i32`, and calls
+//!   `fd_filestat_get`, which would write a file's attributes where the guest passed a size.
+
+use wasmedge_sdk::error::{CoreError, CoreExecutionError};
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::error::Errno;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::memory::WasmPtr;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::preview_1;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
+use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
+use wasmedge_sdk::{ValType, WasmEdgeResult};
+use wasmedge_sys::{CallingFrame, FuncType, Function, Instance, WasmValue};
+
+/// Replaces the functions of `wasi` that async-wasi registers with a non-standard type.
+pub fn standardise(wasi: &mut AsyncWasiModule) -> WasmEdgeResult<()> {
+    let module = wasi.as_mut();
+    let context: *mut WasiCtx = module.get_host_data_mut();
+    let (i32, i64) = (ValType::I32, ValType::I64);
+    let standard: [(&str, Vec<ValType>, Implementation); 2] = [
+        ("clock_res_get", vec![i32, i32], clock_res_get),
+        ("fd_filestat_set_size", vec![i32, i64], fd_filestat_set_size),
+    ];
+    for (name, params, implementation) in standard {
+        let ty = FuncType::new(params, vec![i32]);
+        // SAFETY: `context` is the module's own host data, boxed by it: it lives as long as
+        // the module, whose functions are the only ones to use these.
+        let function = unsafe { Function::create_sync_func(&ty, implementation, context, 0) }?;
+        module.add_func(name, function);
+    }
+    Ok(())
+}
+
+type Implementation = fn(&mut WasiCtx, &mut Instance, &mut CallingFrame, Vec<WasmValue>) -> Results;
+type Results = Result<Vec<WasmValue>, CoreError>;
+
+fn signature_mismatch() -> Results {
+    Err(CoreError::Execution(CoreExecutionError::FuncSigMismatch))
+}
+
+/// The errno of an outcome, as a function's result.
+fn errno(outcome: Result<(), Errno>) -> Results {
+    Ok(vec![WasmValue::from_i32(i32::from(
+        outcome.err().map_or(0, |e| e.0),
+    ))])
+}
+
+/// `clock_res_get(clock id, *resolution)`: async-wasi's implementation.
+fn clock_res_get(
+    context: &mut WasiCtx,
+    _: &mut Instance,
+    frame: &mut CallingFrame,
+    args: Vec<WasmValue>,
+) -> Results {
+    let [clock, resolution] = args[..] else {
+        return signature_mismatch();
+    };
+    let mut memory = frame
+        .memory_mut(0)
+        .ok_or(CoreError::Execution(CoreExecutionError::MemoryOutOfBounds))?;
+    errno(preview_1::clock_res_get(
+        context,
+        &mut *memory,
+        clock.to_i32() as u32,
+        WasmPtr::from(resolution.to_i32() as u32 as usize),
+    ))
+}
+
+/// `fd_filestat_set_size(fd, size)`: async-wasi's implementation.
+fn fd_filestat_set_size(
+    context: &mut WasiCtx,
+    _: &mut Instance,
+    frame: &mut CallingFrame,
+    args: Vec<WasmValue>,
+) -> Results {
+    let [fd, size] = args[..] else {
+        return signature_mismatch();
+    };
+    let mut memory = frame
+        .memory_mut(0)
+        .ok_or(CoreError::Execution(CoreExecutionError::MemoryOutOfBounds))?;
+    errno(preview_1::fd_filestat_set_size(
+        context,
+        &mut *memory,
+        fd.to_i32(),
+        size.to_i64() as u64,
+    ))
+}
