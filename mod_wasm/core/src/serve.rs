@@ -8,9 +8,11 @@
 use crate::modules::{ModuleStore, Provenance};
 use crate::section::{Resolved, SectionConfig};
 use crate::settings::cgi::mounted_path_info;
+use crate::settings::dirs::guest_path_of;
 use cgi::{CgiRequest, Disposition};
 use runtime_api::error::seconds;
 use runtime_api::{LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -287,6 +289,16 @@ fn run<E: Exchange>(
 ) -> Result<(Vec<u8>, Duration), Ended<E::Abort>> {
     let mut execution = config.execution_config();
     execution.limits = config.limits.resolve(exchange.server_timeout());
+    if let HandlerMode::Interpreter { filename, .. } = mode {
+        // An interpreter is handed its script the way the kernel runs a `#!` script: as the
+        // last argument, after the `WasmArg`s (`python.wasm -B /site/hello.py`), under the
+        // path the guest sees it at. A script outside every granted directory could not be
+        // opened by the guest, so it is not named; php-cgi-style interpreters read
+        // SCRIPT_FILENAME anyway.
+        if let Some(script) = guest_path_of(&execution.preopens, Path::new(filename)) {
+            execution.args.push(script);
+        }
+    }
     let mut stdin = Vec::new();
     if config.cgi.enabled() {
         stdin = exchange.read_body().map_err(Ended::Aborted)?;

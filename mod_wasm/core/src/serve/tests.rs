@@ -399,6 +399,34 @@ fn a_missing_script_is_a_404_and_the_module_does_not_run() {
 }
 
 #[test]
+fn an_interpreter_is_handed_its_script_as_the_guest_sees_it() {
+    let site_dir = tempfile::tempdir().unwrap();
+    let site = site_dir.path().to_str().unwrap();
+    let argv = |extra: &[(&str, &[&str])], filename: String| {
+        let (runtime, seen) = recording();
+        let location = Location::new(runtime, extra);
+        let mut exchange = FakeExchange::new();
+        exchange.mode = HandlerMode::Interpreter {
+            filename,
+            is_file: true,
+        };
+        respond(location.serve(&mut exchange));
+        let config = seen.lock().unwrap().take().unwrap();
+        config.args
+    };
+    let script = format!("{site}/blog/hello.py");
+    assert_eq!(
+        argv(
+            &[("WasmArg", &["-B"]), ("WasmMapDir", &["/site", site, "ro"])],
+            script.clone()
+        ),
+        ["app.wasm", "-B", "/site/blog/hello.py"]
+    );
+    // A script the guest cannot open is not named.
+    assert_eq!(argv(&[("WasmArg", &["-B"])], script), ["app.wasm", "-B"]);
+}
+
+#[test]
 fn a_handler_without_a_module_is_a_500() {
     let mut registry = Registry::new();
     registry.register(FakeRuntime::new("fake"));

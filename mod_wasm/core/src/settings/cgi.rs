@@ -7,8 +7,9 @@
 use super::Setting;
 use crate::directive::{Applies, Args, Directive};
 use crate::origin::{location_contains, Mount};
+use crate::settings::dirs::guest_path_of;
 use cgi::CgiRequest;
-use runtime_api::{ExecutionConfig, Preopen};
+use runtime_api::ExecutionConfig;
 use std::path::Path;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -100,19 +101,6 @@ pub fn mounted_path_info(
             .map_or(path.len(), |slash| script_len + slash);
     }
     Some(path[script_len..].to_owned())
-}
-
-/// The path under which the guest sees the host file `host`, through the preopen whose host
-/// directory contains it most specifically; `None` when no preopen contains it.
-fn guest_path_of(preopens: &[Preopen], host: &Path) -> Option<String> {
-    preopens
-        .iter()
-        .filter_map(|p| {
-            let rest = host.strip_prefix(&p.host).ok()?;
-            Some((p.host.components().count(), p, rest.to_str()?))
-        })
-        .max_by_key(|(depth, _, _)| *depth)
-        .map(|(_, preopen, rest)| preopen.guest.join(rest))
 }
 
 #[cfg(test)]

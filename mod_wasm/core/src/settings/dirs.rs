@@ -32,10 +32,22 @@ pub const WASM_MAP_DIR: Directive = Directive {
     applies: Applies::ToSection(Args::TwoOrThree(|config, site, guest, host, access| {
         let access = parse_access(access)?;
         let host = site.server_root_relative(host)?;
-        let guest = GuestPath::new(guest).map_err(|e| e.to_string())?;
-        config.dirs.grant_dir(guest, host, access)
+        config
+            .dirs
+            .grant_dir(map_dir_guest_path(guest)?, host, access)
     })),
 };
+
+/// The guest path `WasmMapDir` grants a directory under. `./` (or `.`), the guest's working
+/// directory, is accepted as the first mod_wasm accepted it: a WASI program starts in `/` and
+/// resolves relative paths from there, so the directory is granted under `/`.
+fn map_dir_guest_path(guest: &str) -> Result<GuestPath, String> {
+    let guest = match guest {
+        "." | "./" => "/",
+        other => other,
+    };
+    GuestPath::new(guest).map_err(|e| e.to_string())
+}
 
 /// Parses the optional access keyword of `WasmDir` and `WasmMapDir`.
 fn parse_access(word: Option<&str>) -> Result<Access, String> {
@@ -68,6 +80,19 @@ fn check_host_dir(path: &Path) -> Result<(), String> {
         Ok(_) => Err(format!("{} is not a directory", path.display())),
         Err(e) => Err(format!("cannot use directory {}: {e}", path.display())),
     }
+}
+
+/// The path under which the guest sees the host file `host`, through the preopen whose host
+/// directory contains it most specifically; `None` when no preopen contains it.
+pub fn guest_path_of(preopens: &[Preopen], host: &Path) -> Option<String> {
+    preopens
+        .iter()
+        .filter_map(|p| {
+            let rest = host.strip_prefix(&p.host).ok()?;
+            Some((p.host.components().count(), p, rest.to_str()?))
+        })
+        .max_by_key(|(depth, _, _)| *depth)
+        .map(|(_, preopen, rest)| preopen.guest.join(rest))
 }
 
 impl Setting for Directories {
@@ -117,6 +142,21 @@ mod tests {
             config.dirs.0,
             [preopen(host, dir.path(), Access::ReadWrite)]
         );
+    }
+
+    #[test]
+    fn the_working_directory_is_the_guests_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().to_str().unwrap();
+        let site = TestSite::new(fake_registry(&[]));
+        for guest in ["./", "."] {
+            let mut config = SectionConfig::default();
+            apply(&mut config, &site, "WasmMapDir", &[guest, host, "ro"]).unwrap();
+            assert_eq!(config.dirs.0, [preopen("/", dir.path(), Access::ReadOnly)]);
+        }
+        let mut config = SectionConfig::default();
+        let err = apply(&mut config, &site, "WasmMapDir", &["./data", host]).unwrap_err();
+        assert!(err.contains("relative"), "{err}");
     }
 
     #[test]
