@@ -188,11 +188,28 @@ impl Runtime for Wasmer {
         pool.install(|| compile_with(&engine(), wasm))
     }
 
+    /// Compiled code depends on Wasmer's version, the compiler and its settings, and the
+    /// target it was compiled for, the CPU features included.
+    fn artifact_key(&self) -> Option<String> {
+        let engine = engine();
+        let target = engine.target();
+        Some(format!(
+            "{} {} {} {:?}",
+            self.version(),
+            engine.deterministic_id(),
+            target.triple(),
+            target.cpu_features()
+        ))
+    }
+
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
         let bytes = precompiled.expect_runtime(NAME)?;
         let process = process()?;
-        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by this same
-        // build of Wasmer with the same engine configuration; they never come from outside.
+        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by Wasmer of
+        // the same version with the same engine configuration for this target, in this server
+        // or in an earlier one through the cache (`artifact_key`), whose directory only the
+        // server writes and whose entries are checked against their checksum; they never come
+        // from outside.
         let module =
             unsafe { Module::deserialize(&process.engine, bytes.to_vec()) }.map_err(|e| {
                 LoadError::Engine {

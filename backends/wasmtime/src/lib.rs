@@ -2,7 +2,8 @@
 //!
 //! `compile` uses a throwaway engine and returns wasmtime's serialized code; `load` deserializes
 //! it into the process-wide engine (created lazily in the process that runs requests) and
-//! pre-links it against WASI, so a request only instantiates.
+//! pre-links it against WASI, so a request only instantiates. Compiled code can be kept on
+//! disk between server starts (see `artifact_key`).
 
 mod stdio;
 
@@ -10,6 +11,8 @@ use runtime_api::{
     Access, Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
     MemorySize, Precompiled, RefusedGrowth, RunError, RunReport, Runtime, Stdio,
 };
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use wasmtime::{
@@ -117,6 +120,58 @@ fn start_epoch_ticker(engine: &'static Engine) -> std::io::Result<()> {
 fn deadline_ticks(timeout: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     u64::try_from(timeout.as_nanos().div_ceil(tick) + 1).unwrap_or(u64::MAX)
+}
+
+/// Runs `use_engine` with a throwaway engine configured as the process's engine is, which
+/// compiling and computing the artifact key need; an error says why no engine could be made.
+///
+/// Called in the Apache parent. Creating an engine installs wasmtime's trap handlers for the
+/// whole process and marks them installed. Apache installs its own fatal-signal handlers before
+/// forking, and a child would inherit "installed" without the handlers, so a trap would kill
+/// it. The installation is undone; the child's own engine installs them again, on top of
+/// Apache's.
+fn with_compiling_engine<T>(use_engine: impl FnOnce(&Engine) -> T) -> Result<T, String> {
+    let engine =
+        Engine::new(&engine_config()).map_err(|e| format!("cannot create the engine: {e:#}"))?;
+    let result = use_engine(&engine);
+    if PROCESS_ENGINE.get().is_none() {
+        // SAFETY: this engine and everything derived from it (module, linker) is dropped by
+        // now and never ran code; compilation runs on Apache's configuration thread, so no
+        // other handlers were installed since the engine was created; and this process has
+        // no engine of its own that could be running wasm.
+        unsafe { engine.unload_process_handlers() };
+    }
+    Ok(result)
+}
+
+/// Feeds what is hashed into SHA-256: a key that stays the same from one process to the next,
+/// unlike the standard library's hasher.
+#[derive(Default)]
+struct Sha256Hasher(Sha256);
+
+impl Sha256Hasher {
+    fn hex(self) -> String {
+        self.0
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(
+            digest[..8]
+                .try_into()
+                .expect("a SHA-256 digest has 32 bytes"),
+        )
+    }
 }
 
 /// Compiles `wasm` and checks its imports against WASI preview1.
@@ -228,23 +283,28 @@ impl Runtime for Wasmtime {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
-        let engine = Engine::new(&engine_config()).map_err(|e| CompileError::Engine {
-            runtime: NAME,
-            reason: format!("cannot create the engine: {e:#}"),
-        })?;
-        let result = compile_with(&engine, wasm);
-        // Creating an engine installed wasmtime's trap handlers for the whole process, and marked
-        // them installed. Apache installs its own fatal-signal handlers before forking, and a
-        // child would inherit "installed" without the handlers, so a trap would kill it. Undo
-        // the installation; the child's own engine installs them again, on top of Apache's.
-        if PROCESS_ENGINE.get().is_none() {
-            // SAFETY: this engine and everything derived from it (module, linker) is dropped by
-            // now and never ran code; compilation runs on Apache's configuration thread, so no
-            // other handlers were installed since the engine was created; and this process has
-            // no engine of its own that could be running wasm.
-            unsafe { engine.unload_process_handlers() };
-        }
-        result
+        with_compiling_engine(|engine| compile_with(engine, wasm)).unwrap_or_else(|reason| {
+            Err(CompileError::Engine {
+                runtime: NAME,
+                reason,
+            })
+        })
+    }
+
+    /// Compiled code depends on wasmtime's version, the engine's settings and the CPU features
+    /// it was compiled for, which wasmtime's compatibility hash covers: code cached under this
+    /// key deserializes into this process's engine.
+    fn artifact_key(&self) -> Option<String> {
+        static KEY: OnceLock<Option<String>> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let hash = with_compiling_engine(|engine| {
+                let mut hasher = Sha256Hasher::default();
+                engine.precompile_compatibility_hash().hash(&mut hasher);
+                hasher.hex()
+            });
+            Some(format!("{} {}", self.version(), hash.ok()?))
+        })
+        .clone()
     }
 
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
@@ -254,8 +314,11 @@ impl Runtime for Wasmtime {
             runtime: NAME,
             reason,
         };
-        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by this same
-        // build of wasmtime with the same engine configuration; they never come from outside.
+        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by wasmtime
+        // of the same version with the same engine configuration, in this server or in an
+        // earlier one through the cache (`artifact_key`), whose directory only the server
+        // writes and whose entries are checked against their checksum; they never come from
+        // outside. wasmtime checks the version and configuration they were made with again.
         let module = unsafe { Module::deserialize(engine, bytes) }
             .map_err(|e| engine_error(format!("cannot load compiled code: {e:#}")))?;
         let linker = wasi_linker(engine).map_err(engine_error)?;
