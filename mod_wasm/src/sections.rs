@@ -62,12 +62,14 @@ unsafe fn files_in<'a>(vector: *const ffi::ap_conf_vector_t) -> Vec<&'a SectionC
 /// # Safety
 /// `core` is a live core server configuration that outlives `'a`.
 unsafe fn directories<'a>(core: &ffi::core_server_config) -> Vec<DirectorySection<'a>> {
-    // SAFETY: as promised by the caller; sec_dir holds section vectors.
+    // SAFETY: as promised by the caller; sec_dir holds section vectors, whose core entries
+    // name their directory as `sec_url`'s do their path.
     unsafe {
         apache::conf_vectors(core.sec_dir)
             .into_iter()
             .filter_map(|dir| {
                 Some(DirectorySection {
+                    path: literal_path(dir),
                     config: apache::section_config(dir)?,
                     files: files_in(dir),
                 })
@@ -86,15 +88,29 @@ unsafe fn locations<'a>(core: &ffi::core_server_config) -> Vec<LocationSection<'
             .into_iter()
             .filter_map(|url| {
                 let config = apache::section_config(url)?;
-                let core = apache::core_dir_config(url)?;
-                let path = core
-                    .r
-                    .is_null()
-                    .then(|| apache::text(core.d).map(|d| d.into_owned()))
-                    .flatten()
-                    .filter(|path| !path.contains(['*', '?', '[']));
-                Some(LocationSection { path, config })
+                Some(LocationSection {
+                    path: literal_path(url),
+                    config,
+                })
             })
             .collect()
+    }
+}
+
+/// The path a `<Directory>` or `<Location>` section names, unless it is a pattern (a regular
+/// expression, or wildcards), which matches per request.
+///
+/// # Safety
+/// `section` is a live section vector.
+unsafe fn literal_path(section: *const ffi::ap_conf_vector_t) -> Option<String> {
+    // SAFETY: as promised by the caller; a section's core entry names its path (`d`) and, for
+    // a regular expression, holds it (`r`).
+    unsafe {
+        let core = apache::core_dir_config(section)?;
+        core.r
+            .is_null()
+            .then(|| apache::text(core.d).map(|d| d.into_owned()))
+            .flatten()
+            .filter(|path| !path.contains(['*', '?', '[']))
     }
 }

@@ -161,6 +161,39 @@ fn a_module_whose_runtime_comes_from_another_section_is_compiled_at_first_reques
 }
 
 #[test]
+fn a_runtime_set_in_a_nested_directory_is_paired_with_the_module_at_start() {
+    let build = Build::under_test();
+    let Some(other) = build.built_in.iter().find(|r| !r.default) else {
+        panic!("this needs a runtime besides the default one built in: {build:?}")
+    };
+    let runtime = other.name.as_str();
+    let config = Config::new("");
+    let htdocs = config.htdocs();
+    config.scratch.file("htdocs/sub/page.hello", "");
+    // The inner section comes first: Apache merges directories by depth, not by order.
+    let body = format!(
+        "<Directory {htdocs}/sub>\n  WasmRuntime {runtime}\n  SetHandler wasm-handler\n</Directory>\n\
+         <Directory {htdocs}>\n  WasmModule {hello}\n  WasmEnableCGI On\n</Directory>\n",
+        htdocs = htdocs.display(),
+        hello = guest("hello").display()
+    );
+    let apache = config.with_body(&body).start();
+    let response = apache.get("/sub/page.hello");
+    assert_eq!(response.status, 200, "{}", apache.error_log());
+    assert_eq!(response.text(), "Hello from WebAssembly!\n");
+    let log = apache.wait_for_log("into this process");
+    let compiled_at_start = format!(
+        "mod_wasm: compiled {} with runtime {runtime}",
+        guest("hello").display()
+    );
+    assert!(log.contains(&compiled_at_start), "{log}");
+    assert!(
+        !log.contains("compiled and loaded"),
+        "compiled in the request:\n{log}"
+    );
+}
+
+#[test]
 fn requests_do_not_leave_threads_behind() {
     for_each_runtime(|runtime| {
         let config = Config::new("");

@@ -8,6 +8,7 @@
 
 use runtime_api::{Precompiled, Runtime};
 use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -76,6 +77,31 @@ impl CacheEntry {
         Ok(Some(Precompiled::new(self.runtime, artifact)))
     }
 
+    /// Holds the entry's lock for as long as the returned file is open: of the processes that
+    /// need the same module compiled at once (children compiling at their first request, two
+    /// servers starting), one compiles and stores it while the others wait, then load it.
+    ///
+    /// The lock file stays. Whoever creates it makes it readable to all, so that the children,
+    /// which run as another user than the parent, can open it: a read-only descriptor can be
+    /// locked.
+    pub fn lock(&self) -> io::Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.path.with_extension("lock");
+        let file = match File::open(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o644)
+                    .open(&path)?
+            }
+            opened => opened?,
+        };
+        file.lock()?;
+        Ok(file)
+    }
+
     /// Stores `precompiled`, creating the cache directory if needed. The entry is readable by
     /// everyone who can enter the directory: Apache's children read what its parent wrote.
     pub fn store(&self, precompiled: &Precompiled) -> io::Result<()> {
@@ -141,6 +167,29 @@ mod tests {
             name.starts_with("fake-") && name.ends_with(".bin"),
             "{name}"
         );
+    }
+
+    #[test]
+    fn one_process_at_a_time_holds_an_entrys_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = ArtifactCache::new(dir.path().join("cache"))
+            .entry(&cached("v1"), b"module")
+            .unwrap();
+        let held = entry.lock().unwrap();
+        let acquired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waiter = {
+            let (entry, acquired) = (entry.clone(), acquired.clone());
+            std::thread::spawn(move || {
+                // A second open of the lock file conflicts as another process's would.
+                let _lock = entry.lock().unwrap();
+                acquired.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!acquired.load(std::sync::atomic::Ordering::SeqCst));
+        drop(held);
+        waiter.join().unwrap();
+        assert!(acquired.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]

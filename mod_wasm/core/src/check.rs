@@ -24,6 +24,9 @@ pub struct ServerSections<'a, S> {
 }
 
 pub struct DirectorySection<'a> {
+    /// The directory of a literal `<Directory>`; `None` for a pattern (`<DirectoryMatch>`,
+    /// or a `<Directory>` with wildcards), whose neighbours depend on the request.
+    pub path: Option<String>,
     pub config: &'a SectionConfig,
     /// The `<Files>` inside it.
     pub files: Vec<&'a SectionConfig>,
@@ -37,17 +40,38 @@ pub struct LocationSection<'a> {
 }
 
 /// Every configuration that names a module and can be read off one server's sections without a
-/// request: the defaults, and each `<Directory>`, `<Location>` and `<Files>` merged over them.
-/// Combinations that only arise per request (a `<Location>` over a `<Directory>`) are compiled
-/// on first use instead.
+/// request: the defaults, and each `<Directory>`, `<Location>` and `<Files>` merged over them
+/// and over the sections of their kind that contain them. Combinations that only arise per
+/// request (a `<Location>` over a `<Directory>`, a pattern over anything) are compiled on first
+/// use instead.
 pub fn effective_configs<S>(server: &ServerSections<S>) -> Vec<SectionConfig> {
     let defaults = server.defaults;
     let mut configs = Vec::new();
     for file in &server.files {
         configs.push(SectionConfig::merge(defaults, file));
     }
+    // `<Directory>` sections nest by path: a file in a section's directory sees every literal
+    // section whose directory contains it, the shorter paths first, as Apache merges them (a
+    // `/srv/site/blog` that sets only the runtime runs the module `/srv/site` named).
     for directory in &server.directories {
-        let merged = SectionConfig::merge(defaults, directory.config);
+        let merged = match &directory.path {
+            None => SectionConfig::merge(defaults, directory.config),
+            Some(path) => {
+                let mut outers: Vec<_> = server
+                    .directories
+                    .iter()
+                    .filter_map(|outer| {
+                        let outer_path = outer.path.as_deref()?;
+                        location_contains(outer_path, path).then_some((outer_path, outer))
+                    })
+                    .collect();
+                // Stable: sections of the same depth keep their configuration order.
+                outers.sort_by_key(|(outer_path, _)| outer_path.matches('/').count());
+                outers.iter().fold(defaults.clone(), |merged, (_, outer)| {
+                    SectionConfig::merge(&merged, outer.config)
+                })
+            }
+        };
         for file in &directory.files {
             configs.push(SectionConfig::merge(&merged, file));
         }
@@ -285,6 +309,53 @@ mod tests {
     }
 
     #[test]
+    fn nested_directories_merge_the_shorter_paths_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = TestSite::new(fake_registry(&["alpha", "beta", "gamma"]));
+        // Written innermost first: Apache merges by depth, not by configuration order.
+        let blog = section(&site, &[("WasmRuntime", "beta")]);
+        let site_dir = section(
+            &site,
+            &[
+                (
+                    "WasmModule",
+                    &module(dir.path(), "python.wasm", EMPTY_MODULE),
+                ),
+                ("WasmRuntime", "alpha"),
+            ],
+        );
+        let elsewhere = section(&site, &[("WasmRuntime", "gamma")]);
+        let pattern = section(&site, &[("WasmRuntime", "gamma")]);
+        let defaults = SectionConfig::default();
+        let directory = |path: Option<&str>, config| DirectorySection {
+            path: path.map(str::to_owned),
+            config,
+            files: vec![],
+        };
+        let server = ServerSections {
+            server: (),
+            defaults: &defaults,
+            files: vec![],
+            directories: vec![
+                directory(Some("/srv/site/blog/"), &blog),
+                directory(Some("/srv/site/"), &site_dir),
+                directory(Some("/srv/sites/"), &elsewhere),
+                directory(None, &pattern),
+            ],
+            locations: vec![],
+        };
+        let runtimes: Vec<_> = effective_configs(&server)
+            .iter()
+            .map(|config| config.program.runtime.as_ref().unwrap().value)
+            .collect();
+        assert_eq!(
+            runtimes,
+            ["beta", "alpha"],
+            "/srv/site/blog, then /srv/site"
+        );
+    }
+
+    #[test]
     fn directories_files_and_defaults_are_each_a_usage() {
         let dir = tempfile::tempdir().unwrap();
         let site = TestSite::new(fake_registry(&["alpha"]));
@@ -302,6 +373,7 @@ mod tests {
             defaults: &defaults,
             files: vec![&file],
             directories: vec![DirectorySection {
+                path: Some("/srv/site/".into()),
                 config: &directory,
                 files: vec![&file],
             }],
@@ -339,10 +411,12 @@ mod tests {
             files: vec![],
             directories: vec![
                 DirectorySection {
+                    path: Some("/srv/same/".into()),
                     config: &same,
                     files: vec![],
                 },
                 DirectorySection {
+                    path: Some("/srv/broken/".into()),
                     config: &broken,
                     files: vec![],
                 },

@@ -139,6 +139,22 @@ impl ModuleStore {
                 }
             }
         }
+        // Compiling for the cache: whoever else needs this entry waits, and then loads it.
+        let mut compiling = None;
+        if let (Some(entry), None) = (&entry, &cached) {
+            match entry.lock() {
+                Ok(lock) => {
+                    compiling = Some(lock);
+                    cached = entry.load().ok().flatten();
+                }
+                Err(e) => {
+                    cache_problem = Some(format!(
+                        "cannot lock {}: {e}; compiling it without waiting for others",
+                        entry.path().display()
+                    ))
+                }
+            }
+        }
         let (precompiled, provenance) = match cached {
             Some(precompiled) => (precompiled, Provenance::Cached),
             None => {
@@ -154,6 +170,7 @@ impl ModuleStore {
                 (precompiled, Provenance::Compiled)
             }
         };
+        drop(compiling);
         lock(&self.compiled).insert(
             key.clone(),
             Artifact {
