@@ -1,6 +1,6 @@
 // Clicks through the mod_wasm demo in headless Chromium, as a person would: opens the page,
-// follows every link, lists a subdirectory, submits every echo form and signs every guestbook,
-// and checks what a person would see. Saves a screenshot of every page it checks.
+// follows every link, lists a subdirectory, submits every echo form and the Python app's, signs
+// every guestbook, and checks what a person would see. Saves a screenshot of every page it checks.
 //
 //   node demo.mjs http://127.0.0.1:PORT/ SCREENSHOT_DIR
 //
@@ -33,6 +33,11 @@ const expected = {
   "redirect-to": { status: 200, sees: () => ["Hello from WebAssembly!"] },
   wasix: { status: 200, sees: () => ["cwd: /", "thread: "] },
   guestbook: { status: 200, sees: () => ["Guestbook"] },
+  python: { status: 200, sees: (runtime) => ["Hello, Ada!", "CPython 3.12.0", `under ${runtime}`] },
+  "python-json": {
+    status: 200,
+    sees: (runtime) => ['"greeting": "Hello, Ada!"', `"runtime": "${runtime}"`],
+  },
 };
 
 const failures = [];
@@ -63,6 +68,8 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
+  // CPython takes seconds to start in WasmEdge's interpreter, longer on a busy machine.
+  page.setDefaultTimeout(120000);
   const index = await page.goto(base);
   check("the demo page opens", index.status() === 200, `status ${index.status()}`);
   // The page asks every link once and shows how long its program ran.
@@ -70,7 +77,7 @@ try {
     .waitForFunction(
       () => [...document.querySelectorAll(".timing")].every((t) => /ms$/.test(t.textContent)),
       null,
-      { timeout: 30000 },
+      { timeout: 120000 },
     )
     .then(() => true, () => false);
   const timings = await page.$$eval(".timing", (spans) => spans.map((s) => s.textContent));
@@ -124,6 +131,20 @@ try {
       `status ${response.status()}, ${JSON.stringify(text.slice(0, 200))}`,
     );
     await screenshot(page, `${runtime}-echo`);
+  }
+
+  for (const link of links.filter((l) => l.example === "python")) {
+    await page.goto(link.href);
+    const name = `Person on ${link.runtime}`;
+    await page.fill('input[name="name"]', name);
+    const [response] = await Promise.all([page.waitForNavigation(), page.click("button")]);
+    const greeting = await page.textContent("#greeting");
+    check(
+      `${link.runtime}: greeted by the Python app's form`,
+      response.status() === 200 && greeting === `Hello, ${name}!`,
+      `status ${response.status()}, ${JSON.stringify(greeting)}`,
+    );
+    await screenshot(page, `${link.runtime}-python-form`);
   }
 
   for (const link of links.filter((l) => l.example === "guestbook")) {

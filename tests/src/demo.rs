@@ -4,11 +4,11 @@
 //!
 //! What each runtime can run, the build says ([`Build`]): the WASIX example only where the
 //! `wasix` extension is, the guestbook only where there are sockets, built for that runtime's
-//! socket ABI.
+//! socket ABI. The Python app runs under every runtime, when CPython for WASI is there.
 
 use crate::Build;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The guestbook's database.
 pub struct Database {
@@ -27,6 +27,15 @@ pub struct Site<'a> {
     pub listing: &'a Path,
     /// Without one, the guestbook is left out.
     pub database: Option<&'a Database>,
+    /// Without it, the Python app is left out.
+    pub python: Option<Python<'a>>,
+}
+
+/// CPython for WASI and the directory of the Python app (`examples/python`).
+#[derive(Clone, Copy)]
+pub struct Python<'a> {
+    pub interpreter: &'a Path,
+    pub app: &'a Path,
 }
 
 /// One row of the page.
@@ -47,6 +56,8 @@ enum Needs {
     Nothing,
     Extension(&'static str),
     Sockets,
+    /// CPython for WASI runs it (every runtime can).
+    Python,
 }
 
 const EXAMPLES: &[Example] = &[
@@ -108,6 +119,18 @@ const EXAMPLES: &[Example] = &[
         links: &[("guestbook", "")],
         needs: Needs::Sockets,
     },
+    Example {
+        name: "python",
+        about: "CPython 3.12 for WASI runs a Python app: a form, and the same answer as JSON. \
+                The interpreter is a WebAssembly module like the others.",
+        sandbox: "The app's directory, as /app, read-only (WasmArg /app/hello.py); nothing else \
+                  of the host.",
+        links: &[
+            ("python", "?name=Ada"),
+            ("python-json", "?format=json&name=Ada"),
+        ],
+        needs: Needs::Python,
+    },
 ];
 
 impl Site<'_> {
@@ -123,13 +146,13 @@ impl Site<'_> {
                  WasmEnableCGI On\n  WasmServerTiming On\n</Location>\n"
             );
             for example in EXAMPLES {
-                if let Some(guest) = self.guest(example, name) {
-                    let extra = self.grants(example);
+                if let Some(module) = self.module(example, name) {
+                    let extra = self.grants(example, name);
                     let _ = write!(
                         sections,
                         "<Location /{name}/{}>\n  WasmModule {}\n{extra}</Location>\n",
                         example.name,
-                        self.guests.join(format!("{guest}.wasm")).display(),
+                        module.display(),
                     );
                 }
             }
@@ -137,10 +160,17 @@ impl Site<'_> {
         (sections, self.page())
     }
 
-    /// The guest that runs `example` under `runtime`, if that runtime can run it.
-    fn guest(&self, example: &Example, runtime: &str) -> Option<String> {
+    /// The module that runs `example` under `runtime`, if that runtime can run it.
+    fn module(&self, example: &Example, runtime: &str) -> Option<PathBuf> {
         let info = self.build.runtime(runtime);
         let guest = match example.needs {
+            Needs::Python => {
+                let python = self.python?;
+                return python
+                    .interpreter
+                    .is_file()
+                    .then(|| python.interpreter.into());
+            }
             Needs::Nothing => example.name.to_owned(),
             Needs::Extension(extension) => info
                 .extensions
@@ -152,15 +182,21 @@ impl Site<'_> {
                 format!("{}-{}", example.name, info.socket_abi.as_ref()?)
             }
         };
-        self.guests
-            .join(format!("{guest}.wasm"))
-            .is_file()
-            .then_some(guest)
+        let module = self.guests.join(format!("{guest}.wasm"));
+        module.is_file().then_some(module)
     }
 
-    /// What `example`'s location grants besides its module.
-    fn grants(&self, example: &Example) -> String {
+    /// What `example`'s location grants besides its module, under `runtime`.
+    fn grants(&self, example: &Example, runtime: &str) -> String {
         match example.name {
+            "python" => match self.python {
+                Some(python) => format!(
+                    "  WasmMapDir /app {} ro\n  WasmArg /app/hello.py\n  \
+                     WasmEnv MOD_WASM_RUNTIME {runtime}\n",
+                    python.app.display()
+                ),
+                None => String::new(),
+            },
             "cgi-env" => "  WasmArg --demo\n  WasmEnv GREETING \"set by WasmEnv\"\n".to_owned(),
             "ls" => format!(
                 "  WasmArg /examples\n  WasmMapDir /examples {} ro\n",
@@ -213,9 +249,10 @@ impl Site<'_> {
     }
 
     fn cell(&self, example: &Example, runtime: &str) -> String {
-        if self.guest(example, runtime).is_none() {
+        if self.module(example, runtime).is_none() {
             let why = match example.needs {
                 Needs::Nothing => "not built",
+                Needs::Python => "CPython for WASI is not there (scripts/setup fetches it)",
                 Needs::Extension(_) => "this runtime does not provide it",
                 Needs::Sockets => "this runtime has no sockets",
             };

