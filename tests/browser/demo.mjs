@@ -1,6 +1,7 @@
 // Clicks through the mod_wasm demo in headless Chromium, as a person would: opens the page,
 // follows every link, lists a subdirectory, submits every echo form and the Python app's, signs
-// every guestbook, and checks what a person would see. Saves a screenshot of every page it checks.
+// every guestbook, compares the sandbox demo with python3 under mod_cgid, and checks what a
+// person would see. Saves a screenshot of every page it checks.
 //
 //   node demo.mjs http://127.0.0.1:PORT/ SCREENSHOT_DIR
 //
@@ -34,6 +35,8 @@ const expected = {
   wasix: { status: 200, sees: () => ["cwd: /", "thread: "] },
   guestbook: { status: 200, sees: () => ["Guestbook"] },
   python: { status: 200, sees: (runtime) => ["Hello, Ada!", "CPython 3.12.0", `under ${runtime}`] },
+  // The vulnerable script, asked for /etc/passwd: only its own directory exists for it.
+  sandbox: { status: 200, sees: () => ["cannot read /etc/passwd"], hides: ["root:"] },
   "python-json": {
     status: 200,
     sees: (runtime) => ['"greeting": "Hello, Ada!"', `"runtime": "${runtime}"`],
@@ -99,10 +102,11 @@ try {
     const response = await page.goto(link.href);
     const text = await page.textContent("body");
     const missing = want.sees(link.runtime).filter((s) => !text.includes(s));
+    const shown = (want.hides || []).filter((s) => text.includes(s));
     check(
       what,
-      response.status() === want.status && missing.length === 0,
-      `status ${response.status()} (want ${want.status}), missing ${JSON.stringify(missing)} in ${JSON.stringify(text.slice(0, 300))}`,
+      response.status() === want.status && missing.length === 0 && shown.length === 0,
+      `status ${response.status()} (want ${want.status}), missing ${JSON.stringify(missing)}, shown ${JSON.stringify(shown)} in ${JSON.stringify(text.slice(0, 300))}`,
     );
     await screenshot(page, `${link.runtime}-${link.example}`);
     if (link.example === "ls") {
@@ -131,6 +135,21 @@ try {
       `status ${response.status()}, ${JSON.stringify(text.slice(0, 200))}`,
     );
     await screenshot(page, `${runtime}-echo`);
+  }
+
+  // The same script run by the host's python3 under mod_cgid: what the sandbox prevents.
+  await page.goto(base);
+  const host = await page.$$eval("a[data-host-example]", (as) => as.map((a) => a.href));
+  check("the page links python3 under mod_cgid", host.length === 1, `${host.length} links`);
+  for (const href of host) {
+    const response = await page.goto(href);
+    const text = await page.textContent("body");
+    check(
+      "python3 under mod_cgid shows /etc/passwd",
+      response.status() === 200 && text.includes("root:"),
+      `status ${response.status()}, ${JSON.stringify(text.slice(0, 200))}`,
+    );
+    await screenshot(page, "python3-mod_cgid-sandbox");
   }
 
   for (const link of links.filter((l) => l.example === "python")) {

@@ -6,7 +6,7 @@
 //! `wasix` extension is, the guestbook only where there are sockets, built for that runtime's
 //! socket ABI. The Python app runs under every runtime, when CPython for WASI is there.
 
-use crate::Build;
+use crate::{Build, APACHE_MODULES};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -131,13 +131,34 @@ const EXAMPLES: &[Example] = &[
         ],
         needs: Needs::Python,
     },
+    Example {
+        name: "sandbox",
+        about: "The first mod_wasm's sandbox demo: a Python script that shows any file it is \
+                asked for (show.py?file=…). Run by the host's python3 under mod_cgid, it shows \
+                the server's /etc/passwd: SANDBOX_HOST_LINK. Run by CPython for WASI under \
+                mod_wasm, it cannot: only its own directory exists for it.",
+        sandbox: "The script's directory, as /app, read-only (WasmArg /app/show.py).",
+        links: &[("sandbox", "?file=/etc/passwd")],
+        needs: Needs::Python,
+    },
 ];
+
+/// Where the host's python3 runs the sandbox demo's script, under mod_cgid.
+const HOST_CGI: &str = "/cgi-bin/python3";
 
 impl Site<'_> {
     /// The configuration sections of the site (to go into a server that loads mod_wasm and
     /// mod_dir, with `DirectoryIndex index.html`), and its page.
     pub fn render(&self) -> (String, String) {
         let mut sections = String::new();
+        if let Some(python) = self.python {
+            let _ = write!(
+                sections,
+                "LoadModule cgid_module {APACHE_MODULES}/mod_cgid.so\n\
+                 ScriptAlias {HOST_CGI}/ {}/\n",
+                python.app.display()
+            );
+        }
         for runtime in &self.build.built_in {
             let name = &runtime.name;
             let _ = write!(
@@ -189,11 +210,16 @@ impl Site<'_> {
     /// What `example`'s location grants besides its module, under `runtime`.
     fn grants(&self, example: &Example, runtime: &str) -> String {
         match example.name {
-            "python" => match self.python {
+            "python" | "sandbox" => match self.python {
                 Some(python) => format!(
-                    "  WasmMapDir /app {} ro\n  WasmArg /app/hello.py\n  \
+                    "  WasmMapDir /app {} ro\n  WasmArg /app/{}\n  \
                      WasmEnv MOD_WASM_RUNTIME {runtime}\n",
-                    python.app.display()
+                    python.app.display(),
+                    if example.name == "python" {
+                        "hello.py"
+                    } else {
+                        "show.py"
+                    }
                 ),
                 None => String::new(),
             },
@@ -231,10 +257,19 @@ impl Site<'_> {
         }
         page.push_str("</tr>\n");
         for example in EXAMPLES {
+            if example.needs == Needs::Python && self.python.is_none() {
+                continue;
+            }
+            let host_link = format!(
+                "<a href=\"{HOST_CGI}/show.py?file=/etc/passwd\" data-host-example=\"sandbox\">\
+                 python3 shows it</a>"
+            );
             let _ = write!(
                 page,
                 "<tr><th><b>{}</b><p>{}</p><p class=\"sandbox\">Sandbox: {}</p></th>",
-                example.name, example.about, example.sandbox
+                example.name,
+                example.about.replace("SANDBOX_HOST_LINK", &host_link),
+                example.sandbox
             );
             for runtime in runtimes {
                 page.push_str("<td>");

@@ -9,6 +9,7 @@ use mod_wasm_tests::{
     guests_dir, python_wasm, shared_cache_dir, target_dir, workspace_root, Build, Config,
     APACHE_MODULES,
 };
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 #[test]
@@ -34,10 +35,14 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
         .file("listing/echo/Cargo.toml", "[package]\n");
     // The Python app, where the server's children can read it.
     let app = config.scratch.dir("python");
-    config.scratch.file(
-        "python/hello.py",
-        std::fs::read(workspace_root().join("examples/python/hello.py")).unwrap(),
-    );
+    for name in ["hello.py", "show.py", "readme.txt"] {
+        let copy = config.scratch.file(
+            &format!("python/{name}"),
+            std::fs::read(workspace_root().join("examples/python").join(name)).unwrap(),
+        );
+        // show.py is also the host's CGI script.
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let site = Site {
         build: Build::under_test(),
         guests: &guests_dir(),
@@ -84,6 +89,8 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
             report.contains(&format!("ok   {runtime}: hello")),
             "{runtime}:\n{report}"
         );
+        let contained = format!("ok   {runtime}: sandbox");
+        assert!(report.contains(&contained), "{runtime}:\n{report}");
         let greeted = format!("ok   {runtime}: greeted by the Python app's form");
         assert!(report.contains(&greeted), "{runtime}:\n{report}");
         if mod_wasm_tests::runtime(runtime).socket_abi.is_some() {
@@ -91,5 +98,9 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
             assert!(report.contains(&signed), "{runtime}:\n{report}");
         }
     }
+    assert!(
+        report.contains("ok   python3 under mod_cgid shows /etc/passwd"),
+        "{report}"
+    );
     eprintln!("{report}");
 }
