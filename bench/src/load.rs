@@ -15,6 +15,8 @@ pub struct Target {
     pub request: Vec<u8>,
     pub expected_status: u16,
     pub expected_body_len: usize,
+    /// How long a client waits for a response before it fails.
+    pub timeout: Duration,
 }
 
 impl Target {
@@ -25,7 +27,13 @@ impl Target {
             request,
             expected_status: 200,
             expected_body_len,
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// The same, waiting up to `timeout` for each response (for handlers that take seconds).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
     }
 
     /// A POST of `body` whose response echoes it.
@@ -42,9 +50,13 @@ impl Target {
             request,
             expected_status: 200,
             expected_body_len: body.len(),
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
+
+/// How long a client waits for a response, unless the target says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One timed run at a fixed number of clients.
 pub struct Run {
@@ -98,7 +110,7 @@ fn client(target: &Target, deadline: Instant) -> Result<Vec<Duration>, String> {
     while Instant::now() < deadline {
         let conn = match connection.as_mut() {
             Some(conn) => conn,
-            None => connection.insert(Connection::open(target.port)?),
+            None => connection.insert(Connection::open(target.port, target.timeout)?),
         };
         let sent = Instant::now();
         let failed = |e: std::io::Error| format!("request to port {} failed: {e}", target.port);
@@ -108,7 +120,7 @@ fn client(target: &Target, deadline: Instant) -> Result<Vec<Duration>, String> {
             // MPM closes idle ones while its workers are all busy): retry once on a new
             // connection, as HTTP clients do for requests that can be repeated.
             Err(e) if conn.answered > 0 && closed_before_answering(&e) => connection
-                .insert(Connection::open(target.port)?)
+                .insert(Connection::open(target.port, target.timeout)?)
                 .exchange(&target.request, &mut body)
                 .map_err(failed)?,
             Err(e) => return Err(failed(e)),
@@ -150,11 +162,11 @@ struct ResponseHead {
 }
 
 impl Connection {
-    fn open(port: u16) -> Result<Self, String> {
+    fn open(port: u16, timeout: Duration) -> Result<Self, String> {
         let stream = TcpStream::connect(("127.0.0.1", port))
             .map_err(|e| format!("cannot connect to 127.0.0.1:{port}: {e}"))?;
         let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let _ = stream.set_read_timeout(Some(timeout));
         let reader =
             BufReader::with_capacity(64 * 1024, stream.try_clone().map_err(|e| e.to_string())?);
         Ok(Self {

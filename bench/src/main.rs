@@ -3,6 +3,7 @@
 //!
 //!     mod_wasm-bench [--quick] [--out DIR]
 //!     mod_wasm-bench --soak [--quick] [--out DIR]
+//!     mod_wasm-bench --python [--quick] [--out DIR]
 //!
 //! `scripts/bench` builds what it needs and runs it; see `docs/benchmarks/README.md`. Inputs
 //! come from the environment: `MOD_WASM_SO` (the module), `MOD_WASM_GUESTS` (the guests built
@@ -10,13 +11,16 @@
 //!
 //! It writes `report.md` and `report.svg` to DIR (default `docs/benchmarks`). `--quick` runs
 //! every measurement briefly, to check the benchmark itself works; its numbers mean nothing.
-//! `--soak` runs only the soak instead (see [`soak`]) and writes `soak.md`.
+//! `--soak` runs only the soak instead (see [`soak`]) and writes `soak.md`; `--python` runs
+//! only CPython for WASI against python3 under mod_cgid (see [`python`]) and writes
+//! `python.md`.
 
 mod chart;
 mod in_process;
 mod large_module;
 mod load;
 mod machine;
+mod python;
 mod report;
 mod soak;
 mod stats;
@@ -75,6 +79,7 @@ impl Plan {
 struct Options {
     quick: bool,
     soak: bool,
+    python: bool,
     out: PathBuf,
 }
 
@@ -82,6 +87,7 @@ fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         quick: false,
         soak: false,
+        python: false,
         out: PathBuf::from("docs/benchmarks"),
     };
     let mut args = std::env::args().skip(1);
@@ -89,6 +95,7 @@ fn parse_options() -> Result<Options, String> {
         match arg.as_str() {
             "--quick" => options.quick = true,
             "--soak" => options.soak = true,
+            "--python" => options.python = true,
             "--out" => {
                 options.out = args
                     .next()
@@ -96,13 +103,25 @@ fn parse_options() -> Result<Options, String> {
                     .ok_or("--out needs a directory")?
             }
             "-h" | "--help" => {
-                return Err("usage: mod_wasm-bench [--soak] [--quick] [--out DIR]".into());
+                return Err(
+                    "usage: mod_wasm-bench [--soak | --python] [--quick] [--out DIR]".into(),
+                );
             }
             other => return Err(format!("unknown argument '{other}'; try --help")),
         }
     }
     Ok(options)
 }
+
+/// What the Python report measures, above its tables.
+const PYTHON_INTRO: &str =
+    "CPython 3.12 for WASI (`examples/python`, fetched by `scripts/setup`) runs a \
+hello script (`print` of a header and a line) in interpreter mode under every runtime, against \
+the host's python3 running the same script under mod_cgid. `apachectl -t` compiles CPython \
+(26 MB) with an empty `WasmCacheDir`, then loads it from the cache it filled; the first request \
+after a start with that cache loads the compiled code into the child and runs the script once. \
+Each server has one child with 32 threads. VmHWM is the serving child's peak resident memory; \
+PSS counts the pages it shares with other processes (its parent, the page cache) in proportion.\n";
 
 /// A directory named by an environment variable, with the build's default beside it.
 fn input_dir(variable: &str, default: &str) -> PathBuf {
@@ -150,6 +169,36 @@ fn main() {
         let file = options.out.join("soak.md");
         let written = std::fs::create_dir_all(&options.out)
             .and_then(|()| std::fs::write(&file, format!("# Soak\n\n`{command}`\n\n{table}")));
+        if let Err(e) = written {
+            eprintln!("cannot write {}: {e}", file.display());
+            std::process::exit(1);
+        }
+        eprintln!("wrote {}", file.display());
+        return;
+    }
+
+    if options.python {
+        let plan = if options.quick {
+            python::PythonPlan::QUICK
+        } else {
+            python::PythonPlan::FULL
+        };
+        let figures = python::run(&plan, &names);
+        let table = python::markdown(&figures);
+        print!("{table}");
+        let quick = if options.quick {
+            "**Quick mode**: every load is brief and no compile is timed with an empty cache; \
+             the numbers mean nothing.\n\n"
+        } else {
+            ""
+        };
+        let file = options.out.join("python.md");
+        let written = std::fs::create_dir_all(&options.out).and_then(|()| {
+            std::fs::write(
+                &file,
+                format!("# Python\n\n`{command}`\n\n{quick}{PYTHON_INTRO}\n{table}"),
+            )
+        });
         if let Err(e) = written {
             eprintln!("cannot write {}: {e}", file.display());
             std::process::exit(1);

@@ -83,3 +83,25 @@ fn the_quick_soak_samples_every_runtime() {
         );
     }
 }
+
+#[test]
+fn the_quick_python_benchmark_measures_every_runtime_and_python3() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_mod_wasm-bench"))
+        .args(["--python", "--quick", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("running the Python benchmark");
+    assert!(status.success(), "the Python benchmark failed: {status}");
+    let report = std::fs::read_to_string(out.path().join("python.md")).unwrap();
+    assert!(report.contains("**Quick mode**"), "{report}");
+    assert!(report.contains("| mod_cgid, python3 | 1 | "), "{report}");
+    for runtime in builtin_runtimes::registry().names() {
+        let label = format!("mod_wasm, {runtime}");
+        assert!(report.contains(&format!("| {label} | 1 | ")), "{report}");
+        assert!(
+            report.contains(&format!("| first request after start < 1 s | {label} | ")),
+            "{report}"
+        );
+    }
+}
