@@ -8,7 +8,7 @@
 
 use crate::load::{self, Target};
 use crate::stats::quantile;
-use crate::through_apache::serving_child_kib;
+use crate::through_apache::{serving_child_kib, serving_child_pss_kib, SERVER_SETTINGS};
 use mod_wasm_tests::{python_wasm, shared_cache_dir, Apache, Config, Scratch, APACHE_MODULES};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -125,7 +125,7 @@ fn host_server() -> Apache {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let body = format!(
-        "{SETTINGS}LoadModule cgid_module {APACHE_MODULES}/mod_cgid.so\n\
+        "{SERVER_SETTINGS}LoadModule cgid_module {APACHE_MODULES}/mod_cgid.so\n\
          ScriptAlias /cgi-bin/ {}/\n",
         cgi_bin.display()
     );
@@ -137,7 +137,7 @@ fn wasm_config(runtime: &str, cache: &std::path::Path) -> Config {
     let site = config.scratch.dir("site");
     config.scratch.file("site/hello.py", HELLO_PY);
     let body = format!(
-        "{SETTINGS}WasmCacheDir {cache}\nAlias /py {site}\n\
+        "{SERVER_SETTINGS}WasmCacheDir {cache}\nAlias /py {site}\n\
          <Directory {site}>\n  AddHandler wasm-handler .py\n  WasmModule {python}\n  \
          WasmRuntime {runtime}\n  WasmEnableCGI On\n  WasmMapDir /site {site} ro\n  \
          WasmTimeout 600\n</Directory>\n",
@@ -147,19 +147,6 @@ fn wasm_config(runtime: &str, cache: &std::path::Path) -> Config {
     );
     config.with_body(&body)
 }
-
-/// Settings shared by every server: one child with a thread for every client.
-const SETTINGS: &str = "\
-LogLevel warn
-ServerLimit 1
-StartServers 1
-ThreadsPerChild 32
-MaxRequestWorkers 32
-MinSpareThreads 1
-MaxSpareThreads 64
-MaxKeepAliveRequests 0
-KeepAliveTimeout 60
-";
 
 /// How long `apachectl -t` takes on `config`, which must pass.
 fn timed_check(config: &Config, runtime: &str) -> Duration {
@@ -214,26 +201,6 @@ fn measure(
         peak_rss_kib: serving_child_kib(server, "VmHWM:"),
         pss_kib: serving_child_pss_kib(server),
     }
-}
-
-/// The largest proportional set size among the server's children.
-fn serving_child_pss_kib(server: &Apache) -> u64 {
-    server
-        .children()
-        .into_iter()
-        .filter_map(|pid| {
-            let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-            rollup
-                .lines()
-                .find_map(|line| line.strip_prefix("Pss:"))?
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// The figures as Markdown, with the issue's targets and their verdicts.

@@ -85,7 +85,7 @@ impl Results {
 }
 
 /// Settings shared by every server: one child, a thread for every client, unlimited keep-alive.
-const SERVER_SETTINGS: &str = "\
+pub const SERVER_SETTINGS: &str = "\
 LogLevel warn
 ServerLimit 1
 StartServers 1
@@ -277,11 +277,23 @@ fn peak_rss_kib(server: &Apache) -> u64 {
 /// The largest value of the `/proc/PID/status` field `field` (`VmRSS:`, `VmHWM:`) among the
 /// server's children, in KiB: the serving child's.
 pub fn serving_child_kib(server: &Apache, field: &str) -> u64 {
+    largest_among_children(server, "status", field)
+}
+
+/// The largest proportional set size (`Pss:` of `/proc/PID/smaps_rollup`) among the server's
+/// children, in KiB: what the serving child does not share with other processes, and its share
+/// of what it does.
+pub fn serving_child_pss_kib(server: &Apache) -> u64 {
+    largest_among_children(server, "smaps_rollup", "Pss:")
+}
+
+/// The largest value in KiB of `field` in the `/proc/PID/<file>` of the server's children.
+fn largest_among_children(server: &Apache, file: &str, field: &str) -> u64 {
     server
         .children()
         .into_iter()
         .filter_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let status = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
             status
                 .lines()
                 .find_map(|line| line.strip_prefix(field))?
