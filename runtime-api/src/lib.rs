@@ -24,7 +24,7 @@ pub mod stdio;
 pub use capabilities::{Abi, Capabilities, Capability};
 pub use error::{CompileError, LoadError, RunError};
 pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
-pub use limits::{Limits, MemorySize, RefusedGrowth};
+pub use limits::{Bytes, Limits, MemorySize, RefusedGrowth};
 pub use outbound::{ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal};
 pub use registry::{Registry, UnknownRuntime};
 pub use stdio::{OutputBuffer, SharedReader, SharedWriter, Stdio};

@@ -94,8 +94,18 @@ impl MemorySize {
 /// As people write sizes: `256 MiB`, `64 KiB`, `100 bytes`.
 impl fmt::Display for MemorySize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0;
-        match n {
+        Bytes(self.0).fmt(f)
+    }
+}
+
+/// A number of bytes as people write it in messages: `256 MiB`, `64 KiB`, `1000 bytes` (the
+/// largest unit that divides it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bytes(pub u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             n if n >= 1 << 30 && n % (1 << 30) == 0 => write!(f, "{} GiB", n >> 30),
             n if n >= 1 << 20 && n % (1 << 20) == 0 => write!(f, "{} MiB", n >> 20),
             n if n >= 1 << 10 && n % (1 << 10) == 0 => write!(f, "{} KiB", n >> 10),
@@ -107,6 +117,15 @@ impl fmt::Display for MemorySize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_written_as_people_write_them() {
+        assert_eq!(Bytes(4 << 30).to_string(), "4 GiB");
+        assert_eq!(Bytes(256 << 20).to_string(), "256 MiB");
+        assert_eq!(Bytes(64 << 10).to_string(), "64 KiB");
+        assert_eq!(Bytes(1000).to_string(), "1000 bytes");
+        assert_eq!(MemorySize::from_mib(256).to_string(), "256 MiB");
+    }
 
     #[test]
     fn sizes_are_capped_at_what_a_32_bit_memory_addresses() {

@@ -11,7 +11,7 @@ use crate::settings::cgi::mounted_path_info;
 use crate::settings::dirs::guest_path_of;
 use cgi::{CgiRequest, Disposition};
 use runtime_api::error::seconds;
-use runtime_api::{LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
+use runtime_api::{Bytes, LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -336,7 +336,7 @@ fn run<E: Exchange>(
             &format!(
                 "mod_wasm: {resolved}: stderr: only the first {} are logged; {} more bytes \
                  were dropped",
-                bytes(limits.stderr),
+                Bytes(limits.stderr as u64),
                 stderr.dropped()
             ),
         );
@@ -347,7 +347,7 @@ fn run<E: Exchange>(
             Level::Error,
             &format!(
                 "mod_wasm: {resolved}: the guest wrote more than {} to stdout",
-                bytes(limits.stdout)
+                Bytes(limits.stdout as u64)
             ),
         );
         return Err(Ended::Status(500));
@@ -411,15 +411,6 @@ fn mounted_app_path_info(
     }
     let path = exchange.path();
     mounted_path_info(mount, &path, |pattern| exchange.pattern_end(pattern, &path))
-}
-
-/// A size as people write it: `256 MiB`, `64 KiB`, `100 bytes`.
-fn bytes(n: usize) -> String {
-    match n {
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
-        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
-        n => format!("{n} bytes"),
-    }
 }
 
 /// The lines of a guest's stderr, decoded leniently (guests may write anything), without line

@@ -520,13 +520,6 @@ fn a_module_the_check_compiled_is_only_loaded() {
 }
 
 #[test]
-fn sizes_are_written_as_people_write_them() {
-    assert_eq!(bytes(256 << 20), "256 MiB");
-    assert_eq!(bytes(64 << 10), "64 KiB");
-    assert_eq!(bytes(1000), "1000 bytes");
-}
-
-#[test]
 fn stderr_lines_split_on_any_line_ending() {
     let lines: Vec<_> = text_lines(b"one\r\ntwo\nthree\n\n").collect();
     assert_eq!(lines, ["one", "two", "three"]);
