@@ -92,6 +92,21 @@ impl MemorySize {
 }
 
 /// As people write sizes: `256 MiB`, `64 KiB`, `100 bytes`.
+impl MemorySize {
+    /// Whether a linear memory may grow to `requested` bytes under this limit; the refusal,
+    /// for the run's report, when it may not.
+    pub fn allows(self, requested: u64) -> Result<(), RefusedGrowth> {
+        if requested <= self.bytes() {
+            Ok(())
+        } else {
+            Err(RefusedGrowth {
+                requested,
+                limit: self,
+            })
+        }
+    }
+}
+
 impl fmt::Display for MemorySize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Bytes(self.0).fmt(f)
@@ -117,6 +132,19 @@ impl fmt::Display for Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growth_up_to_the_limit_is_allowed() {
+        let limit = MemorySize::from_mib(1);
+        assert_eq!(limit.allows(1 << 20), Ok(()));
+        assert_eq!(
+            limit.allows((1 << 20) + 1),
+            Err(RefusedGrowth {
+                requested: (1 << 20) + 1,
+                limit
+            })
+        );
+    }
 
     #[test]
     fn sizes_are_written_as_people_write_them() {

@@ -59,19 +59,13 @@ impl MemoryLimit {
         *self.refused.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn refuse(&self, requested: u64) -> MemoryError {
+    /// Records `refused` (the first refusal is the one reported) and fails the growth.
+    fn refuse(&self, refused: RefusedGrowth) -> MemoryError {
         self.refused
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(RefusedGrowth {
-                requested,
-                limit: self.limit,
-            });
-        MemoryError::Generic(format!(
-            "growing to {} would exceed the memory limit of {}",
-            MemorySize::from_bytes(requested),
-            self.limit
-        ))
+            .get_or_insert(refused);
+        MemoryError::Generic(refused.to_string())
     }
 
     fn check_minimum(&self, ty: &MemoryType) -> Result<(), MemoryError> {
@@ -176,11 +170,10 @@ struct LimitedMemory {
 
 impl LimitedMemory {
     fn allows(&self, bytes: u64) -> Result<(), MemoryError> {
-        if bytes <= self.limit.limit.bytes() {
-            Ok(())
-        } else {
-            Err(self.limit.refuse(bytes))
-        }
+        self.limit
+            .limit
+            .allows(bytes)
+            .map_err(|refused| self.limit.refuse(refused))
     }
 
     fn rewrap(

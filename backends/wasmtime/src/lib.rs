@@ -247,15 +247,14 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let desired = u64::try_from(desired).unwrap_or(u64::MAX);
-        if desired <= self.limit.bytes() {
-            return Ok(true);
+        match self.limit.allows(desired) {
+            Ok(()) => Ok(true),
+            Err(refused) => {
+                self.refused.get_or_insert(refused);
+                // `memory.grow` returns -1; the guest decides what that means.
+                Ok(false)
+            }
         }
-        self.refused.get_or_insert(RefusedGrowth {
-            requested: desired,
-            limit: self.limit,
-        });
-        // `memory.grow` returns -1; the guest decides what that means.
-        Ok(false)
     }
 
     /// Tables are bounded by the pooling allocator's slots.
