@@ -121,7 +121,10 @@ the host's python3 running the same script under mod_cgid. `apachectl -t` compil
 (26 MB) with an empty `WasmCacheDir`, then loads it from the cache it filled; the first request \
 after a start with that cache loads the compiled code into the child and runs the script once. \
 Each server has one child with 32 threads. VmHWM is the serving child's peak resident memory; \
-PSS counts the pages it shares with other processes (its parent, the page cache) in proportion.\n";
+PSS counts the pages it shares with other processes (its parent, the page cache) in proportion. \
+Private dirty is what only that child holds and cannot share (heap, linear memories, a copy of \
+compiled code of its own): what every further child costs again. Compiled code mapped from the \
+cache's file is not in it; runtimes that copy compiled code into each child have it there.\n";
 
 /// A directory named by an environment variable, with the build's default beside it.
 fn input_dir(variable: &str, default: &str) -> PathBuf {

@@ -3,12 +3,14 @@
 //!
 //! Per runtime: `apachectl -t` with an empty cache (the compile) and with the cache it filled;
 //! a start with that cache and its first request; requests/s at 1 and 16 clients; and the
-//! serving child's memory, resident (VmHWM) and proportional (PSS, what it does not share with
-//! the other processes).
+//! serving child's memory: resident (VmHWM), proportional (PSS, what it does not share with
+//! the other processes) and private dirty (what every further child would hold again).
 
 use crate::load::{self, Target};
 use crate::stats::quantile;
-use crate::through_apache::{serving_child_kib, serving_child_pss_kib, SERVER_SETTINGS};
+use crate::through_apache::{
+    serving_child_kib, serving_child_private_dirty_kib, serving_child_pss_kib, SERVER_SETTINGS,
+};
 use mod_wasm_tests::{python_wasm, shared_cache_dir, Apache, Config, Scratch, APACHE_MODULES};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -74,6 +76,7 @@ pub struct PythonFigures {
     pub loads: Vec<(usize, f64, f64)>,
     pub peak_rss_kib: u64,
     pub pss_kib: u64,
+    pub private_dirty_kib: u64,
 }
 
 pub fn run(plan: &PythonPlan, runtimes: &[&'static str]) -> Vec<PythonFigures> {
@@ -200,6 +203,7 @@ fn measure(
         loads,
         peak_rss_kib: serving_child_kib(server, "VmHWM:"),
         pss_kib: serving_child_pss_kib(server),
+        private_dirty_kib: serving_child_private_dirty_kib(server),
     }
 }
 
@@ -209,19 +213,21 @@ pub fn markdown(figures: &[PythonFigures]) -> String {
         |d: Option<Duration>| d.map_or("—".to_owned(), |d| format!("{:.2}", d.as_secs_f64()));
     let mut out = String::from(
         "| interpreter | `apachectl -t`, empty cache (s) | `apachectl -t`, warm cache (s) | \
-         first request after start (s) | child VmHWM (MiB) | child PSS (MiB) |\n\
-         |---|---:|---:|---:|---:|---:|\n",
+         first request after start (s) | child VmHWM (MiB) | child PSS (MiB) | \
+         child private dirty (MiB) |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for f in figures {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} |",
             f.interpreter.label(),
             seconds(f.check_cold),
             seconds(f.check_warm),
             f.first_request.as_secs_f64(),
             f.peak_rss_kib as f64 / 1024.0,
             f.pss_kib as f64 / 1024.0,
+            f.private_dirty_kib as f64 / 1024.0,
         );
     }
     out.push_str("\n| interpreter | clients | requests/s | p50 (ms) |\n|---|---:|---:|---:|\n");

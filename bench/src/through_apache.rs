@@ -287,6 +287,15 @@ pub fn serving_child_pss_kib(server: &Apache) -> u64 {
     largest_among_children(server, "smaps_rollup", "Pss:")
 }
 
+/// The largest private dirty memory (`Private_Dirty:` of `/proc/PID/smaps_rollup`) among the
+/// server's children, in KiB: what only the serving child holds and cannot share (its heap,
+/// linear memories, its own copies of compiled code), which every further child holds again.
+/// Its clean private pages are left out: file pages such as mapped compiled code, which a second
+/// child mapping the same file would share.
+pub fn serving_child_private_dirty_kib(server: &Apache) -> u64 {
+    largest_among_children(server, "smaps_rollup", "Private_Dirty:")
+}
+
 /// The largest value in KiB of `field` in the `/proc/PID/<file>` of the server's children.
 fn largest_among_children(server: &Apache, file: &str, field: &str) -> u64 {
     server

@@ -12,6 +12,7 @@
 //! What a run may see is an [`ExecutionConfig`] and a [`Stdio`]; what happened in it comes back
 //! as a [`RunReport`]. What a runtime offers beyond WASI preview1 is its [`Capabilities`].
 
+pub mod artifact;
 pub mod capabilities;
 pub mod error;
 pub mod execution;
@@ -21,6 +22,7 @@ pub mod registry;
 pub mod signals;
 pub mod stdio;
 
+pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};
 pub use error::{CompileError, LoadError, RunError};
 pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
@@ -65,6 +67,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// every start.
     fn artifact_key(&self) -> Option<String> {
         None
+    }
+
+    /// Whether [`load`](Runtime::load) maps cached code from its file ([`Code::File`]): the
+    /// children of a server then share one copy of the code in memory, where otherwise each
+    /// keeps its own.
+    fn maps_cached_code(&self) -> bool {
+        false
     }
 
     /// Makes a compiled module runnable in the current process. Called once per module per
@@ -114,71 +123,5 @@ impl ExitCode {
 
     pub fn is_success(self) -> bool {
         self == Self::SUCCESS
-    }
-}
-
-/// The output of [`Runtime::compile`]: bytes only the runtime that produced them understands,
-/// safe to keep across a fork and to share between processes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Precompiled {
-    runtime: &'static str,
-    bytes: Arc<[u8]>,
-}
-
-impl Precompiled {
-    pub fn new(runtime: &'static str, bytes: impl Into<Arc<[u8]>>) -> Self {
-        Self {
-            runtime,
-            bytes: bytes.into(),
-        }
-    }
-
-    /// The name of the runtime that produced these bytes.
-    pub fn runtime(&self) -> &'static str {
-        self.runtime
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// Checks that these bytes were produced by `runtime`, so a backend never interprets another
-    /// backend's artifact.
-    pub fn expect_runtime(&self, runtime: &'static str) -> Result<&[u8], LoadError> {
-        if self.runtime == runtime {
-            Ok(&self.bytes)
-        } else {
-            Err(LoadError::ForeignArtifact {
-                runtime,
-                produced_by: self.runtime,
-            })
-        }
-    }
-}
-
-impl std::fmt::Debug for Precompiled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Precompiled")
-            .field("runtime", &self.runtime)
-            .field("len", &self.bytes.len())
-            .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn artifacts_are_not_shared_between_runtimes() {
-        let artifact = Precompiled::new("one", vec![1u8, 2, 3]);
-        assert_eq!(artifact.expect_runtime("one").unwrap(), [1, 2, 3]);
-        assert!(matches!(
-            artifact.expect_runtime("other"),
-            Err(LoadError::ForeignArtifact {
-                runtime: "other",
-                produced_by: "one"
-            })
-        ));
     }
 }

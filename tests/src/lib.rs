@@ -35,6 +35,8 @@ pub struct RuntimeInfo {
     pub socket_abi: Option<String>,
     /// Whether its compiled code is kept in `WasmCacheDir`.
     pub caches_compiled_code: bool,
+    /// Whether children map the cached code from its file, sharing its pages.
+    pub maps_cached_code: bool,
 }
 
 /// The runtimes a build of mod_wasm has, and those it knows but was built without, as the
@@ -103,7 +105,8 @@ impl Build {
                 version: field("version")?,
                 extensions: list(field("extensions")?),
                 socket_abi: list(field("outbound sockets")?).pop(),
-                caches_compiled_code: field("compiled code cached")? == "yes",
+                caches_compiled_code: field("compiled code cached")?.starts_with("yes"),
+                maps_cached_code: field("compiled code cached")? == "yes (mapped by children)",
             });
         }
         Ok(build)
@@ -674,7 +677,7 @@ mod tests {
         let output = "[Sat Nov 21] something Apache said\n\
             WebAssembly runtimes:\n\
             \x20alpha (built in, default): version: Alpha 1.0 (fast); extensions: none; outbound sockets: none; compiled code cached: no\n\
-            \x20beta (built in): version: Beta 2; extensions: x beta; outbound sockets: beta; compiled code cached: yes\n\
+            \x20beta (built in): version: Beta 2; extensions: x beta; outbound sockets: beta; compiled code cached: yes (mapped by children)\n\
             \x20gamma-slow (left out: cargo feature gamma)\n\
             Syntax OK\n";
         let build = Build::parse(output).unwrap();
@@ -683,7 +686,7 @@ mod tests {
         let beta = build.runtime("beta");
         assert_eq!(beta.extensions, ["x", "beta"]);
         assert_eq!(beta.socket_abi.as_deref(), Some("beta"));
-        assert!(beta.caches_compiled_code && !beta.default);
+        assert!(beta.caches_compiled_code && beta.maps_cached_code && !beta.default);
         assert_eq!(build.runtime("alpha").socket_abi, None);
         assert_eq!(
             build.left_out,

@@ -1,7 +1,8 @@
 //! `WasmCacheDir`: compiled modules kept on disk, so a server start does not compile again what
 //! the previous one compiled. Only runtimes whose output can be cached use it (the build says
-//! which: WasmEdge's ahead-of-time code); the others compile at every start and leave the
-//! cache alone.
+//! which); the others compile at every start and leave the cache alone. Runtimes that can map
+//! compiled code from a file run the children's code from the cache's files, shared between
+//! them.
 
 use mod_wasm_tests::{for_each_runtime, guest, runtime, runtimes, Config};
 use std::path::{Path, PathBuf};
@@ -200,4 +201,38 @@ fn wasm_cache_dir_belongs_to_the_main_server_config() {
             result.output
         );
     }
+}
+
+/// Whether process `pid` has `file` mapped into its memory.
+fn maps_file(pid: i32, file: &Path) -> bool {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let file = file.to_string_lossy();
+    maps.lines().any(|line| line.ends_with(&*file))
+}
+
+#[test]
+fn children_map_the_cached_code_instead_of_copying_it() {
+    for_each_runtime(|runtime| {
+        if !mod_wasm_tests::runtime(runtime).maps_cached_code {
+            return;
+        }
+        // The default cache: the children, which serve as another user, can read it.
+        let config = Config::new(&hello_location(runtime, ""));
+        let dir = config.scratch.path().join("run/mod_wasm-cache");
+        let apache = config.start();
+        for _ in 0..4 {
+            assert_eq!(apache.get("/hello").status, 200, "{}", apache.error_log());
+        }
+        let stored = entries(&dir);
+        assert_eq!(stored.len(), 1, "{runtime}: {stored:?}");
+        let entry = &stored[0].0;
+        let children = apache.children();
+        assert!(
+            children.iter().any(|&pid| maps_file(pid, entry)),
+            "{runtime}: no child of {children:?} maps {}",
+            entry.display()
+        );
+        let log = apache.error_log();
+        assert!(!log.contains("cannot share"), "{runtime}:\n{log}");
+    });
 }

@@ -7,12 +7,15 @@
 //! for it, which writes the compiled module to a file and exits; the asking process never starts
 //! the compiler's threads.
 
+use runtime_api::{descriptor_path, Code};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use wasmedge_sdk::config::Config;
-use wasmedge_sdk::Compiler;
+use wasmedge_sdk::{Compiler, Module};
 
-/// Compiles `wasm` to WasmEdge's universal format: the module with native code in a custom
-/// section, loadable from bytes.
+/// Compiles `wasm` to a shared library of native code that embeds the module, as `config`
+/// asks (its output format).
 pub(crate) fn compile_in_subprocess(wasm: &[u8], config: &Config) -> Result<Vec<u8>, String> {
     let out_dir = std::env::temp_dir();
     let stem = format!(
@@ -33,6 +36,31 @@ pub(crate) fn compile_in_subprocess(wasm: &[u8], config: &Config) -> Result<Vec<
         (Err(_), Some(reason)) => Err(reason),
         (result, _) => result,
     }
+}
+
+/// Loads a library [`compile_in_subprocess`] produced. WasmEdge hands a library's path to the
+/// dynamic loader, which maps its code: from the cache file it is shared with every process
+/// that loads the same file; bytes without a file get a file in memory, private to this process.
+pub(crate) fn load_library(config: &Config, code: Code<'_>) -> Result<Module, String> {
+    let file = match code {
+        Code::File(file) => file,
+        Code::Bytes(bytes) => file_in_memory(bytes)?,
+    };
+    Module::from_file(Some(config), descriptor_path(&file)).map_err(|e| e.to_string())
+}
+
+fn file_in_memory(bytes: &[u8]) -> Result<File, String> {
+    let error = |e: std::io::Error| format!("cannot hold the compiled library in memory: {e}");
+    // SAFETY: the name is a NUL-terminated string; the returned descriptor is new and owned
+    // by the `File` made from it below.
+    let fd = unsafe { libc::memfd_create(c"mod_wasm-wasmedge".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(error(std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is a valid descriptor that nothing else owns.
+    let mut file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    file.write_all(bytes).map_err(error)?;
+    Ok(file)
 }
 
 /// The compilation itself, in the forked process: failures go to `error_file`.

@@ -31,7 +31,9 @@ use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::env::VFS;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
 use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
-use wasmedge_sdk::{config::Config, ExternalInstanceType, Module, Store, ValType};
+use wasmedge_sdk::{
+    config::Config, CompilerOutputFormat, ExternalInstanceType, Module, Store, ValType,
+};
 use wasmedge_sys::instance::function::AsFunc;
 use wasmedge_sys::{AsInstance, FuncType, ImportModule};
 
@@ -82,7 +84,12 @@ impl WasmEdge {
     fn config_of(mode: Mode, memory: MemorySize) -> Result<Config, String> {
         let common = CommonConfigOptions::default().interpreter_mode(mode == Mode::Interpreter);
         ConfigBuilder::new(common)
-            .with_compiler_config(CompilerConfigOptions::default())
+            // A shared library rather than WasmEdge's "universal" module: the dynamic loader
+            // maps a library's code from its file, shared by every child that loads it, where a
+            // universal module's native code is copied into each process.
+            .with_compiler_config(
+                CompilerConfigOptions::default().out_format(CompilerOutputFormat::Native),
+            )
             .with_runtime_config(RuntimeConfigOptions::default().max_memory_pages(memory.pages()))
             .build()
             .map_err(|e| format!("cannot configure WasmEdge: {e}"))
@@ -148,11 +155,16 @@ impl Runtime for WasmEdge {
     fn artifact_key(&self) -> Option<String> {
         match self.mode {
             Mode::AheadOfTime => Some(format!(
-                "WasmEdge {} AOT universal-wasm default-options",
+                "WasmEdge {} AOT shared-library default-options",
                 wasmedge_sdk::utils::CoreVersion::version_string()
             )),
             Mode::Interpreter => None,
         }
+    }
+
+    /// Native code is a shared library, which the dynamic loader maps.
+    fn maps_cached_code(&self) -> bool {
+        self.mode == Mode::AheadOfTime
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
@@ -179,7 +191,6 @@ impl Runtime for WasmEdge {
 
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
         let name = self.name();
-        let bytes = precompiled.expect_runtime(name)?;
         let engine_error = |reason| LoadError::Engine {
             runtime: name,
             reason,
@@ -187,8 +198,14 @@ impl Runtime for WasmEdge {
         quiet();
         let tokio = tokio_runtime(name)?;
         let config = self.config().map_err(engine_error)?;
-        let module = Module::from_bytes(Some(&config), bytes)
-            .map_err(|e| engine_error(format!("cannot load compiled code: {e}")))?;
+        let module = match self.mode {
+            Mode::Interpreter => {
+                Module::from_bytes(Some(&config), precompiled.expect_runtime(name)?)
+                    .map_err(|e| e.to_string())
+            }
+            Mode::AheadOfTime => aot::load_library(&config, precompiled.code(name)?),
+        }
+        .map_err(|e| engine_error(format!("cannot load compiled code: {e}")))?;
         Ok(Arc::new(WasmEdgeModule {
             runtime: name,
             mode: self.mode,

@@ -27,8 +27,8 @@ mod watchdog;
 use memory::{LimitingTunables, MemoryLimit};
 use runtime_api::signals::Unblocked;
 use runtime_api::{
-    Abi, Access, Capabilities, CompileError, ConnectGuard, ExecutionConfig, ExitCode, LoadError,
-    LoadedModule, Precompiled, RunError, RunReport, Runtime, Stdio,
+    descriptor_path, Abi, Access, Capabilities, Code, CompileError, ConnectGuard, ExecutionConfig,
+    ExitCode, LoadError, LoadedModule, Precompiled, RunError, RunReport, Runtime, Stdio,
 };
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
@@ -203,23 +203,31 @@ impl Runtime for Wasmer {
     }
 
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
-        let bytes = precompiled.expect_runtime(NAME)?;
+        let code = precompiled.code(NAME)?;
         let process = process()?;
-        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by Wasmer of
-        // the same version with the same engine configuration for this target, in this server
-        // or in an earlier one through the cache (`artifact_key`), whose directory only the
-        // server writes and whose entries are checked against their checksum; they never come
-        // from outside.
-        let module =
-            unsafe { Module::deserialize(&process.engine, bytes.to_vec()) }.map_err(|e| {
-                LoadError::Engine {
-                    runtime: NAME,
-                    reason: format!("cannot load compiled code: {e}"),
-                }
-            })?;
+        // What makes loading the code below sound: it was produced by `Module::serialize` in
+        // `compile` above, by Wasmer of the same version with the same engine configuration for
+        // this target, in this server or in an earlier one through the cache (`artifact_key`),
+        // whose directory only the server writes and whose entries are checked against their
+        // checksum; it never comes from outside. A file is the very one whose bytes were
+        // checked (`Precompiled::code`).
+        let module = match code {
+            // Wasmer copies the machine code into memory of its own, but keeps the rest of the
+            // artifact where it is: mapped from the file, shared by the children.
+            // SAFETY: see above.
+            Code::File(file) => unsafe {
+                Module::deserialize_from_file(&process.engine, descriptor_path(&file))
+            },
+            // SAFETY: see above.
+            Code::Bytes(bytes) => unsafe { Module::deserialize(&process.engine, bytes.to_vec()) },
+        }
+        .map_err(|e| LoadError::Engine {
+            runtime: NAME,
+            reason: format!("cannot load compiled code: {e}"),
+        })?;
         Ok(Arc::new(WasmerModule {
             module,
-            hash: ModuleHash::new(bytes),
+            hash: ModuleHash::new(precompiled.bytes()),
             process,
         }))
     }

@@ -8,7 +8,7 @@
 mod stdio;
 
 use runtime_api::{
-    Access, Capabilities, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
+    Access, Capabilities, Code, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
     MemorySize, Precompiled, RefusedGrowth, RunError, RunReport, Runtime, Stdio,
 };
 use sha2::{Digest, Sha256};
@@ -306,20 +306,34 @@ impl Runtime for Wasmtime {
         .clone()
     }
 
+    /// `Module::deserialize_open_file` maps the file.
+    fn maps_cached_code(&self) -> bool {
+        true
+    }
+
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
-        let bytes = precompiled.expect_runtime(NAME)?;
+        let code = precompiled.code(NAME)?;
         let engine = process_engine()?;
         let engine_error = |reason| LoadError::Engine {
             runtime: NAME,
             reason,
         };
-        // SAFETY: `bytes` were produced by `Module::serialize` in `compile` above, by wasmtime
-        // of the same version with the same engine configuration, in this server or in an
-        // earlier one through the cache (`artifact_key`), whose directory only the server
-        // writes and whose entries are checked against their checksum; they never come from
-        // outside. wasmtime checks the version and configuration they were made with again.
-        let module = unsafe { Module::deserialize(engine, bytes) }
-            .map_err(|e| engine_error(format!("cannot load compiled code: {e:#}")))?;
+        // What makes loading the code below sound: it was produced by `Module::serialize` in
+        // `compile` above, by wasmtime of the same version with the same engine configuration,
+        // in this server or in an earlier one through the cache (`artifact_key`), whose
+        // directory only the server writes and whose entries are checked against their
+        // checksum; it never comes from outside. A file is the very one whose bytes were checked
+        // (`Precompiled::code`), and the cache never rewrites a file in place: a new entry is a
+        // new file renamed over it, so the mapping keeps the checked contents. wasmtime checks
+        // the version and configuration the code was made with again.
+        let module = match code {
+            // Mapped: every child shares the code's pages through the page cache.
+            // SAFETY: see above.
+            Code::File(file) => unsafe { Module::deserialize_open_file(engine, file) },
+            // SAFETY: see above.
+            Code::Bytes(bytes) => unsafe { Module::deserialize(engine, bytes) },
+        }
+        .map_err(|e| engine_error(format!("cannot load compiled code: {e:#}")))?;
         let linker = wasi_linker(engine).map_err(engine_error)?;
         let instance_pre = linker
             .instantiate_pre(&module)

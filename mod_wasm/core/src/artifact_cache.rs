@@ -2,18 +2,22 @@
 //!
 //! An entry is keyed by everything that determines the compiled code: the runtime's name, its
 //! [`Runtime::artifact_key`] (engine version and settings) and the module's bytes; runtimes
-//! without an artifact key are not cached. Entries are written to a temporary file and renamed
-//! into place, so concurrent writers and readers never see a partial entry, and carry a
-//! checksum, so a damaged file is recompiled rather than handed to an engine.
+//! without an artifact key are not cached.
+//!
+//! An entry is two files: the artifact exactly as the runtime produced it (`.bin`), so that
+//! children can map it and share its pages, and its SHA-256 (`.sha256`), so that a damaged
+//! artifact is recompiled rather than handed to an engine. Each is written to a temporary file
+//! and renamed into place, the checksum first: concurrent writers and readers never see a
+//! partial file, and a reader that sees a checksum of another compilation recompiles.
 
-use runtime_api::{Precompiled, Runtime};
+use runtime_api::{ArtifactFile, Precompiled, Runtime};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// What every entry starts with, followed by the SHA-256 of the rest.
-const MAGIC: &[u8] = b"mod_wasm compiled module v1\n";
+/// Part of every entry's key: entries of another layout are never read as this one.
+const LAYOUT: &[u8] = b"mod_wasm compiled module v2: artifact and .sha256";
 
 /// A directory of compiled modules.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +46,7 @@ impl ArtifactCache {
     pub fn entry(&self, runtime: &dyn Runtime, wasm: &[u8]) -> Option<CacheEntry> {
         let artifact_key = runtime.artifact_key()?;
         let mut hash = Sha256::new();
-        for part in [runtime.name().as_bytes(), artifact_key.as_bytes()] {
+        for part in [LAYOUT, runtime.name().as_bytes(), artifact_key.as_bytes()] {
             hash.update((part.len() as u64).to_le_bytes());
             hash.update(part);
         }
@@ -60,21 +64,31 @@ impl CacheEntry {
         &self.path
     }
 
-    /// The compiled module stored here: `Ok(None)` when there is none, an error when the entry
-    /// exists but cannot be read or is damaged.
+    /// The compiled module stored here, with its file: `Ok(None)` when there is none, an error
+    /// when the entry exists but cannot be read or is damaged.
     pub fn load(&self) -> io::Result<Option<Precompiled>> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let damaged = || io::Error::new(io::ErrorKind::InvalidData, "damaged cache entry");
-        let rest = bytes.strip_prefix(MAGIC).ok_or_else(damaged)?;
-        let (checksum, artifact) = rest.split_at_checked(32).ok_or_else(damaged)?;
-        if Sha256::digest(artifact).as_slice() != checksum {
-            return Err(damaged());
+        let mut artifact = Vec::new();
+        file.read_to_end(&mut artifact)?;
+        let damaged = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
+        let checksum = match std::fs::read_to_string(self.checksum_path()) {
+            Ok(checksum) => checksum,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(damaged("damaged cache entry: its checksum file is missing"))
+            }
+            Err(e) => return Err(e),
+        };
+        if checksum.trim_end() != hex(&Sha256::digest(&artifact)) {
+            return Err(damaged("damaged cache entry: its checksum does not match"));
         }
-        Ok(Some(Precompiled::new(self.runtime, artifact)))
+        let stored = ArtifactFile::recorded(&self.path, &file)?;
+        Ok(Some(
+            Precompiled::new(self.runtime, artifact).stored_in(stored),
+        ))
     }
 
     /// Holds the entry's lock for as long as the returned file is open: of the processes that
@@ -102,24 +116,37 @@ impl CacheEntry {
         Ok(file)
     }
 
-    /// Stores `precompiled`, creating the cache directory if needed. The entry is readable by
-    /// everyone who can enter the directory: Apache's children read what its parent wrote.
-    pub fn store(&self, precompiled: &Precompiled) -> io::Result<()> {
-        use std::os::unix::fs::PermissionsExt;
+    /// Stores `precompiled`, creating the cache directory if needed, and returns it with the
+    /// file it is now stored in. The entry is readable by everyone who can enter the directory:
+    /// Apache's children read what its parent wrote.
+    pub fn store(&self, precompiled: &Precompiled) -> io::Result<Precompiled> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".incomplete-")
-            .permissions(std::fs::Permissions::from_mode(0o644))
-            .tempfile_in(dir)?;
         let artifact = precompiled.bytes();
-        file.write_all(MAGIC)?;
-        file.write_all(&Sha256::digest(artifact))?;
-        file.write_all(artifact)?;
-        file.as_file().sync_all()?;
-        file.persist(&self.path).map_err(|e| e.error)?;
-        Ok(())
+        let checksum = format!("{}\n", hex(&Sha256::digest(artifact)));
+        write_in_place(&self.checksum_path(), checksum.as_bytes())?;
+        let file = write_in_place(&self.path, artifact)?;
+        let stored = ArtifactFile::recorded(&self.path, &file)?;
+        Ok(precompiled.in_memory_only().stored_in(stored))
     }
+
+    fn checksum_path(&self) -> PathBuf {
+        self.path.with_extension("sha256")
+    }
+}
+
+/// Writes `contents` to a new file and renames it to `path`, so that `path` is always either
+/// absent or complete. Returns the file now at `path`.
+fn write_in_place(path: &Path, contents: &[u8]) -> io::Result<File> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(".incomplete-")
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)?;
+    file.write_all(contents)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -143,8 +170,16 @@ mod tests {
         let entry = cache.entry(&runtime, b"module").unwrap();
         assert_eq!(entry.load().unwrap(), None);
         let compiled = runtime.compile(b"\0asm native code").unwrap();
-        entry.store(&compiled).unwrap();
-        assert_eq!(entry.load().unwrap(), Some(compiled));
+        let stored = entry.store(&compiled).unwrap();
+        let loaded = entry.load().unwrap().unwrap();
+        assert_eq!(loaded, compiled);
+        // The file holds the artifact as it is, for engines to map.
+        assert_eq!(std::fs::read(entry.path()).unwrap(), compiled.bytes());
+        for precompiled in [&stored, &loaded] {
+            let file = precompiled.file().expect("stored in the entry's file");
+            assert_eq!(file.path(), entry.path());
+            file.open().unwrap();
+        }
         let leftovers: Vec<_> = std::fs::read_dir(cache.dir())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -214,5 +249,12 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         std::fs::write(entry.path(), b"short").unwrap();
         assert!(entry.load().is_err());
+        std::fs::remove_file(entry.path().with_extension("sha256")).unwrap();
+        let error = entry.load().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            error.to_string().contains("checksum file is missing"),
+            "{error}"
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! ```text
 //! WebAssembly runtimes:
 //!  alpha (built in, default): version: Alpha 1.0; extensions: none; outbound sockets: none; compiled code cached: no
-//!  beta (built in): version: Beta 2.1; extensions: beta-abi; outbound sockets: beta-abi; compiled code cached: yes
+//!  beta (built in): version: Beta 2.1; extensions: beta-abi; outbound sockets: beta-abi; compiled code cached: yes (mapped by children)
 //!  gamma (left out: cargo feature gamma)
 //! ```
 
@@ -35,7 +35,11 @@ pub fn describe_runtimes(registry: &Registry) -> String {
             runtime.version(),
             if extensions.is_empty() { "none".to_owned() } else { extensions.join(" ") },
             capabilities.socket_abi().map_or("none", |abi| abi.name()),
-            if runtime.artifact_key().is_some() { "yes" } else { "no" },
+            match (runtime.artifact_key(), runtime.maps_cached_code()) {
+                (None, _) => "no",
+                (Some(_), true) => "yes (mapped by children)",
+                (Some(_), false) => "yes (copied into each child)",
+            },
         );
     }
     for (name, feature) in registry.left_out() {
@@ -66,7 +70,7 @@ mod tests {
             describe_runtimes(&registry),
             "WebAssembly runtimes:\n\
              \x20alpha (built in, default): version: Fake alpha 1.0; extensions: none; outbound sockets: none; compiled code cached: no\n\
-             \x20beta (built in): version: Fake beta 1.0; extensions: beta-abi; outbound sockets: beta-abi; compiled code cached: yes\n\
+             \x20beta (built in): version: Fake beta 1.0; extensions: beta-abi; outbound sockets: beta-abi; compiled code cached: yes (copied into each child)\n\
              \x20gamma (left out: cargo feature gamma)\n"
         );
     }

@@ -32,7 +32,7 @@ pub use server::{CacheDir, ServerConfig};
 #[cfg(test)]
 pub(crate) mod testing {
     use runtime_api::{
-        Access, Capabilities, CompileError, ExecutionConfig, ExitCode, GuestPath, LoadError,
+        Access, Capabilities, Code, CompileError, ExecutionConfig, ExitCode, GuestPath, LoadError,
         LoadedModule, Precompiled, Preopen, Registry, RunReport, Runtime, Stdio,
     };
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +67,14 @@ pub(crate) mod testing {
         artifact_key: Option<&'static str>,
         guest: Guest,
         compiles: Arc<AtomicUsize>,
+        loaded_from: Arc<std::sync::Mutex<Vec<LoadedFrom>>>,
+    }
+
+    /// Where a [`FakeRuntime`] took the code of a module it loaded.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum LoadedFrom {
+        File,
+        Bytes,
     }
 
     impl FakeRuntime {
@@ -78,6 +86,7 @@ pub(crate) mod testing {
                 artifact_key: None,
                 guest: Arc::new(|_, _| Ok(ExitCode::SUCCESS).into()),
                 compiles: Arc::default(),
+                loaded_from: Arc::default(),
             }
         }
 
@@ -103,6 +112,11 @@ pub(crate) mod testing {
         /// How many modules it compiled.
         pub fn compiles(&self) -> usize {
             self.compiles.load(Ordering::SeqCst)
+        }
+
+        /// Where the modules it loaded came from, in order.
+        pub fn loaded_from(&self) -> Vec<LoadedFrom> {
+            self.loaded_from.lock().unwrap().clone()
         }
     }
 
@@ -130,7 +144,11 @@ pub(crate) mod testing {
             Ok(Precompiled::new(self.name, wasm))
         }
         fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
-            precompiled.expect_runtime(self.name)?;
+            let from = match precompiled.code(self.name)? {
+                Code::File(_) => LoadedFrom::File,
+                Code::Bytes(_) => LoadedFrom::Bytes,
+            };
+            self.loaded_from.lock().unwrap().push(from);
             Ok(Arc::new(FakeModule(self.guest.clone())))
         }
     }

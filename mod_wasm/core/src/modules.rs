@@ -158,13 +158,16 @@ impl ModuleStore {
         let (precompiled, provenance) = match cached {
             Some(precompiled) => (precompiled, Provenance::Cached),
             None => {
-                let precompiled = runtime.compile(&wasm).map_err(|e| e.to_string())?;
+                let mut precompiled = runtime.compile(&wasm).map_err(|e| e.to_string())?;
                 if let Some(entry) = &entry {
-                    if let Err(e) = entry.store(&precompiled) {
-                        cache_problem = Some(format!(
-                            "cannot write {}: {e}; the module will be compiled again at the next start",
-                            entry.path().display()
-                        ));
+                    match entry.store(&precompiled) {
+                        Ok(stored) => precompiled = stored,
+                        Err(e) => {
+                            cache_problem = Some(format!(
+                                "cannot write {}: {e}; the module will be compiled again at the next start",
+                                entry.path().display()
+                            ))
+                        }
                     }
                 }
                 (precompiled, Provenance::Compiled)
@@ -232,14 +235,22 @@ impl ModuleStore {
             },
             None => self.compile(key, runtime)?,
         };
-        let module = runtime
-            .load(&obtained.precompiled)
-            .map_err(|e| e.to_string())?;
+        let mut cache_problem = obtained.cache_problem;
+        let mut precompiled = obtained.precompiled;
+        // Code mapped from the cache is shared with the other children; a file changed since
+        // it was checked is not mapped, and this child keeps a copy of its own.
+        if let Some(Err(e)) = precompiled.file().map(|file| file.open()) {
+            cache_problem = Some(format!(
+                "cannot share the compiled code of the cache: {e}; this process keeps its own copy"
+            ));
+            precompiled = precompiled.in_memory_only();
+        }
+        let module = runtime.load(&precompiled).map_err(|e| e.to_string())?;
         loaded.insert(key.clone(), module.clone());
         Ok(Loaded {
             module,
             first_use: Some(obtained.provenance),
-            cache_problem: obtained.cache_problem,
+            cache_problem,
         })
     }
 }
@@ -247,7 +258,7 @@ impl ModuleStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{write_file, FakeRuntime, EMPTY_MODULE};
+    use crate::testing::{write_file, FakeRuntime, LoadedFrom, EMPTY_MODULE};
 
     fn module(dir: &Path, name: &str) -> ModuleKey {
         ModuleKey {
@@ -291,6 +302,33 @@ mod tests {
             assert!(obtained.cache_problem.is_none());
         }
         assert_eq!(runtime.compiles(), 1);
+    }
+
+    #[test]
+    fn children_load_the_cache_file_while_it_is_the_one_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (module(dir.path(), "a.wasm"), module(dir.path(), "b.wasm"));
+        std::fs::write(&second.path, [EMPTY_MODULE, b"b"].concat()).unwrap();
+        let runtime = FakeRuntime::new("fake").with_artifact_key("v1");
+        let store = ModuleStore::new();
+        store.use_disk_cache(Some(ArtifactCache::new(dir.path().join("cache"))));
+        store.compile(&first, &runtime).unwrap();
+        let obtained = store.compile(&second, &runtime).unwrap();
+        let entry = obtained.precompiled.file().unwrap().path().to_owned();
+
+        assert!(store
+            .load(&first, &runtime)
+            .unwrap()
+            .cache_problem
+            .is_none());
+        // The second entry is replaced after the check: this process keeps its own copy.
+        let replacement = dir.path().join("replacement");
+        std::fs::copy(&entry, &replacement).unwrap();
+        std::fs::rename(&replacement, &entry).unwrap();
+        let loaded = store.load(&second, &runtime).unwrap();
+        let problem = loaded.cache_problem.unwrap();
+        assert!(problem.contains("keeps its own copy"), "{problem}");
+        assert_eq!(runtime.loaded_from(), [LoadedFrom::File, LoadedFrom::Bytes]);
     }
 
     #[test]
