@@ -6,6 +6,8 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mmn.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
 #include "ap_regex.h"
 #include "unixd.h"
 #include "apr_strings.h"

@@ -16,6 +16,15 @@ pub fn restarting() -> bool {
     query(ffi::AP_SQ_RUN_MODE) == ffi::AP_SQ_RM_NORMAL as c_int && query(ffi::AP_SQ_CONFIG_GEN) > 1
 }
 
+/// Whether the MPM serves requests on threads (event, worker), rather than one per process
+/// (prefork).
+pub fn mpm_is_threaded() -> bool {
+    let mut threaded: c_int = 0;
+    // SAFETY: ap_mpm_query writes one int through the pointer it is given.
+    let status = unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_IS_THREADED as c_int, &mut threaded) };
+    status == ffi::APR_SUCCESS as c_int && threaded != ffi::AP_MPMQ_NOT_SUPPORTED as c_int
+}
+
 /// Runs `f`, turning a panic into `fallback` (the panic message has already gone to stderr,
 /// which is Apache's error log). Every function Apache calls goes through this.
 pub fn guard<R>(fallback: R, f: impl FnOnce() -> R) -> R {

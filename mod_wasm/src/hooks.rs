@@ -108,6 +108,25 @@ pub unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
         ffi::ap_hook_test_config(Some(test_config), ptr::null(), ptr::null(), middle);
         ffi::ap_hook_post_config(Some(post_config), ptr::null(), ptr::null(), middle);
         ffi::ap_hook_handler(Some(request::handle), ptr::null(), ptr::null(), middle);
+        ffi::ap_hook_child_stopping(Some(child_stopping), ptr::null(), ptr::null(), middle);
+    })
+}
+
+/// Apache is stopping this child. Stopping without waiting for requests (`apachectl stop`, a
+/// restart that is not graceful), a threaded MPM closes the connections and then waits for its
+/// worker threads: the guests they run are ended now rather than at their time limits.
+/// Stopping gracefully, requests in progress are served to their end.
+///
+/// prefork calls this from its signal handler, right before the process exits and its guest
+/// with it: there is nothing to end there, and little that is safe to do in a signal handler.
+///
+/// # Safety
+/// Called by Apache.
+unsafe extern "C" fn child_stopping(_pool: *mut ffi::apr_pool_t, graceful: c_int) {
+    guard((), || {
+        if graceful == 0 && apache::mpm_is_threaded() {
+            process::registry().stop_runs();
+        }
     })
 }
 

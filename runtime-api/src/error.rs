@@ -85,6 +85,10 @@ pub enum RunError {
         runtime: &'static str,
         reason: String,
     },
+    /// The guest was still running when the server stopped without waiting for its requests,
+    /// and was stopped (see [`crate::stopping`]).
+    #[error("{runtime}: the guest was stopped because the server is stopping")]
+    Stopped { runtime: &'static str },
     /// The guest was still running when its time was up, and was stopped.
     #[error("{runtime}: the guest was stopped after {}, its time limit", seconds(*.limit))]
     TimedOut {

@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod registry;
 pub mod signals;
 pub mod stdio;
+pub mod stopping;
 
 pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};
@@ -75,6 +76,13 @@ pub trait Runtime: Send + Sync + 'static {
     fn maps_cached_code(&self) -> bool {
         false
     }
+
+    /// Ends this runtime's runs in progress in this process, soon, because the server is
+    /// stopping without waiting for its requests; [`stopping::requested`] is already true, and
+    /// runs started from now on must end at once too. Runs so ended report
+    /// [`RunError::Stopped`]. Called once, on a thread that serves no request. The default
+    /// does nothing: runs end at their time limit.
+    fn stop_runs(&self) {}
 
     /// Makes a compiled module runnable in the current process. Called once per module per
     /// server process, after the fork; the result is shared by all threads of that process.

@@ -107,6 +107,15 @@ impl Registry {
     pub fn iter(&self) -> impl Iterator<Item = &dyn Runtime> {
         self.runtimes.iter().map(|r| r.as_ref())
     }
+
+    /// Ends the runs in progress in this process under every runtime, and every run started
+    /// after: the server is stopping without waiting for its requests.
+    pub fn stop_runs(&self) {
+        crate::stopping::request();
+        for runtime in self.iter() {
+            runtime.stop_runs();
+        }
+    }
 }
 
 #[cfg(test)]

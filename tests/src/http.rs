@@ -53,7 +53,8 @@ impl Request {
             .unwrap_or_else(|e| panic!("{} {} failed: {e}", self.method, self.path))
     }
 
-    fn try_send(&self) -> std::io::Result<Response> {
+    /// The response, or why none came (the server closed the connection, ...).
+    pub fn try_send(&self) -> std::io::Result<Response> {
         let stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
         let mut head = format!(

@@ -634,25 +634,33 @@ impl Apache {
 
 impl Drop for Apache {
     fn drop(&mut self) {
-        let pid = self.pid();
-        let conf = self.config.conf_path();
-        let _ = apache2(&["-k", "stop", "-f", conf.to_str().unwrap()]);
-        let Some(pid) = pid else { return };
-        // A zombie (exited, not yet reaped by whoever adopted the daemon) counts as stopped.
-        let alive = || {
-            proc_stat_fields(pid)
-                .is_some_and(|fields| fields.first().is_some_and(|state| state != "Z"))
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while alive() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if alive() {
+        let Some(pid) = self.pid() else { return };
+        if !self.stop(Duration::from_secs(10)) {
             // The daemon leads its own process group; take its children with it.
             let _ = Command::new("kill")
                 .args(["-9", "--", &format!("-{pid}")])
                 .status();
         }
+    }
+}
+
+impl Apache {
+    /// Stops the server as `apache2 -k stop` does, without waiting for its requests, and
+    /// waits up to `within` for it to exit: whether it did. Its error log stays readable.
+    pub fn stop(&self, within: Duration) -> bool {
+        let Some(pid) = self.pid() else { return true };
+        let conf = self.config.conf_path();
+        let _ = apache2(&["-k", "stop", "-f", conf.to_str().unwrap()]);
+        // A zombie (exited, not yet reaped by whoever adopted the daemon) counts as stopped.
+        let alive = || {
+            proc_stat_fields(pid)
+                .is_some_and(|fields| fields.first().is_some_and(|state| state != "Z"))
+        };
+        let deadline = Instant::now() + within;
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        !alive()
     }
 }
 

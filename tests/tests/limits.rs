@@ -1,6 +1,7 @@
 //! Per-request limits, under every runtime: a guest that loops is stopped at its time limit
 //! with a 504 and frees its worker; a guest that allocates without end is refused memory past
-//! its limit; a guest that writes a flood to stderr is not failed for it. No child dies.
+//! its limit; a guest that writes a flood to stderr is not failed for it; a server that stops
+//! ends its guests rather than waiting for them. No child dies.
 
 use mod_wasm_tests::{for_each_runtime, guest, Apache, Config, Mpm};
 use std::time::{Duration, Instant};
@@ -96,6 +97,53 @@ fn looping_guests_do_not_starve_the_server() {
             assert_eq!(handle.join().unwrap(), 504, "{runtime}");
         }
         assert_no_child_died(&apache, runtime);
+    });
+}
+
+#[test]
+fn a_stopping_server_ends_its_guests_instead_of_waiting_for_them() {
+    for_each_runtime(|runtime| {
+        let body = probe_location("/spin", runtime, "  WasmArg spin\n  WasmTimeout 120")
+            + &probe_location("/ok", runtime, "  WasmArg exit\n  WasmArg 0");
+        let apache = Config::new(&body).mpm(Mpm::Event).start();
+        // The module is loaded in the child before the looping guests start.
+        assert_eq!(apache.get("/ok").status, 200, "{runtime}");
+        let port = apache.port();
+        let loops: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    // The server closes the connection when it stops: no answer.
+                    mod_wasm_tests::http::Request::new(port, "GET", "/spin")
+                        .try_send()
+                        .map(|response| response.status)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(1));
+
+        let started = Instant::now();
+        assert!(
+            apache.stop(Duration::from_secs(30)),
+            "{runtime}: still running"
+        );
+        let took = started.elapsed();
+        let log = apache.error_log();
+        assert!(
+            took < Duration::from_secs(3),
+            "{runtime}: stopping took {took:?}:\n{log}"
+        );
+        assert!(!log.contains("did not exit"), "{runtime}:\n{log}");
+        assert_eq!(
+            log.matches("the guest was stopped because the server is stopping")
+                .count(),
+            4,
+            "{runtime}:\n{log}"
+        );
+        assert_no_child_died(&apache, runtime);
+        for handle in loops {
+            let answer = handle.join().unwrap();
+            assert!(!matches!(answer, Ok(200)), "{runtime}: {answer:?}");
+        }
     });
 }
 

@@ -11,6 +11,7 @@
 mod aot;
 mod fs;
 mod net;
+mod stop;
 mod wasi;
 
 use net::AcceptAbi;
@@ -160,6 +161,11 @@ impl Runtime for WasmEdge {
             )),
             Mode::Interpreter => None,
         }
+    }
+
+    /// Runs end as at their time limit, by the SDK's own signal.
+    fn stop_runs(&self) {
+        stop::stop_all();
     }
 
     /// Native code is a shared library, which the dynamic loader maps.
@@ -387,6 +393,10 @@ impl WasmEdgeModule {
                     runtime,
                     reason: format!("cannot let the time limit's signal reach this thread: {e}"),
                 })?;
+            let _run = stop::Run::enter();
+            if runtime_api::stopping::requested() {
+                return Err(RunError::Stopped { runtime });
+            }
             let entry_point = config.entry_point.as_str();
             self.tokio.block_on(vm.run_func_with_timeout(
                 None,
@@ -405,6 +415,9 @@ impl WasmEdgeModule {
             Err(e) => match *e {
                 WasmEdgeError::Core(CoreError::Common(CoreCommonError::Terminated)) => {
                     Ok(ExitCode(wasi.exit_code() as i32))
+                }
+                WasmEdgeError::ExecuteTimeout if runtime_api::stopping::requested() => {
+                    Err(RunError::Stopped { runtime })
                 }
                 WasmEdgeError::ExecuteTimeout => Err(RunError::TimedOut {
                     runtime,

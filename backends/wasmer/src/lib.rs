@@ -188,6 +188,11 @@ impl Runtime for Wasmer {
         pool.install(|| compile_with(&engine(), wasm))
     }
 
+    /// The watchdog, which stops runs at their time limit, stops them all at once.
+    fn stop_runs(&self) {
+        Watchdog::stop_all();
+    }
+
     /// Compiled code depends on Wasmer's version, the compiler and its settings, and the
     /// target it was compiled for, the CPU features included.
     fn artifact_key(&self) -> Option<String> {
@@ -362,10 +367,14 @@ impl WasmerModule {
                     reason: other.to_string(),
                 }),
                 Err(error) if error.clone().to_trap() == Some(TrapCode::HostInterrupt) => {
-                    Err(RunError::TimedOut {
-                        runtime: NAME,
-                        limit: config.limits.timeout,
-                    })
+                    if runtime_api::stopping::requested() {
+                        Err(RunError::Stopped { runtime: NAME })
+                    } else {
+                        Err(RunError::TimedOut {
+                            runtime: NAME,
+                            limit: config.limits.timeout,
+                        })
+                    }
                 }
                 Err(error) => Err(trap(&error)),
             },

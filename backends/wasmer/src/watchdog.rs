@@ -1,5 +1,6 @@
 //! Stopping runs at their time limit: one thread per process watches the deadlines of every
-//! run and interrupts the stores that pass theirs.
+//! run and interrupts the stores that pass theirs. When the server stops without waiting for its
+//! requests, every run's deadline is now.
 //!
 //! Wasmer interrupts a store by signalling (`SIGUSR1`) the thread running it, which turns
 //! into a `HostInterrupt` trap in the guest's code. A signal that arrives while the guest is in
@@ -14,6 +15,9 @@ use wasmer::Interrupter;
 
 /// How soon a run that was interrupted and is still running is interrupted again.
 const RETRY: Duration = Duration::from_millis(10);
+
+static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
+static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// The deadlines of the runs in progress in this process.
 pub struct Watchdog {
@@ -52,8 +56,6 @@ impl Watchdog {
     /// The watchdog of this process, its thread started on first use. It is only used in
     /// processes that serve requests, so the thread is never inherited across a fork.
     pub fn of_process() -> std::io::Result<&'static Watchdog> {
-        static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
-        static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
         let watchdog = WATCHDOG.get_or_init(|| Watchdog {
             runs: Mutex::default(),
             changed: Condvar::new(),
@@ -76,8 +78,29 @@ impl Watchdog {
         self.runs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Interrupts every run in progress now, and every run watched from now on as soon as it
+    /// starts (see [`runtime_api::stopping`]). Nothing to do in a process that never ran one.
+    pub fn stop_all() {
+        let Some(watchdog) = WATCHDOG
+            .get()
+            .filter(|_| matches!(STARTED.get(), Some(Ok(()))))
+        else {
+            return;
+        };
+        let now = Instant::now();
+        for run in watchdog.lock().watched.values_mut() {
+            run.deadline = now;
+        }
+        watchdog.changed.notify_one();
+    }
+
     /// Interrupts the store of `interrupter` at `deadline` (and again until the watch ends).
     pub fn watch(&'static self, deadline: Instant, interrupter: Interrupter) -> Watch {
+        let deadline = if runtime_api::stopping::requested() {
+            Instant::now()
+        } else {
+            deadline
+        };
         let mut runs = self.lock();
         let id = runs.next_id;
         runs.next_id += 1;

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -121,6 +121,52 @@ fn deadline_ticks(timeout: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     u64::try_from(timeout.as_nanos().div_ceil(tick) + 1).unwrap_or(u64::MAX)
 }
+
+/// How often, in epoch ticks, a run checks whether the server is stopping (every 100 ms).
+const STOP_CHECK_TICKS: u64 = 10;
+
+/// A run's time: the epoch ticks it has left, counted down in steps of at most
+/// [`STOP_CHECK_TICKS`], at the end of each of which it checks whether the server is stopping.
+struct RunClock {
+    ticks_left: u64,
+    step: u64,
+}
+
+impl RunClock {
+    fn new(timeout: Duration) -> Self {
+        let ticks_left = deadline_ticks(timeout);
+        Self {
+            ticks_left,
+            step: ticks_left.min(STOP_CHECK_TICKS),
+        }
+    }
+
+    /// At the end of a step: stop the run, or let it go on for the next step.
+    fn step_over(&mut self) -> wasmtime::Result<UpdateDeadline> {
+        self.ticks_left -= self.step;
+        if runtime_api::stopping::requested() {
+            return Err(wasmtime::Error::new(ServerStopping));
+        }
+        if self.ticks_left == 0 {
+            // Traps with `Trap::Interrupt`: the time limit.
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        self.step = self.ticks_left.min(STOP_CHECK_TICKS);
+        Ok(UpdateDeadline::Continue(self.step))
+    }
+}
+
+/// Why a run was ended by its clock although its time was not up.
+#[derive(Debug)]
+struct ServerStopping;
+
+impl std::fmt::Display for ServerStopping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server is stopping")
+    }
+}
+
+impl std::error::Error for ServerStopping {}
 
 /// Runs `use_engine` with a throwaway engine configured as the process's engine is, which
 /// compiling and computing the artifact key need; an error says why no engine could be made.
@@ -227,10 +273,11 @@ fn wasi_linker(engine: &Engine) -> Result<Linker<RunState>, String> {
 /// WASI's `EPERM`: what a guest sees for something its sandbox never allows.
 const ERRNO_PERM: i32 = 63;
 
-/// What the store of one run holds: its WASI context and what limits its memory.
+/// What the store of one run holds: its WASI context and what limits its memory and time.
 struct RunState {
     wasi: WasiP1Ctx,
     memory: MemoryLimiter,
+    clock: RunClock,
 }
 
 /// Refuses growing a linear memory past the run's limit, and remembers the first refusal.
@@ -306,6 +353,10 @@ impl Runtime for Wasmtime {
         .clone()
     }
 
+    /// Each run checks whether the server is stopping every [`STOP_CHECK_TICKS`] by itself
+    /// ([`RunClock`]); there is nothing to wake.
+    fn stop_runs(&self) {}
+
     /// `Module::deserialize_open_file` maps the file.
     fn maps_cached_code(&self) -> bool {
         true
@@ -342,8 +393,12 @@ impl Runtime for Wasmtime {
     }
 }
 
-/// How the run that failed with `error` ended: stopped at its time limit, or trapped.
+/// How the run that failed with `error` ended: stopped at its time limit or because the server
+/// is stopping, or trapped.
 fn failure(error: &wasmtime::Error, limits: &runtime_api::Limits) -> RunError {
+    if error.is::<ServerStopping>() {
+        return RunError::Stopped { runtime: NAME };
+    }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => RunError::TimedOut {
             runtime: NAME,
@@ -411,11 +466,12 @@ impl LoadedModule for WasmtimeModule {
                 limit: config.limits.memory,
                 refused: None,
             },
+            clock: RunClock::new(config.limits.timeout),
         };
         let mut store = Store::new(self.instance_pre.module().engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(deadline_ticks(config.limits.timeout));
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(store.data().clock.step);
+        store.epoch_deadline_callback(|mut store| store.data_mut().clock.step_over());
         let outcome = self.call(config, &mut store);
         RunReport {
             outcome,
@@ -458,5 +514,27 @@ impl WasmtimeModule {
                 None => Err(failure(&e, &config.limits)),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_clock_counts_its_ticks_down_in_steps_then_interrupts() {
+        // 250 ms: 25 ticks, and one for a run that starts just before a tick.
+        let mut clock = RunClock::new(Duration::from_millis(250));
+        assert_eq!(clock.step, STOP_CHECK_TICKS);
+        let mut steps = vec![clock.step];
+        loop {
+            match clock.step_over().unwrap() {
+                UpdateDeadline::Continue(step) => steps.push(step),
+                UpdateDeadline::Interrupt => break,
+                _ => panic!("a synchronous run neither yields nor suspends"),
+            }
+        }
+        assert_eq!(steps, [10, 10, 6]);
+        assert_eq!(RunClock::new(Duration::from_millis(20)).step, 3);
     }
 }

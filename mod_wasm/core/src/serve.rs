@@ -386,6 +386,16 @@ fn run<E: Exchange>(
             );
             Err(Ended::Status(504))
         }
+        // What the server does, not what the guest did: a warning, and the client may retry.
+        Err(RunError::Stopped { .. }) => {
+            exchange.log(
+                Level::Warning,
+                &format!(
+                    "mod_wasm: {resolved}: the guest was stopped because the server is stopping"
+                ),
+            );
+            Err(Ended::Status(503))
+        }
         Err(e) => {
             exchange.log(
                 Level::Error,

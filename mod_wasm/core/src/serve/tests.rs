@@ -700,6 +700,26 @@ fn a_guest_stopped_at_its_time_limit_is_a_504() {
 }
 
 #[test]
+fn a_guest_stopped_because_the_server_stops_is_a_503() {
+    let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
+        stdio.stdout.write_all(b"Status: 200\n\npartial").unwrap();
+        Err(RunError::Stopped { runtime: "fake" }).into()
+    });
+    let location = Location::new(runtime, &[]);
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(503));
+    let (level, line) = exchange.logged("server is stopping").unwrap();
+    assert_eq!(*level, Level::Warning);
+    assert_eq!(
+        *line,
+        format!(
+            "{}: the guest was stopped because the server is stopping",
+            location.context()
+        )
+    );
+}
+
+#[test]
 fn a_failure_after_a_refused_growth_names_the_memory_limit() {
     let growth = runtime_api::RefusedGrowth {
         requested: 512 << 20,
