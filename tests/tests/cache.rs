@@ -216,22 +216,31 @@ fn children_map_the_cached_code_instead_of_copying_it() {
         if !mod_wasm_tests::runtime(runtime).maps_cached_code {
             return;
         }
-        // The default cache: the children, which serve as another user, can read it.
-        let config = Config::new(&hello_location(runtime, ""));
+        // The default cache: the children, which serve as another user, can read it. Two
+        // modules, each of which must run its own code.
+        let bytes = format!(
+            "<Location /bytes>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+             WasmModule {}\n  WasmArg bytes\n</Location>\n",
+            guest("probe").display()
+        );
+        let config = Config::new(&hello_location(runtime, &bytes));
         let dir = config.scratch.path().join("run/mod_wasm-cache");
         let apache = config.start();
+        let all_bytes: Vec<u8> = (0..=255).collect();
         for _ in 0..4 {
-            assert_eq!(apache.get("/hello").status, 200, "{}", apache.error_log());
+            assert_eq!(apache.get("/hello").text(), "Hello from WebAssembly!\n");
+            assert_eq!(apache.get("/bytes").body, all_bytes, "{runtime}");
         }
         let stored = entries(&dir);
-        assert_eq!(stored.len(), 1, "{runtime}: {stored:?}");
-        let entry = &stored[0].0;
+        assert_eq!(stored.len(), 2, "{runtime}: {stored:?}");
         let children = apache.children();
-        assert!(
-            children.iter().any(|&pid| maps_file(pid, entry)),
-            "{runtime}: no child of {children:?} maps {}",
-            entry.display()
-        );
+        for (entry, _) in &stored {
+            assert!(
+                children.iter().any(|&pid| maps_file(pid, entry)),
+                "{runtime}: no child of {children:?} maps {}",
+                entry.display()
+            );
+        }
         let log = apache.error_log();
         assert!(!log.contains("cannot share"), "{runtime}:\n{log}");
     });

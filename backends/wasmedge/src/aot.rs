@@ -38,15 +38,30 @@ pub(crate) fn compile_in_subprocess(wasm: &[u8], config: &Config) -> Result<Vec<
     }
 }
 
+/// A module loaded from a library [`compile_in_subprocess`] produced.
+pub(crate) struct Library {
+    pub(crate) module: Module,
+    /// The descriptor the dynamic loader opened the library through, open for as long as the
+    /// module is used. The loader knows libraries by path and hands out the one it has for a
+    /// path it has seen: `/proc/self/fd/N` must name no other library while this one is
+    /// loaded, so N is not given back.
+    _descriptor: File,
+}
+
 /// Loads a library [`compile_in_subprocess`] produced. WasmEdge hands a library's path to the
 /// dynamic loader, which maps its code: from the cache file it is shared with every process
 /// that loads the same file; bytes without a file get a file in memory, private to this process.
-pub(crate) fn load_library(config: &Config, code: Code<'_>) -> Result<Module, String> {
+pub(crate) fn load_library(config: &Config, code: Code<'_>) -> Result<Library, String> {
     let file = match code {
         Code::File(file) => file,
         Code::Bytes(bytes) => file_in_memory(bytes)?,
     };
-    Module::from_file(Some(config), descriptor_path(&file)).map_err(|e| e.to_string())
+    let module =
+        Module::from_file(Some(config), descriptor_path(&file)).map_err(|e| e.to_string())?;
+    Ok(Library {
+        module,
+        _descriptor: file,
+    })
 }
 
 fn file_in_memory(bytes: &[u8]) -> Result<File, String> {

@@ -204,12 +204,14 @@ impl Runtime for WasmEdge {
         quiet();
         let tokio = tokio_runtime(name)?;
         let config = self.config().map_err(engine_error)?;
-        let module = match self.mode {
+        let (module, library) = match self.mode {
             Mode::Interpreter => {
                 Module::from_bytes(Some(&config), precompiled.expect_runtime(name)?)
+                    .map(|module| (module, None))
                     .map_err(|e| e.to_string())
             }
-            Mode::AheadOfTime => aot::load_library(&config, precompiled.code(name)?),
+            Mode::AheadOfTime => aot::load_library(&config, precompiled.code(name)?)
+                .map(|library| (library.module.clone(), Some(library))),
         }
         .map_err(|e| engine_error(format!("cannot load compiled code: {e}")))?;
         Ok(Arc::new(WasmEdgeModule {
@@ -217,6 +219,7 @@ impl Runtime for WasmEdge {
             mode: self.mode,
             accept: AcceptAbi::of(&module),
             module,
+            _library: library,
             tokio,
             configs: Mutex::default(),
         }))
@@ -305,6 +308,8 @@ struct WasmEdgeModule {
     runtime: &'static str,
     mode: Mode,
     module: Module,
+    /// Ahead of time: the library the module's code is in, kept loaded with it.
+    _library: Option<aot::Library>,
     tokio: &'static tokio::runtime::Runtime,
     /// The `sock_accept` the module imports, which its runs' WASI provides.
     accept: AcceptAbi,
