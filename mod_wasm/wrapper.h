@@ -8,6 +8,8 @@
 #include "ap_mmn.h"
 #include "ap_mpm.h"
 #include "mpm_common.h"
+#include "mod_status.h"
+#include "apr_optional_hooks.h"
 #include "ap_regex.h"
 #include "unixd.h"
 #include "apr_strings.h"

@@ -94,6 +94,27 @@ impl Report<'_> {
                 .map(|(wasmedge, wasmtime)| {
                     wasmedge.kernel.millis_per_mib() / wasmtime.kernel.millis_per_mib()
                 });
+        for uncounted in self
+            .through_apache
+            .loads
+            .iter()
+            .filter(|f| f.workload == Workload::HelloUncounted && f.clients == MANY)
+        {
+            let counted = self
+                .through_apache
+                .find(&uncounted.handler, Workload::Hello, MANY);
+            targets.push(Target::ratio(
+                format!(
+                    "hello under {} with statistics: within 5 % of without ({MANY} clients)",
+                    uncounted.handler.label()
+                ),
+                counted.map(|counted| {
+                    counted.requests_per_second.median / uncounted.requests_per_second.median
+                }),
+                |ratio| ratio >= 0.95,
+                " ×",
+            ));
+        }
         targets.push(Target::ratio(
             "SHA-256 under WasmEdge (ahead-of-time): within 1.5 × wasmtime".to_owned(),
             aot_over_wasmtime,
@@ -196,6 +217,36 @@ impl Report<'_> {
                 .iter()
                 .filter(|f| f.workload == Workload::Echo),
         );
+        let _ = writeln!(
+            md,
+            "### hello with and without statistics\n\n\
+             The hello rows above come from servers that count every request for the status \
+             page; these come from the same server with `WasmStatistics Off`.\n\n\
+             | Handler | Clients | counted (req/s) | not counted (req/s) | counted / not |\n\
+             |---|---:|---:|---:|---:|"
+        );
+        for uncounted in results
+            .loads
+            .iter()
+            .filter(|f| f.workload == Workload::HelloUncounted)
+        {
+            if let Some(counted) =
+                results.find(&uncounted.handler, Workload::Hello, uncounted.clients)
+            {
+                let (on, off) = (
+                    counted.requests_per_second.median,
+                    uncounted.requests_per_second.median,
+                );
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {on:.0} | {off:.0} | {:.3} |",
+                    uncounted.handler.label(),
+                    uncounted.clients,
+                    on / off
+                );
+            }
+        }
+        md.push('\n');
         md.push_str(
             "### Memory\n\nPeak resident memory (VmHWM) of the serving child after all of its \
              load.\n\n| Server | Peak RSS |\n|---|---:|\n",

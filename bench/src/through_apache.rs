@@ -43,6 +43,9 @@ impl Handler {
 pub enum Workload {
     /// GET of the 24-byte hello response.
     Hello,
+    /// The same, from a server that does not count requests (`WasmStatistics Off`): what
+    /// counting them costs.
+    HelloUncounted,
     /// POST of 64 KiB, answered with the same bytes.
     Echo,
 }
@@ -153,9 +156,22 @@ pub fn measure(plan: &Plan, runtimes: &[&'static str], native_hello: &Path) -> R
             ));
         }
         results.memory.push(Memory {
-            handler,
+            handler: handler.clone(),
             peak_rss_kib: peak_rss_kib(&server),
         });
+        drop(server);
+        let uncounted = wasm_server_with(runtime, "WasmStatistics Off\n");
+        check_hello(&uncounted, "/hello");
+        for clients in plan.clients {
+            let hello = Target::get(uncounted.port(), "/hello", HELLO_BODY.len());
+            results.loads.push(measure_load(
+                plan,
+                handler.clone(),
+                Workload::HelloUncounted,
+                clients,
+                &hello,
+            ));
+        }
     }
     results
 }
@@ -182,6 +198,11 @@ fn baseline_server(native_hello: &Path) -> Apache {
 }
 
 pub fn wasm_server(runtime: &str) -> Apache {
+    wasm_server_with(runtime, "")
+}
+
+/// The server of [`wasm_server`], with the server-wide directives `settings`.
+fn wasm_server_with(runtime: &str, settings: &str) -> Apache {
     let location = |path: &str, guest_name: &str| {
         format!(
             "<Location {path}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
@@ -190,7 +211,7 @@ pub fn wasm_server(runtime: &str) -> Apache {
         )
     };
     let body = format!(
-        "{SERVER_SETTINGS}{}{}",
+        "{SERVER_SETTINGS}{settings}{}{}",
         location("/hello", "hello"),
         location("/echo", "echo")
     );

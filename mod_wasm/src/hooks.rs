@@ -109,6 +109,21 @@ pub unsafe extern "C" fn register_hooks(_pool: *mut ffi::apr_pool_t) {
         ffi::ap_hook_post_config(Some(post_config), ptr::null(), ptr::null(), middle);
         ffi::ap_hook_handler(Some(request::handle), ptr::null(), ptr::null(), middle);
         ffi::ap_hook_child_stopping(Some(child_stopping), ptr::null(), ptr::null(), middle);
+        // mod_status's optional hook: called if mod_status is loaded, ignored otherwise.
+        let status_hook: unsafe extern "C" fn(*mut ffi::request_rec, c_int) -> c_int =
+            crate::status::status_hook;
+        ffi::apr_optional_hook_add(
+            c"status_hook".as_ptr(),
+            // SAFETY: APR keeps hooks as plain function pointers and mod_status calls this one
+            // with its own signature, as APR_OPTIONAL_HOOK casts it.
+            Some(std::mem::transmute::<
+                unsafe extern "C" fn(*mut ffi::request_rec, c_int) -> c_int,
+                unsafe extern "C" fn(),
+            >(status_hook)),
+            ptr::null(),
+            ptr::null(),
+            middle,
+        );
     })
 }
 

@@ -11,6 +11,7 @@ mod hooks;
 mod process;
 mod request;
 mod sections;
+mod status;
 
 #[allow(
     non_camel_case_types,

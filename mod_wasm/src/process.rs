@@ -1,8 +1,9 @@
-//! What lives as long as the process: the runtimes built in and the modules compiled and
-//! loaded. The parent compiles while it reads the configuration; children inherit the compiled
+//! What lives as long as the process: the runtimes built in, the modules compiled and
+//! loaded, and the figures of the requests served. The parent compiles while it reads the configuration; children inherit the compiled
 //! modules across the fork and load them on first use. Runtimes are stateless factories, so
 //! sharing them across the fork is harmless.
 
+use mod_wasm_core::stats::Statistics;
 use mod_wasm_core::{Gateway, ModuleStore, OutputLimits};
 use runtime_api::Registry;
 use std::sync::OnceLock;
@@ -12,7 +13,15 @@ pub fn registry() -> &'static Registry {
     REGISTRY.get_or_init(builtin_runtimes::registry)
 }
 
-fn modules() -> &'static ModuleStore {
+/// The figures of this server, in memory shared with its children. Mapped the first time the
+/// parent checks its configuration, before it forks, and kept for its life; `None` if it could
+/// not be mapped (requests are then not counted).
+pub fn statistics() -> Option<&'static Statistics> {
+    static STATISTICS: OnceLock<Option<Statistics>> = OnceLock::new();
+    STATISTICS.get_or_init(|| Statistics::new().ok()).as_ref()
+}
+
+pub fn modules() -> &'static ModuleStore {
     static MODULES: OnceLock<ModuleStore> = OnceLock::new();
     MODULES.get_or_init(ModuleStore::new)
 }
@@ -23,5 +32,6 @@ pub fn gateway() -> Gateway<'static> {
         registry: registry(),
         modules: modules(),
         limits: OutputLimits::default(),
+        stats: statistics(),
     }
 }

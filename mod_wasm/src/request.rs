@@ -5,6 +5,7 @@
 use crate::apache::{self, guard};
 use crate::{ffi, process};
 use cgi::CgiRequest;
+use mod_wasm_core::server::Counting;
 use mod_wasm_core::{Exchange, HandlerMode, Level, Reply, Response};
 use runtime_api::Limits;
 use std::collections::HashMap;
@@ -31,6 +32,9 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
             // SAFETY: non-NULL, NUL-terminated.
             unsafe { CStr::from_ptr(h) }
         });
+        if handler == Some(crate::status::HANDLER_NAME) {
+            return crate::status::handle(r);
+        }
         if handler != Some(HANDLER_NAME) {
             return DECLINED;
         }
@@ -40,7 +44,14 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
             request.log(Level::Error, "mod_wasm: no configuration for this request");
             return SERVER_ERROR;
         };
-        match process::gateway().serve(config, &mut request) {
+        let mut gateway = process::gateway();
+        // SAFETY: the request's server is its virtual host's live record.
+        let counting = unsafe { apache::server_config(request.r.server) }
+            .map_or(Counting::On, |server| server.statistics);
+        if counting == Counting::Off {
+            gateway.stats = None;
+        }
+        match gateway.serve(config, &mut request) {
             Reply::Respond(response) => request.respond(&response),
             Reply::LocalRedirect(path) => request.redirect_internally(&path),
             Reply::Status(status) => c_int::from(status),
@@ -197,6 +208,11 @@ impl Exchange for Request<'_> {
     fn log(&mut self, level: Level, message: &str) {
         // SAFETY: self.r is the live request.
         unsafe { apache::log_request(self.r, level, message) }
+    }
+
+    fn note(&mut self, name: &'static str, value: &str) {
+        // SAFETY: the request's notes table is live; both strings are copied into its pool.
+        unsafe { apache::table_add(self.r.notes, name, value, true) };
     }
 }
 

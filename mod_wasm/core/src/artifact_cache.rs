@@ -41,6 +41,19 @@ impl ArtifactCache {
         &self.dir
     }
 
+    /// How many compiled modules the cache holds, and their size in bytes.
+    pub fn usage(&self) -> io::Result<(u64, u64)> {
+        let mut usage = (0, 0);
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.path().extension().is_some_and(|e| e == "bin") {
+                usage.0 += 1;
+                usage.1 += entry.metadata()?.len();
+            }
+        }
+        Ok(usage)
+    }
+
     /// The entry for `wasm` compiled by `runtime`, or `None` if the runtime's output must not
     /// be kept (it has no [`Runtime::artifact_key`]).
     pub fn entry(&self, runtime: &dyn Runtime, wasm: &[u8]) -> Option<CacheEntry> {

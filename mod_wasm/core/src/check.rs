@@ -9,6 +9,7 @@ use crate::modules::{ModuleKey, Provenance};
 use crate::origin::location_contains;
 use crate::section::SectionConfig;
 use crate::serve::{Gateway, Level};
+use crate::stats::Compile;
 use std::time::Instant;
 
 /// One server's (main server or virtual host) sections, in configuration order. `S` names
@@ -176,6 +177,14 @@ impl Gateway<'_> {
                             Provenance::Reused => "reused the compiled",
                             Provenance::Cached => "loaded from the cache the compiled",
                         };
+                        if let Some(stats) = self.stats {
+                            let how = match obtained.provenance {
+                                Provenance::Compiled => Compile::Compiled,
+                                Provenance::Reused => Compile::Reused,
+                                Provenance::Cached => Compile::FromCache,
+                            };
+                            stats.count_compile(key.runtime, how, started.elapsed());
+                        }
                         let took = started.elapsed().as_millis();
                         report
                             .notes
@@ -244,6 +253,7 @@ mod tests {
             registry: site.registry(),
             modules,
             limits: OutputLimits::default(),
+            stats: None,
         }
     }
 

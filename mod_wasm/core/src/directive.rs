@@ -69,7 +69,7 @@ impl Directive {
 }
 
 /// Every directive, in the order `apachectl -L` lists them.
-pub static DIRECTIVES: [Directive; 14] = [
+pub static DIRECTIVES: [Directive; 15] = [
     program::WASM_MODULE,
     program::WASM_RUNTIME,
     program::WASM_ARG,
@@ -84,6 +84,7 @@ pub static DIRECTIVES: [Directive; 14] = [
     limits::WASM_TIMEOUT,
     limits::WASM_MEMORY_LIMIT,
     crate::server::WASM_CACHE_DIR,
+    crate::server::WASM_STATISTICS,
 ];
 
 /// The directive called `name`, as Apache matches names (without case).

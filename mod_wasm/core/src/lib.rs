@@ -19,6 +19,7 @@ pub mod section;
 pub mod serve;
 pub mod server;
 pub mod settings;
+pub mod stats;
 
 pub use artifact_cache::ArtifactCache;
 pub use directive::{Applied, Applies, Args, Directive, Site, DIRECTIVES};

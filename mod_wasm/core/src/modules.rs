@@ -102,6 +102,28 @@ impl ModuleStore {
         Self::default()
     }
 
+    /// The on-disk cache of the configuration, if it has one.
+    pub fn disk_cache(&self) -> Option<ArtifactCache> {
+        lock(&self.disk).clone()
+    }
+
+    /// The modules of the configuration, each with whether this process has loaded it.
+    pub fn modules(&self) -> Vec<(ModuleKey, bool)> {
+        let loaded = lock(&self.loaded);
+        let mut modules: Vec<(ModuleKey, bool)> = lock(&self.compiled)
+            .keys()
+            .map(|key| (key.clone(), loaded.contains_key(key)))
+            .collect();
+        // Those the check could not foresee, loaded here only.
+        for key in loaded.keys() {
+            if !modules.iter().any(|(known, _)| known == key) {
+                modules.push((key.clone(), true));
+            }
+        }
+        modules.sort_by(|a, b| (&a.0.path, a.0.runtime).cmp(&(&b.0.path, b.0.runtime)));
+        modules
+    }
+
     /// Sets the on-disk cache for the configuration being checked (`None`: no cache).
     pub fn use_disk_cache(&self, cache: Option<ArtifactCache>) {
         *lock(&self.disk) = cache;

@@ -9,6 +9,7 @@ use crate::modules::{ModuleStore, Provenance};
 use crate::section::{Resolved, SectionConfig};
 use crate::settings::cgi::mounted_path_info;
 use crate::settings::dirs::guest_path_of;
+use crate::stats::{Failure, Load, Statistics, Tally};
 use cgi::{CgiRequest, Disposition};
 use runtime_api::error::seconds;
 use runtime_api::{Bytes, LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
@@ -87,6 +88,17 @@ pub trait Exchange {
 
     /// Writes a line to the error log, in the context of this request.
     fn log(&mut self, level: Level, message: &str);
+
+    /// Leaves a note on the request for the access log (`%{name}n`).
+    fn note(&mut self, name: &'static str, value: &str);
+}
+
+/// The request notes mod_wasm leaves for the access log.
+pub mod notes {
+    /// The runtime that ran the module.
+    pub const RUNTIME: &str = "wasm-runtime";
+    /// How long the guest ran, in microseconds.
+    pub const RUN_MICROSECONDS: &str = "wasm-run-us";
 }
 
 /// How a request ends.
@@ -130,18 +142,62 @@ pub struct Gateway<'a> {
     pub registry: &'a Registry,
     pub modules: &'a ModuleStore,
     pub limits: OutputLimits,
+    /// Where requests are counted, if anywhere.
+    pub stats: Option<&'a Statistics>,
+}
+
+impl<A> Reply<A> {
+    /// The status the client gets, as far as mod_wasm decides it: `None` for a request whose
+    /// body could not be read, which the server answered.
+    fn status(&self) -> Option<u16> {
+        match self {
+            Reply::Respond(response) => Some(response.status),
+            // The program asked for another resource of the server instead (a CGI local
+            // redirect), as a 3xx asks the client.
+            Reply::LocalRedirect(_) => Some(302),
+            Reply::Status(status) => Some(*status),
+            Reply::Aborted(_) => None,
+        }
+    }
 }
 
 impl Gateway<'_> {
-    /// Answers the request `exchange` under `config`, its merged configuration.
+    /// Answers the request `exchange` under `config`, its merged configuration, and counts it.
     pub fn serve<E: Exchange>(&self, config: &SectionConfig, exchange: &mut E) -> Reply<E::Abort> {
+        let started = Instant::now();
         let resolved = match config.resolve(self.registry) {
             Ok(resolved) => resolved,
             Err(e) => {
                 exchange.log(Level::Error, &format!("mod_wasm: {e}"));
+                if let Some(stats) = self.stats {
+                    stats.count_unresolved();
+                }
                 return Reply::Status(500);
             }
         };
+        exchange.note(notes::RUNTIME, resolved.runtime.name());
+        let mut tally = Tally::default();
+        let reply = self.answer(config, &resolved, exchange, &mut tally);
+        if let Some(stats) = self.stats {
+            tally.status = reply.status();
+            stats.count(
+                resolved.runtime.name(),
+                &resolved.module.origin.to_string(),
+                &resolved.module.value.to_string_lossy(),
+                &tally,
+                started.elapsed(),
+            );
+        }
+        reply
+    }
+
+    fn answer<E: Exchange>(
+        &self,
+        config: &SectionConfig,
+        resolved: &Resolved,
+        exchange: &mut E,
+        tally: &mut Tally,
+    ) -> Reply<E::Abort> {
         let mode = exchange.handler_mode();
         if let HandlerMode::Interpreter {
             filename,
@@ -152,19 +208,21 @@ impl Gateway<'_> {
                 Level::Info,
                 &format!("mod_wasm: script not found or not a file: {filename}"),
             );
+            tally.failure = Some(Failure::NotFound);
             return Reply::Status(404);
         }
-        let module = match self.load(&resolved, exchange) {
+        let module = match self.load(resolved, exchange, tally) {
             Ok(module) => module,
             Err(status) => return Reply::Status(status),
         };
         let ran = run(
             config,
-            &resolved,
+            resolved,
             &mode,
             module.as_ref(),
             self.limits,
             exchange,
+            tally,
         );
         let (output, took) = match ran {
             Ok(ran) => ran,
@@ -212,6 +270,7 @@ impl Gateway<'_> {
                     Level::Error,
                     &format!("mod_wasm: {resolved}: malformed CGI response: {e}"),
                 );
+                tally.failure = Some(Failure::MalformedOutput);
                 Reply::Status(502)
             }
         }
@@ -224,6 +283,7 @@ impl Gateway<'_> {
         &self,
         resolved: &Resolved,
         exchange: &mut impl Exchange,
+        tally: &mut Tally,
     ) -> Result<Arc<dyn LoadedModule>, u16> {
         let key = resolved.key();
         if let Some(reason) = self.modules.unavailable(&key) {
@@ -234,8 +294,10 @@ impl Gateway<'_> {
                      not be compiled: {reason}"
                 ),
             );
+            tally.failure = Some(Failure::Unavailable);
             return Err(503);
         }
+        let started = Instant::now();
         let loaded = match self.modules.load(&key, resolved.runtime) {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -243,9 +305,17 @@ impl Gateway<'_> {
                     Level::Error,
                     &format!("mod_wasm: {resolved}: cannot load the module: {e}"),
                 );
+                tally.failure = Some(Failure::LoadFailed);
                 return Err(500);
             }
         };
+        tally.load = loaded.first_use.map(|provenance| {
+            let load = match provenance {
+                Provenance::Reused => Load::Inherited,
+                Provenance::Compiled | Provenance::Cached => Load::Lazy,
+            };
+            (load, started.elapsed())
+        });
         if let Some(problem) = loaded.cache_problem {
             exchange.log(Level::Warning, &format!("mod_wasm: {resolved}: {problem}"));
         }
@@ -286,6 +356,7 @@ fn run<E: Exchange>(
     module: &dyn LoadedModule,
     limits: OutputLimits,
     exchange: &mut E,
+    tally: &mut Tally,
 ) -> Result<(Vec<u8>, Duration), Ended<E::Abort>> {
     let mut execution = config.execution_config();
     execution.limits = config.limits.resolve(exchange.server_timeout());
@@ -320,6 +391,8 @@ fn run<E: Exchange>(
         refused_growth,
     } = module.run(&execution, stdio);
     let took = started.elapsed();
+    exchange.note(notes::RUN_MICROSECONDS, &took.as_micros().to_string());
+    tally.refusals = refusals.len() as u64;
 
     for refusal in refusals {
         exchange.log(Level::Error, &format!("mod_wasm: {resolved}: {refusal}"));
@@ -350,12 +423,20 @@ fn run<E: Exchange>(
                 Bytes(limits.stdout as u64)
             ),
         );
+        tally.failure = Some(Failure::OutputLimit);
         return Err(Ended::Status(500));
     }
     // A guest that fails after its memory limit refused to grow usually fails because of it.
     let memory_cause = refused_growth.map_or(String::new(), |growth| {
         format!("; WasmMemoryLimit had {growth}, the likely cause")
     });
+    // A failure that follows a refused growth is counted as the memory limit's.
+    let failed = |tally: &mut Tally, kind: Failure| {
+        tally.failure = Some(match refused_growth {
+            Some(_) => Failure::MemoryLimit,
+            None => kind,
+        });
+    };
     match outcome {
         Ok(exit) if exit.is_success() => {
             if let Some(growth) = refused_growth {
@@ -374,6 +455,7 @@ fn run<E: Exchange>(
                     exit.0
                 ),
             );
+            failed(tally, Failure::Exit);
             Err(Ended::Status(500))
         }
         Err(RunError::TimedOut { limit, .. }) => {
@@ -384,6 +466,7 @@ fn run<E: Exchange>(
                     seconds(limit)
                 ),
             );
+            tally.failure = Some(Failure::TimedOut);
             Err(Ended::Status(504))
         }
         // What the server does, not what the guest did: a warning, and the client may retry.
@@ -394,6 +477,7 @@ fn run<E: Exchange>(
                     "mod_wasm: {resolved}: the guest was stopped because the server is stopping"
                 ),
             );
+            tally.failure = Some(Failure::Stopped);
             Err(Ended::Status(503))
         }
         Err(e) => {
@@ -401,6 +485,7 @@ fn run<E: Exchange>(
                 Level::Error,
                 &format!("mod_wasm: {resolved}: {e}{memory_cause}"),
             );
+            failed(tally, Failure::Trap);
             Err(Ended::Status(500))
         }
     }

@@ -1,4 +1,5 @@
-//! Server-wide settings: `WasmCacheDir`, where compiled modules are kept between server starts.
+//! Server-wide settings: `WasmCacheDir`, where compiled modules are kept between server starts,
+//! and `WasmStatistics`, whether requests are counted for the status page.
 //!
 //! They are written in the main server config only. Apache creates a server configuration per
 //! configuration read, so a directive removed from the configuration stops applying at the
@@ -11,7 +12,27 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerConfig {
     pub cache_dir: CacheDir,
+    pub statistics: Counting,
 }
+
+/// `WasmStatistics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Counting {
+    /// Requests are counted for the status page (`SetHandler wasm-status`).
+    #[default]
+    On,
+    /// They are not, which spares each request a few atomic additions to shared memory.
+    Off,
+}
+
+pub const WASM_STATISTICS: Directive = Directive {
+    name: c"WasmStatistics",
+    help: c"On (default) or Off: whether requests are counted for the status page",
+    applies: Applies::ToServer(Args::Flag(|config, _, on| {
+        config.statistics = if on { Counting::On } else { Counting::Off };
+        Ok(())
+    })),
+};
 
 /// `WasmCacheDir`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -126,6 +147,20 @@ mod tests {
         apply(&mut config, "cache").unwrap();
         assert_eq!(config.cache_dir, CacheDir::Dir("/srv/cache".into()));
         assert!(apply(&mut config, "").is_err());
+    }
+
+    #[test]
+    fn requests_are_counted_unless_wasm_statistics_is_off() {
+        let site = TestSite::new(fake_registry(&[]));
+        let Applies::ToServer(Args::Flag(f)) = &find("WasmStatistics").unwrap().applies else {
+            panic!("WasmStatistics is a flag of the server")
+        };
+        let mut config = ServerConfig::default();
+        assert_eq!(config.statistics, Counting::On);
+        f(&mut config, &site, false).unwrap();
+        assert_eq!(config.statistics, Counting::Off);
+        f(&mut config, &site, true).unwrap();
+        assert_eq!(config.statistics, Counting::On);
     }
 
     #[test]

@@ -17,6 +17,7 @@ struct FakeExchange {
     request: CgiRequest,
     body_reads: usize,
     log: Vec<(Level, String)>,
+    notes: Vec<(&'static str, String)>,
 }
 
 impl FakeExchange {
@@ -31,6 +32,7 @@ impl FakeExchange {
             },
             body_reads: 0,
             log: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -90,6 +92,10 @@ impl Exchange for FakeExchange {
     fn log(&mut self, level: Level, message: &str) {
         self.log.push((level, message.to_owned()));
     }
+
+    fn note(&mut self, name: &'static str, value: &str) {
+        self.notes.push((name, value.to_owned()));
+    }
 }
 
 /// A location running one module under `runtime`, with the directives `extra` on top.
@@ -100,6 +106,7 @@ struct Location {
     config: SectionConfig,
     modules: ModuleStore,
     limits: OutputLimits,
+    stats: Option<Statistics>,
 }
 
 impl Location {
@@ -121,7 +128,21 @@ impl Location {
             config,
             modules: ModuleStore::new(),
             limits: OutputLimits::default(),
+            stats: None,
         }
+    }
+
+    /// The same location, counting its requests.
+    fn counted(mut self) -> Self {
+        self.stats = Some(Statistics::new().unwrap());
+        self
+    }
+
+    /// The figures of this location's requests.
+    fn figures(&self) -> crate::stats::Figures {
+        let snapshot = self.stats.as_ref().unwrap().snapshot();
+        assert_eq!(snapshot.locations.len(), 1, "{snapshot:?}");
+        snapshot.locations[0].figures.clone()
     }
 
     fn cgi(runtime: FakeRuntime) -> Self {
@@ -133,6 +154,7 @@ impl Location {
             registry: self.site.registry(),
             modules: &self.modules,
             limits: self.limits,
+            stats: self.stats.as_ref(),
         };
         gateway.serve(&self.config, exchange)
     }
@@ -435,6 +457,7 @@ fn a_handler_without_a_module_is_a_500() {
         registry: &registry,
         modules: &modules,
         limits: OutputLimits::default(),
+        stats: None,
     };
     let mut exchange = FakeExchange::new();
     assert_eq!(
@@ -778,4 +801,42 @@ fn a_module_out_of_service_since_a_restart_is_a_503_and_does_not_run() {
         line.ends_with("fake: not a valid WebAssembly module"),
         "{line}"
     );
+}
+
+#[test]
+fn requests_are_counted_with_how_they_ended() {
+    let trap = |_: &ExecutionConfig, _| Err(RunError::trap("fake", "unreachable", [])).into();
+    let location = Location::new(FakeRuntime::new("fake").with_guest(trap), &[]).counted();
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    assert_eq!(location.serve(&mut FakeExchange::new()), Reply::Status(500));
+    let figures = location.figures();
+    assert_eq!(figures.requests, 2);
+    assert_eq!(figures.responses["5xx"], 2);
+    assert_eq!(figures.failures["trap"], 2);
+    assert_eq!((figures.loads_inherited, figures.loads_lazy), (0, 1));
+    assert_eq!(exchange.notes[0], (notes::RUNTIME, "fake".to_owned()));
+    assert_eq!(exchange.notes[1].0, notes::RUN_MICROSECONDS);
+
+    let ok = Location::cgi(FakeRuntime::new("fake").with_guest(|_, mut stdio| {
+        stdio.stdout.write_all(b"Status: 404\n\n").unwrap();
+        Ok(ExitCode::SUCCESS).into()
+    }))
+    .counted();
+    assert!(matches!(
+        ok.serve(&mut FakeExchange::new()),
+        Reply::Respond(_)
+    ));
+    let figures = ok.figures();
+    assert_eq!(figures.responses["4xx"], 1);
+    assert_eq!(figures.failures.values().sum::<u64>(), 0);
+
+    let mut refused = FakeExchange::new();
+    refused.mode = HandlerMode::Interpreter {
+        filename: "/srv/missing.php".into(),
+        is_file: false,
+    };
+    let interpreter = Location::new(FakeRuntime::new("fake"), &[]).counted();
+    assert_eq!(interpreter.serve(&mut refused), Reply::Status(404));
+    assert_eq!(interpreter.figures().failures["not_found"], 1);
 }
