@@ -9,7 +9,7 @@ use crate::modules::{ModuleStore, Provenance};
 use crate::section::{Resolved, SectionConfig};
 use crate::settings::cgi::mounted_path_info;
 use crate::settings::dirs::guest_path_of;
-use crate::stats::{Failure, Load, Statistics, Tally};
+use crate::stats::{Failure, Load, Place, Statistics, Tally};
 use cgi::{CgiRequest, Disposition};
 use runtime_api::error::seconds;
 use runtime_api::{Bytes, LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
@@ -180,13 +180,12 @@ impl Gateway<'_> {
         let reply = self.answer(config, &resolved, exchange, &mut tally);
         if let Some(stats) = self.stats {
             tally.status = reply.status();
-            stats.count(
-                resolved.runtime.name(),
-                &resolved.module.origin.to_string(),
-                &resolved.module.value.to_string_lossy(),
-                &tally,
-                started.elapsed(),
-            );
+            let place = Place {
+                runtime: resolved.runtime.name(),
+                origin: &resolved.module.origin,
+                module: &resolved.module.value,
+            };
+            stats.count(&place, &tally, started.elapsed());
         }
         reply
     }

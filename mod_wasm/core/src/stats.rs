@@ -17,8 +17,10 @@ pub use render::{
     html, html_tables, json, prometheus, About, CacheState, Figures, ModuleState, Snapshot,
 };
 
+use crate::origin::Origin;
 use std::cell::UnsafeCell;
 use std::hash::{Hash, Hasher};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -284,17 +286,9 @@ impl Statistics {
         self.table().unresolved.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one request of `location` (a section and its configuration line) running
-    /// `module` under `runtime`, which took `took` from start to answer.
-    pub fn count(
-        &self,
-        runtime: &str,
-        location: &str,
-        module: &str,
-        tally: &Tally,
-        took: Duration,
-    ) {
-        let slot = self.location_slot(runtime, location, module);
+    /// Counts one request at `place`, which took `took` from start to answer.
+    pub fn count(&self, place: &Place, tally: &Tally, took: Duration) {
+        let slot = self.location_slot(place);
         slot.requests.fetch_add(1, Ordering::Relaxed);
         match tally.status {
             Some(status @ 100..=599) => {
@@ -309,7 +303,9 @@ impl Statistics {
             let index = Failure::ALL.iter().position(|f| *f == failure).unwrap_or(0);
             slot.failures[index].fetch_add(1, Ordering::Relaxed);
         }
-        slot.refusals.fetch_add(tally.refusals, Ordering::Relaxed);
+        if tally.refusals > 0 {
+            slot.refusals.fetch_add(tally.refusals, Ordering::Relaxed);
+        }
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         slot.duration_us.fetch_add(micros, Ordering::Relaxed);
         let bucket = BUCKET_BOUNDS_US
@@ -349,9 +345,9 @@ impl Statistics {
         }
     }
 
-    fn location_slot(&self, runtime: &str, location: &str, module: &str) -> &LocationSlot {
+    fn location_slot(&self, place: &Place) -> &LocationSlot {
         let slots = &self.table().locations;
-        let key = key_of(&[runtime, location, module]);
+        let key = place.key();
         // The last slot is the overflow, which every location past the others shares.
         let probes = LOCATIONS - 1;
         let start = (key % probes as u64) as usize;
@@ -361,9 +357,9 @@ impl Statistics {
                 Some(true) => {
                     // SAFETY: this call claimed the slot and has not published it yet.
                     unsafe {
-                        slot.runtime.write(runtime);
-                        slot.location.write(location);
-                        slot.module.write(module);
+                        slot.runtime.write(place.runtime);
+                        slot.location.write(&place.origin.to_string());
+                        slot.module.write(&place.module.to_string_lossy());
                     }
                     slot.claim.publish();
                     return slot;
@@ -388,7 +384,7 @@ impl Statistics {
     }
 
     fn runtime_slot(&self, runtime: &str) -> Option<&RuntimeSlot> {
-        let key = key_of(&[runtime]);
+        let key = key_of(runtime);
         for slot in &self.table().runtimes {
             match slot.claim.take(key) {
                 Some(true) => {
@@ -417,11 +413,35 @@ impl Drop for Statistics {
     }
 }
 
-/// A slot key for `parts`: never [`FREE`], nor the overflow slot's.
-fn key_of(parts: &[&str]) -> u64 {
+/// A slot key for `parts`: never [`FREE`], nor the overflow slot's. The hasher's keys are
+/// fixed, so every process of the server computes the same.
+fn key_of(parts: impl Hash) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     parts.hash(&mut hasher);
     hasher.finish().clamp(1, u64::MAX - 1)
+}
+
+/// Where a request is counted: the runtime that ran it, the `WasmModule` directive that applied
+/// (its section and configuration line: the location) and the module. Counting hashes it as it
+/// is, allocating nothing; it is written out as people read it only when it claims its slot.
+pub struct Place<'a> {
+    pub runtime: &'a str,
+    pub origin: &'a Origin,
+    pub module: &'a Path,
+}
+
+impl Place<'_> {
+    fn key(&self) -> u64 {
+        let origin = self.origin;
+        key_of((
+            self.runtime,
+            &origin.section,
+            &origin.file,
+            origin.line,
+            // Its bytes: hashing a Path walks its components.
+            self.module.as_os_str(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -7,12 +7,36 @@ fn ok() -> Tally {
     }
 }
 
-fn figures<'a>(snapshot: &'a Snapshot, location: &str) -> &'a Figures {
+/// Counts a request of `runtime` at the `WasmModule` of `section` (x.conf, line 1) running
+/// `module`.
+fn count(
+    stats: &Statistics,
+    runtime: &str,
+    section: &str,
+    module: &str,
+    tally: &Tally,
+    took: Duration,
+) {
+    let origin = Origin {
+        file: "x.conf".into(),
+        line: 1,
+        section: section.into(),
+        mount: None,
+    };
+    let place = Place {
+        runtime,
+        origin: &origin,
+        module: Path::new(module),
+    };
+    stats.count(&place, tally, took);
+}
+
+fn figures<'a>(snapshot: &'a Snapshot, section: &str) -> &'a Figures {
     &snapshot
         .locations
         .iter()
-        .find(|l| l.location == location)
-        .unwrap_or_else(|| panic!("no {location} in {snapshot:?}"))
+        .find(|l| l.location == format!("{section} (x.conf:1)"))
+        .unwrap_or_else(|| panic!("no {section} in {snapshot:?}"))
         .figures
 }
 
@@ -20,27 +44,15 @@ fn figures<'a>(snapshot: &'a Snapshot, location: &str) -> &'a Figures {
 fn requests_are_counted_per_runtime_and_location() {
     let stats = Statistics::new().unwrap();
     let ms = Duration::from_millis(1);
-    stats.count("alpha", "<Location /a> (x.conf:1)", "/a.wasm", &ok(), ms);
-    stats.count(
-        "alpha",
-        "<Location /a> (x.conf:1)",
-        "/a.wasm",
-        &ok(),
-        ms * 3,
-    );
+    count(&stats, "alpha", "<Location /a>", "/a.wasm", &ok(), ms);
+    count(&stats, "alpha", "<Location /a>", "/a.wasm", &ok(), ms * 3);
     let trap = Tally {
         status: Some(500),
         failure: Some(Failure::Trap),
         refusals: 2,
         load: Some((Load::Lazy, ms)),
     };
-    stats.count(
-        "beta",
-        "<Location /a> (x.conf:1)",
-        "/a.wasm",
-        &trap,
-        ms * 2000,
-    );
+    count(&stats, "beta", "<Location /a>", "/a.wasm", &trap, ms * 2000);
     stats.count_unresolved();
     let snapshot = stats.snapshot();
     assert_eq!(snapshot.unresolved, 1);
@@ -66,13 +78,13 @@ fn requests_are_counted_per_runtime_and_location() {
 #[test]
 fn children_add_to_the_figures_of_their_parent() {
     let stats = Statistics::new().unwrap();
-    let location = "<Location /forked> (x.conf:2)";
+    let location = "<Location /forked>";
     let mut children = Vec::new();
     for _ in 0..3 {
         // SAFETY: the child only counts (atomics in shared memory) and leaves with `_exit`.
         match unsafe { libc::fork() } {
             0 => {
-                stats.count("alpha", location, "/m.wasm", &ok(), Duration::ZERO);
+                count(&stats, "alpha", location, "/m.wasm", &ok(), Duration::ZERO);
                 // SAFETY: ends the child without running the test harness's exit handlers.
                 unsafe { libc::_exit(0) }
             }
@@ -84,7 +96,7 @@ fn children_add_to_the_figures_of_their_parent() {
         // SAFETY: waits for a child forked above.
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     }
-    stats.count("alpha", location, "/m.wasm", &ok(), Duration::ZERO);
+    count(&stats, "alpha", location, "/m.wasm", &ok(), Duration::ZERO);
     assert_eq!(figures(&stats.snapshot(), location).requests, 4);
 }
 
@@ -104,7 +116,8 @@ fn compiles_are_counted_per_runtime() {
 fn a_table_full_of_locations_counts_the_rest_together() {
     let stats = Statistics::new().unwrap();
     for i in 0..LOCATIONS + 10 {
-        stats.count(
+        count(
+            &stats,
             "alpha",
             &format!("<Location /{i}>"),
             "/m.wasm",
@@ -172,7 +185,8 @@ fn assert_exposition_format(text: &str) {
 #[test]
 fn the_prometheus_form_is_the_exposition_format() {
     let stats = Statistics::new().unwrap();
-    stats.count(
+    count(
+        &stats,
         "alpha",
         "<Location \"/q\\\">\n",
         "/m.wasm",
@@ -187,7 +201,7 @@ fn the_prometheus_form_is_the_exposition_format() {
     let text = prometheus(&stats.snapshot(), &about);
     assert_exposition_format(&text);
     assert!(text.contains(
-        "mod_wasm_requests_total{runtime=\"alpha\",location=\"<Location \\\"/q\\\\\\\">\\n\",module=\"/m.wasm\"} 1"
+        "mod_wasm_requests_total{runtime=\"alpha\",location=\"<Location \\\"/q\\\\\\\">\\n (x.conf:1)\",module=\"/m.wasm\"} 1"
     ), "{text}");
     assert!(
         text.contains("mod_wasm_request_duration_seconds_bucket{"),
@@ -199,8 +213,22 @@ fn the_prometheus_form_is_the_exposition_format() {
 #[test]
 fn the_json_and_html_forms_total_each_runtime() {
     let stats = Statistics::new().unwrap();
-    stats.count("alpha", "<Location /a>", "/a.wasm", &ok(), Duration::ZERO);
-    stats.count("alpha", "<Location /b>", "/b.wasm", &ok(), Duration::ZERO);
+    count(
+        &stats,
+        "alpha",
+        "<Location /a>",
+        "/a.wasm",
+        &ok(),
+        Duration::ZERO,
+    );
+    count(
+        &stats,
+        "alpha",
+        "<Location /b>",
+        "/b.wasm",
+        &ok(),
+        Duration::ZERO,
+    );
     let about = About {
         runtimes: vec![
             ("alpha".into(), "Alpha 1.0".into()),
@@ -216,5 +244,8 @@ fn the_json_and_html_forms_total_each_runtime() {
     assert_eq!(alpha["locations"].as_array().unwrap().len(), 2);
     assert_eq!(value["runtimes"][1]["totals"]["requests"], 0);
     let page = html(&stats.snapshot(), &about);
-    assert!(page.contains("<td>&lt;Location /a&gt;</td>"), "{page}");
+    assert!(
+        page.contains("<td>&lt;Location /a&gt; (x.conf:1)</td>"),
+        "{page}"
+    );
 }
