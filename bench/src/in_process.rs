@@ -43,6 +43,14 @@ pub struct Results {
     pub large_module_functions: u32,
     pub native_kernel: Kernel,
     pub runtimes: Vec<RuntimeFigures>,
+    pub counting: CountingCost,
+}
+
+/// What counting one request for the status page costs, in nanoseconds: on one thread, and on
+/// each of two threads counting at the same location at once (which share its counters).
+pub struct CountingCost {
+    pub one_thread_ns: f64,
+    pub two_threads_ns: f64,
 }
 
 pub fn measure(plan: &Plan, runtimes: &[&dyn Runtime], guests: &Path, native: &Path) -> Results {
@@ -64,6 +72,49 @@ pub fn measure(plan: &Plan, runtimes: &[&dyn Runtime], guests: &Path, native: &P
         large_module_functions,
         native_kernel,
         runtimes,
+        counting: counting_cost(),
+    }
+}
+
+/// Counts a million requests at one location, on one thread and then on two at once.
+fn counting_cost() -> CountingCost {
+    use mod_wasm_core::stats::{Place, Statistics, Tally};
+    use mod_wasm_core::Origin;
+    const COUNTS: u32 = 1_000_000;
+    eprintln!("== in process: counting requests for the status page");
+    let statistics = Statistics::new().expect("the statistics' shared memory");
+    let origin = Origin {
+        file: "/etc/apache2/sites-enabled/app.conf".into(),
+        line: 12,
+        section: "<Location /app>".into(),
+        mount: None,
+    };
+    let tally = Tally {
+        status: Some(200),
+        ..Tally::default()
+    };
+    let count = || {
+        let place = Place {
+            runtime: "wasmtime",
+            origin: &origin,
+            module: Path::new("/srv/app/app.wasm"),
+        };
+        let started = Instant::now();
+        for _ in 0..COUNTS {
+            statistics.count(&place, &tally, Duration::from_micros(40));
+        }
+        started.elapsed().as_nanos() as f64 / f64::from(COUNTS)
+    };
+    let one_thread_ns = count();
+    let two_threads_ns = std::thread::scope(|scope| {
+        let other = scope.spawn(count);
+        let this = count();
+        (this + other.join().expect("the counting thread")) / 2.0
+    });
+    eprintln!("   {one_thread_ns:.0} ns on one thread, {two_threads_ns:.0} ns on each of two");
+    CountingCost {
+        one_thread_ns,
+        two_threads_ns,
     }
 }
 

@@ -43,9 +43,6 @@ impl Handler {
 pub enum Workload {
     /// GET of the 24-byte hello response.
     Hello,
-    /// The same, from a server that does not count requests (`WasmStatistics Off`): what
-    /// counting them costs.
-    HelloUncounted,
     /// POST of 64 KiB, answered with the same bytes.
     Echo,
 }
@@ -68,10 +65,22 @@ pub struct Memory {
     pub peak_rss_kib: u64,
 }
 
+/// What counting requests for the status page costs: hello's requests/s from a server that
+/// counts them and from one that does not (`WasmStatistics Off`), measured in alternating runs
+/// so that both see the same machine.
+#[derive(Clone, Debug)]
+pub struct CountingCost {
+    pub handler: Handler,
+    pub clients: usize,
+    pub counted: Summary,
+    pub uncounted: Summary,
+}
+
 #[derive(Default)]
 pub struct Results {
     pub loads: Vec<LoadFigures>,
     pub memory: Vec<Memory>,
+    pub counting: Vec<CountingCost>,
 }
 
 impl Results {
@@ -159,21 +168,51 @@ pub fn measure(plan: &Plan, runtimes: &[&'static str], native_hello: &Path) -> R
             handler: handler.clone(),
             peak_rss_kib: peak_rss_kib(&server),
         });
+        // Two new servers, alike but for counting: a server that has served the loads above
+        // is not the same as a new one.
         drop(server);
+        let counted_server = wasm_server(runtime);
         let uncounted = wasm_server_with(runtime, "WasmStatistics Off\n");
+        check_hello(&counted_server, "/hello");
         check_hello(&uncounted, "/hello");
         for clients in plan.clients {
-            let hello = Target::get(uncounted.port(), "/hello", HELLO_BODY.len());
-            results.loads.push(measure_load(
-                plan,
-                handler.clone(),
-                Workload::HelloUncounted,
+            let counted = Target::get(counted_server.port(), "/hello", HELLO_BODY.len());
+            let not = Target::get(uncounted.port(), "/hello", HELLO_BODY.len());
+            let (counted, uncounted) = measure_alternating(plan, clients, &counted, &not)
+                .unwrap_or_else(|e| panic!("{} counting, {clients} clients: {e}", handler.label()));
+            eprintln!(
+                "   {:<28} counted / not {:>2} clients: {:>8.0} / {:.0} req/s",
+                handler.label(),
                 clients,
-                &hello,
-            ));
+                counted.median,
+                uncounted.median
+            );
+            results.counting.push(CountingCost {
+                handler: handler.clone(),
+                clients,
+                counted,
+                uncounted,
+            });
         }
     }
     results
+}
+
+/// Requests/s of `a` and `b`, each warmed up, then in alternating runs.
+fn measure_alternating(
+    plan: &Plan,
+    clients: usize,
+    a: &Target,
+    b: &Target,
+) -> Result<(Summary, Summary), String> {
+    load::run(a, clients, plan.warmup)?;
+    load::run(b, clients, plan.warmup)?;
+    let (mut a_rps, mut b_rps) = (Vec::new(), Vec::new());
+    for _ in 0..plan.runs {
+        a_rps.push(load::run(a, clients, plan.load_duration)?.requests_per_second());
+        b_rps.push(load::run(b, clients, plan.load_duration)?.requests_per_second());
+    }
+    Ok((Summary::of(&a_rps), Summary::of(&b_rps)))
 }
 
 fn baseline_server(native_hello: &Path) -> Apache {

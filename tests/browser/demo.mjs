@@ -181,6 +181,28 @@ try {
     );
     await screenshot(page, `${link.runtime}-guestbook-signed`);
   }
+
+  // Every request above was counted: the status page shows each runtime with requests.
+  await page.goto(base);
+  const [statusResponse] = await Promise.all([page.waitForNavigation(), page.click("#status")]);
+  const statusText = await page.textContent("body");
+  check(
+    "the status page opens from the demo page",
+    statusResponse.status() === 200 && statusText.includes("mod_wasm status"),
+    `status ${statusResponse.status()}`,
+  );
+  const counted = await page.$$eval("table:first-of-type tr", (rows) =>
+    rows.slice(1).map((row) => [...row.cells].map((cell) => cell.textContent)),
+  );
+  for (const runtime of runtimes) {
+    const row = counted.find((cells) => cells[0] === runtime);
+    check(
+      `${runtime}: the status page counts its requests`,
+      row !== undefined && Number(row[2]) > 0 && Number(row[3]) > 0,
+      JSON.stringify(row),
+    );
+  }
+  await screenshot(page, "status");
 } finally {
   await browser.close();
 }

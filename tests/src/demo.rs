@@ -150,7 +150,9 @@ impl Site<'_> {
     /// The configuration sections of the site (to go into a server that loads mod_wasm and
     /// mod_dir, with `DirectoryIndex index.html`), and its page.
     pub fn render(&self) -> (String, String) {
-        let mut sections = String::new();
+        // Loopback only, like the whole demo; a real site adds `Require local` (README).
+        let mut sections =
+            String::from("<Location /wasm-status>\n  SetHandler wasm-status\n</Location>\n");
         if let Some(python) = self.python {
             let _ = write!(
                 sections,
@@ -340,6 +342,9 @@ const PAGE_HEAD: &str = r#"<!doctype html>
 at the head of its column. Beside each link, how long the program ran for this page (the
 <code>Server-Timing</code> header of <code>WasmServerTiming On</code>). The programs are in
 <code>examples/</code>.</p>
+<p>What each runtime has answered so far: the <a href="/wasm-status" id="status">status page</a>
+(<code>SetHandler wasm-status</code>; also <a href="/wasm-status?format=json">JSON</a> and
+<a href="/wasm-status?format=prometheus">Prometheus</a>).</p>
 "#;
 
 const PAGE_FOOT: &str = r#"<script>
