@@ -123,8 +123,10 @@ after a start with that cache loads the compiled code into the child and runs th
 Each server has one child with 32 threads. VmHWM is the serving child's peak resident memory; \
 PSS counts the pages it shares with other processes (its parent, the page cache) in proportion. \
 Private dirty is what only that child holds and cannot share (heap, linear memories, a copy of \
-compiled code of its own): what every further child costs again. Compiled code mapped from the \
-cache's file is not in it; runtimes that copy compiled code into each child have it there.\n";
+compiled code of its own), with the linear memories of the load's 16 concurrent runs, which a \
+runtime may keep for reuse: what every further child costs again. Compiled code mapped from the \
+cache's files is not in it but in the last column, resident once for all the children that map \
+it; runtimes that copy compiled code into each child have it in private dirty.\n";
 
 /// A directory named by an environment variable, with the build's default beside it.
 fn input_dir(variable: &str, default: &str) -> PathBuf {

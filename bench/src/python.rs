@@ -9,7 +9,8 @@
 use crate::load::{self, Target};
 use crate::stats::quantile;
 use crate::through_apache::{
-    serving_child_kib, serving_child_private_dirty_kib, serving_child_pss_kib, SERVER_SETTINGS,
+    serving_child_kib, serving_child_mapped_kib, serving_child_private_dirty_kib,
+    serving_child_pss_kib, SERVER_SETTINGS,
 };
 use mod_wasm_tests::{python_wasm, shared_cache_dir, Apache, Config, Scratch, APACHE_MODULES};
 use std::fmt::Write as _;
@@ -77,6 +78,9 @@ pub struct PythonFigures {
     pub peak_rss_kib: u64,
     pub pss_kib: u64,
     pub private_dirty_kib: u64,
+    /// Compiled code the child has resident from the cache's files, shared with every child
+    /// that maps them.
+    pub mapped_kib: u64,
 }
 
 pub fn run(plan: &PythonPlan, runtimes: &[&'static str]) -> Vec<PythonFigures> {
@@ -88,6 +92,7 @@ pub fn run(plan: &PythonPlan, runtimes: &[&'static str]) -> Vec<PythonFigures> {
         Interpreter::Host,
         &host,
         "/cgi-bin/hello.py",
+        None,
         None,
         None,
     ));
@@ -113,6 +118,7 @@ pub fn run(plan: &PythonPlan, runtimes: &[&'static str]) -> Vec<PythonFigures> {
             "/py/hello.py",
             check_cold,
             check_warm,
+            Some(&cache),
         ));
     }
     figures
@@ -167,6 +173,7 @@ fn measure(
     path: &str,
     check_cold: Option<Duration>,
     check_warm: Option<Duration>,
+    cache: Option<&std::path::Path>,
 ) -> PythonFigures {
     let label = interpreter.label();
     let start = Instant::now();
@@ -204,6 +211,7 @@ fn measure(
         peak_rss_kib: serving_child_kib(server, "VmHWM:"),
         pss_kib: serving_child_pss_kib(server),
         private_dirty_kib: serving_child_private_dirty_kib(server),
+        mapped_kib: cache.map_or(0, |cache| serving_child_mapped_kib(server, cache)),
     }
 }
 
@@ -214,13 +222,13 @@ pub fn markdown(figures: &[PythonFigures]) -> String {
     let mut out = String::from(
         "| interpreter | `apachectl -t`, empty cache (s) | `apachectl -t`, warm cache (s) | \
          first request after start (s) | child VmHWM (MiB) | child PSS (MiB) | \
-         child private dirty (MiB) |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+         child private dirty (MiB) | code mapped from the cache (MiB) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for f in figures {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} |",
             f.interpreter.label(),
             seconds(f.check_cold),
             seconds(f.check_warm),
@@ -228,6 +236,7 @@ pub fn markdown(figures: &[PythonFigures]) -> String {
             f.peak_rss_kib as f64 / 1024.0,
             f.pss_kib as f64 / 1024.0,
             f.private_dirty_kib as f64 / 1024.0,
+            f.mapped_kib as f64 / 1024.0,
         );
     }
     out.push_str("\n| interpreter | clients | requests/s | p50 (ms) |\n|---|---:|---:|---:|\n");

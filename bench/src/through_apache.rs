@@ -356,6 +356,47 @@ pub fn serving_child_private_dirty_kib(server: &Apache) -> u64 {
     largest_among_children(server, "smaps_rollup", "Private_Dirty:")
 }
 
+/// The most memory any of the server's children has resident from files under `dir` (the
+/// `Rss:` of those mappings in `/proc/PID/smaps`), in KiB: compiled code mapped from the cache,
+/// which every child that maps the same file shares.
+pub fn serving_child_mapped_kib(server: &Apache, dir: &Path) -> u64 {
+    let dir = dir.to_string_lossy();
+    server
+        .children()
+        .into_iter()
+        .map(|pid| {
+            let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+            let mut from_dir = false;
+            let mut kib = 0;
+            for line in smaps.lines() {
+                // A mapping's header line: address range, permissions, ..., and its path.
+                if line
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|range| range.contains('-'))
+                    && !line.starts_with(|c: char| c.is_ascii_uppercase())
+                {
+                    from_dir = line
+                        .split_whitespace()
+                        .nth(5)
+                        .is_some_and(|path| path.starts_with(&*dir));
+                } else if let Some(rss) = line.strip_prefix("Rss:") {
+                    if from_dir {
+                        kib += rss
+                            .trim()
+                            .trim_end_matches("kB")
+                            .trim()
+                            .parse::<u64>()
+                            .unwrap_or(0);
+                    }
+                }
+            }
+            kib
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// The largest value in KiB of `field` in the `/proc/PID/<file>` of the server's children.
 fn largest_among_children(server: &Apache, file: &str, field: &str) -> u64 {
     server

@@ -62,6 +62,9 @@ pub struct LocationFigures {
     pub module: String,
     #[serde(flatten)]
     pub figures: Figures,
+    /// What the figures were made from, for totals.
+    #[serde(skip)]
+    counts: Counts,
 }
 
 /// What a set of requests came to.
@@ -101,37 +104,60 @@ fn seconds(micros: u64) -> f64 {
     micros as f64 / 1e6
 }
 
-impl Figures {
-    fn empty() -> Figures {
-        Figures::from_counts(
-            0,
-            [0; 5],
-            0,
-            [0; Failure::ALL.len()],
-            0,
-            0,
-            [0; BUCKETS],
-            0,
-            0,
-            0,
-        )
+/// A location's counters as they were read: what [`Figures`] are made from, and what adds up
+/// across locations.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    requests: u64,
+    classes: [u64; 5],
+    aborted: u64,
+    failures: [u64; Failure::ALL.len()],
+    refusals: u64,
+    duration_us: u64,
+    buckets: [u64; BUCKETS],
+    inherited_loads: u64,
+    lazy_loads: u64,
+    load_us: u64,
+}
+
+impl Counts {
+    fn of(slot: &LocationSlot) -> Counts {
+        Counts {
+            requests: load(&slot.requests),
+            classes: slot.classes.each_ref().map(load),
+            aborted: load(&slot.aborted),
+            failures: slot.failures.each_ref().map(load),
+            refusals: load(&slot.refusals),
+            duration_us: load(&slot.duration_us),
+            buckets: slot.buckets.each_ref().map(load),
+            inherited_loads: load(&slot.inherited_loads),
+            lazy_loads: load(&slot.lazy_loads),
+            load_us: load(&slot.load_us),
+        }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn from_counts(
-        requests: u64,
-        classes: [u64; 5],
-        aborted: u64,
-        failures: [u64; Failure::ALL.len()],
-        refusals: u64,
-        duration_us: u64,
-        buckets: [u64; BUCKETS],
-        loads_inherited: u64,
-        loads_lazy: u64,
-        load_us: u64,
-    ) -> Figures {
+    /// The counts of the requests of both.
+    fn add(mut self, other: &Counts) -> Counts {
+        let add_all = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        self.requests += other.requests;
+        add_all(&mut self.classes, &other.classes);
+        self.aborted += other.aborted;
+        add_all(&mut self.failures, &other.failures);
+        self.refusals += other.refusals;
+        self.duration_us += other.duration_us;
+        add_all(&mut self.buckets, &other.buckets);
+        self.inherited_loads += other.inherited_loads;
+        self.lazy_loads += other.lazy_loads;
+        self.load_us += other.load_us;
+        self
+    }
+}
+
+impl From<Counts> for Figures {
+    fn from(counts: Counts) -> Figures {
         let mut cumulative = 0;
-        let duration_buckets: Vec<Bucket> = buckets
+        let duration_buckets: Vec<Bucket> = counts
+            .buckets
             .iter()
             .enumerate()
             .map(|(i, count)| {
@@ -151,69 +177,25 @@ impl Figures {
                 .and_then(|b| b.le)
         };
         Figures {
-            requests,
+            requests: counts.requests,
             responses: (1..=5)
-                .map(|class| (format!("{class}xx"), classes[class - 1]))
+                .map(|class| (format!("{class}xx"), counts.classes[class - 1]))
                 .collect(),
-            aborted,
+            aborted: counts.aborted,
             failures: Failure::ALL
                 .iter()
-                .zip(failures)
+                .zip(counts.failures)
                 .map(|(f, n)| (f.name(), n))
                 .collect(),
-            refusals,
-            duration_seconds_sum: seconds(duration_us),
+            refusals: counts.refusals,
+            duration_seconds_sum: seconds(counts.duration_us),
             p50_seconds: quantile(0.5),
             p99_seconds: quantile(0.99),
             duration_buckets,
-            loads_inherited,
-            loads_lazy,
-            load_seconds: seconds(load_us),
+            loads_inherited: counts.inherited_loads,
+            loads_lazy: counts.lazy_loads,
+            load_seconds: seconds(counts.load_us),
         }
-    }
-
-    fn of(slot: &LocationSlot) -> Figures {
-        Figures::from_counts(
-            load(&slot.requests),
-            slot.classes.each_ref().map(load),
-            load(&slot.aborted),
-            slot.failures.each_ref().map(load),
-            load(&slot.refusals),
-            load(&slot.duration_us),
-            slot.buckets.each_ref().map(load),
-            load(&slot.inherited_loads),
-            load(&slot.lazy_loads),
-            load(&slot.load_us),
-        )
-    }
-
-    /// The figures of the requests of both.
-    fn add(&self, other: &Figures) -> Figures {
-        let classes = sum_map(&self.responses, &other.responses);
-        let failures = sum_map(&self.failures, &other.failures);
-        let mut buckets = [0; BUCKETS];
-        let mut previous = (0, 0);
-        for (i, (a, b)) in self
-            .duration_buckets
-            .iter()
-            .zip(&other.duration_buckets)
-            .enumerate()
-        {
-            buckets[i] = (a.count - previous.0) + (b.count - previous.1);
-            previous = (a.count, b.count);
-        }
-        Figures::from_counts(
-            self.requests + other.requests,
-            [1, 2, 3, 4, 5].map(|c| classes[&format!("{c}xx")]),
-            self.aborted + other.aborted,
-            Failure::ALL.map(|f| failures[f.name()]),
-            self.refusals + other.refusals,
-            ((self.duration_seconds_sum + other.duration_seconds_sum) * 1e6).round() as u64,
-            buckets,
-            self.loads_inherited + other.loads_inherited,
-            self.loads_lazy + other.loads_lazy,
-            ((self.load_seconds + other.load_seconds) * 1e6).round() as u64,
-        )
     }
 }
 
@@ -238,14 +220,19 @@ impl Snapshot {
             .locations
             .iter()
             .filter(|slot| slot.claim.published())
-            .map(|slot| LocationFigures {
-                // SAFETY: published.
-                runtime: unsafe { slot.runtime.read() },
-                // SAFETY: published.
-                location: unsafe { slot.location.read() },
-                // SAFETY: published.
-                module: unsafe { slot.module.read() },
-                figures: Figures::of(slot),
+            .map(|slot| {
+                // Read once: the figures and the totals come from the same counts.
+                let counts = Counts::of(slot);
+                LocationFigures {
+                    // SAFETY: published.
+                    runtime: unsafe { slot.runtime.read() },
+                    // SAFETY: published.
+                    location: unsafe { slot.location.read() },
+                    // SAFETY: published.
+                    module: unsafe { slot.module.read() },
+                    figures: counts.into(),
+                    counts,
+                }
             })
             .collect();
         locations.sort_by(|a, b| (&a.runtime, &a.location).cmp(&(&b.runtime, &b.location)));
@@ -272,20 +259,12 @@ impl Snapshot {
                     .locations
                     .iter()
                     .filter(|l| l.runtime == name)
-                    .fold(Figures::empty(), |sum, l| sum.add(&l.figures));
+                    .fold(Counts::default(), |sum, l| sum.add(&l.counts))
+                    .into();
                 (name, totals)
             })
             .collect()
     }
-}
-
-/// The counts of both maps, key by key.
-fn sum_map<K: Ord + Clone>(a: &BTreeMap<K, u64>, b: &BTreeMap<K, u64>) -> BTreeMap<K, u64> {
-    let mut sum = a.clone();
-    for (k, v) in b {
-        *sum.entry(k.clone()).or_insert(0) += v;
-    }
-    sum
 }
 
 /// The JSON form: the server, then per runtime its totals and locations.
