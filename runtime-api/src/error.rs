@@ -126,6 +126,19 @@ impl RunError {
         RunError::Trap { runtime, reason }
     }
 
+    /// A run the runtime interrupted, by the same means for both reasons: stopped because the
+    /// server is stopping (see [`crate::stopping`]) if it is, at its time limit otherwise.
+    pub fn interrupted(runtime: &'static str, limits: &crate::Limits) -> Self {
+        if crate::stopping::requested() {
+            RunError::Stopped { runtime }
+        } else {
+            RunError::TimedOut {
+                runtime,
+                limit: limits.timeout,
+            }
+        }
+    }
+
     /// `preopen` could not be made available to the guest.
     pub fn preopen(
         runtime: &'static str,

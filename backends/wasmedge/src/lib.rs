@@ -421,13 +421,9 @@ impl WasmEdgeModule {
                 WasmEdgeError::Core(CoreError::Common(CoreCommonError::Terminated)) => {
                     Ok(ExitCode(wasi.exit_code() as i32))
                 }
-                WasmEdgeError::ExecuteTimeout if runtime_api::stopping::requested() => {
-                    Err(RunError::Stopped { runtime })
+                WasmEdgeError::ExecuteTimeout => {
+                    Err(RunError::interrupted(runtime, &config.limits))
                 }
-                WasmEdgeError::ExecuteTimeout => Err(RunError::TimedOut {
-                    runtime,
-                    limit: config.limits.timeout,
-                }),
                 WasmEdgeError::Instance(_) | WasmEdgeError::Vm(_) => {
                     Err(RunError::MissingEntryPoint {
                         runtime,

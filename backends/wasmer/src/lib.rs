@@ -367,14 +367,7 @@ impl WasmerModule {
                     reason: other.to_string(),
                 }),
                 Err(error) if error.clone().to_trap() == Some(TrapCode::HostInterrupt) => {
-                    if runtime_api::stopping::requested() {
-                        Err(RunError::Stopped { runtime: NAME })
-                    } else {
-                        Err(RunError::TimedOut {
-                            runtime: NAME,
-                            limit: config.limits.timeout,
-                        })
-                    }
+                    Err(RunError::interrupted(NAME, &config.limits))
                 }
                 Err(error) => Err(trap(&error)),
             },
