@@ -106,6 +106,27 @@ pub unsafe fn table_add(
     true
 }
 
+// `brigade_append` relies on it.
+const _: () = assert!(std::mem::offset_of!(ffi::apr_bucket, link) == 0);
+
+/// Appends `bucket` to `brigade`, as APR's `APR_BRIGADE_INSERT_TAIL` macro does.
+///
+/// # Safety
+/// `brigade` is a live brigade and `bucket` a live bucket in no brigade.
+pub unsafe fn brigade_append(brigade: *mut ffi::apr_bucket_brigade, bucket: *mut ffi::apr_bucket) {
+    // SAFETY: a brigade's list head stands for a bucket whose link is the head itself (APR's
+    // ring sentinel), because a bucket's link is its first field; the four pointers are those
+    // APR_RING_INSERT_TAIL sets.
+    unsafe {
+        let sentinel: *mut ffi::apr_bucket = std::ptr::addr_of_mut!((*brigade).list).cast();
+        let last = (*brigade).list.prev;
+        (*bucket).link.next = sentinel;
+        (*bucket).link.prev = last;
+        (*last).link.next = bucket;
+        (*brigade).list.prev = bucket;
+    }
+}
+
 /// Moves `value` into memory owned by `pool`: it is dropped when the pool is cleared.
 ///
 /// # Safety

@@ -4,7 +4,7 @@
 //! sharing them across the fork is harmless.
 
 use mod_wasm_core::stats::Statistics;
-use mod_wasm_core::{Gateway, ModuleStore, OutputLimits};
+use mod_wasm_core::{Gateway, ModuleStore, STDERR_LOGGED};
 use runtime_api::Registry;
 use std::sync::OnceLock;
 
@@ -31,7 +31,7 @@ pub fn gateway() -> Gateway<'static> {
     Gateway {
         registry: registry(),
         modules: modules(),
-        limits: OutputLimits::default(),
+        stderr_logged: STDERR_LOGGED,
         stats: statistics(),
     }
 }

@@ -1,12 +1,13 @@
 //! The `wasm-handler` content handler: Apache's side of a request. The request is handed to
-//! the core's pipeline as plain values ([`Exchange`]), and its [`Reply`] written back through
-//! Apache's filters.
+//! the core's pipeline as plain values ([`Exchange`]); the guest reads its body through
+//! Apache's input filters and writes its response through the output filters ([`Wire`]) while
+//! it runs.
 
 use crate::apache::{self, guard};
 use crate::{ffi, process};
 use cgi::CgiRequest;
 use mod_wasm_core::server::Counting;
-use mod_wasm_core::{Exchange, HandlerMode, Level, Reply, Response};
+use mod_wasm_core::{ClientGone, Exchange, HandlerMode, Level, Reply, ResponseHead, Wire};
 use runtime_api::Limits;
 use std::collections::HashMap;
 use std::ffi::{c_int, CStr, CString};
@@ -38,7 +39,7 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
         if handler != Some(HANDLER_NAME) {
             return DECLINED;
         }
-        let mut request = Request { r };
+        let mut request = Request { r, body_done: true };
         // SAFETY: per_dir_config is the request's merged configuration vector, alive with it.
         let Some(config) = (unsafe { apache::section_config(request.r.per_dir_config) }) else {
             request.log(Level::Error, "mod_wasm: no configuration for this request");
@@ -52,7 +53,7 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
             gateway.stats = None;
         }
         match gateway.serve(config, &mut request) {
-            Reply::Respond(response) => request.respond(&response),
+            Reply::Sent { .. } => OK,
             Reply::LocalRedirect(path) => request.redirect_internally(&path),
             Reply::Status(status) => c_int::from(status),
             Reply::Aborted(status) => status,
@@ -63,13 +64,112 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
 /// One request being handled.
 struct Request<'r> {
     r: &'r mut ffi::request_rec,
+    /// Whether the request body is read to its end (or there is none).
+    body_done: bool,
 }
 
-impl Exchange for Request<'_> {
+// SAFETY: a request is used by one thread at a time. The pipeline hands it to another thread
+// only while the worker that handles it waits for the guest, under a lock, and takes it back
+// before the handler returns; APR's pools and buckets need no more than that.
+unsafe impl Send for Request<'_> {}
+
+impl Wire for Request<'_> {
     /// What the handler returns: the status `ap_setup_client_block` chose, or
     /// `AP_FILTER_ERROR` once the input filters have answered (an over-limit body).
     type Abort = c_int;
 
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, c_int> {
+        if self.body_done || buf.is_empty() {
+            return Ok(0);
+        }
+        // SAFETY: the request is live and set up for reading (`start_body`); Apache's
+        // client-block API reads from its input filters into the buffer, at most its length.
+        let n = unsafe { ffi::ap_get_client_block(self.r, buf.as_mut_ptr().cast(), buf.len()) };
+        match usize::try_from(n) {
+            Ok(0) => {
+                self.body_done = true;
+                Ok(0)
+            }
+            Ok(n) => Ok(n),
+            // The input filters have already answered (e.g. 413 over LimitRequestBody).
+            Err(_) => {
+                self.body_done = true;
+                Err(ffi::AP_FILTER_ERROR)
+            }
+        }
+    }
+
+    fn send_head(&mut self, head: &ResponseHead) {
+        self.r.status = c_int::from(head.status);
+        if let Some(reason) = &head.reason {
+            self.r.status_line = self.pool_str(&format!("{} {reason}", head.status));
+        }
+        // SAFETY: the request and its header tables are live; strings are copied into its pool.
+        unsafe {
+            if let Some(content_type) = &head.content_type {
+                ffi::ap_set_content_type(self.r, self.pool_str(content_type));
+            }
+            if let Some(location) = &head.location {
+                apache::table_add(self.r.headers_out, "Location", location, true);
+            }
+            for (name, value) in &head.headers {
+                if !apache::table_add(self.r.headers_out, name, value, false) {
+                    self.log(
+                        Level::Warning,
+                        &format!("mod_wasm: dropped response header {name:?} containing NUL"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn send_body(&mut self, bytes: &[u8]) -> Result<(), ClientGone> {
+        let failed = bytes.chunks(c_int::MAX as usize).any(|piece| {
+            // SAFETY: writing a valid buffer to the live request's output filters, in a piece
+            // that ap_rwrite's int length can hold.
+            let written =
+                unsafe { ffi::ap_rwrite(piece.as_ptr().cast(), piece.len() as c_int, self.r) };
+            written < 0
+        });
+        if failed {
+            return Err(ClientGone);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ClientGone> {
+        // SAFETY: the request is live; a flush bucket goes down its output filters.
+        match unsafe { ffi::ap_rflush(self.r) } {
+            0 => Ok(()),
+            _ => Err(ClientGone),
+        }
+    }
+
+    /// As mod_proxy ends a response whose backend broke: an error bucket (which keeps the
+    /// chunked encoding from ending properly and closes the connection) and the end of the
+    /// stream.
+    fn break_off(&mut self) {
+        // SAFETY: the brigade and buckets are made in the request's pool and connection's
+        // allocator, linked as APR_BRIGADE_INSERT_TAIL does, and passed down the live
+        // request's output filters, which take them over.
+        unsafe {
+            let connection = &mut *self.r.connection;
+            connection.keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE;
+            let brigade = ffi::apr_brigade_create(self.r.pool, connection.bucket_alloc);
+            let error = ffi::ap_bucket_error_create(
+                ffi::HTTP_BAD_GATEWAY as c_int,
+                std::ptr::null(),
+                self.r.pool,
+                connection.bucket_alloc,
+            );
+            apache::brigade_append(brigade, error);
+            apache::brigade_append(brigade, ffi::apr_bucket_eos_create(connection.bucket_alloc));
+            ffi::ap_pass_brigade(self.r.output_filters, brigade);
+        }
+    }
+}
+
+impl Exchange for Request<'_> {
     /// Whether the module runs as an interpreter for the requested file (`AddHandler
     /// wasm-handler .ext`) rather than answering everything in its section (`SetHandler`):
     /// only `SetHandler` sets the core's handler expression.
@@ -86,31 +186,19 @@ impl Exchange for Request<'_> {
         }
     }
 
-    fn read_body(&mut self) -> Result<Vec<u8>, c_int> {
-        // SAFETY: the request is live; Apache's client-block API reads from its input filters
-        // into the buffer, at most its length.
-        unsafe {
-            let status = ffi::ap_setup_client_block(self.r, ffi::REQUEST_CHUNKED_DECHUNK as c_int);
-            if status != OK {
-                return Err(status);
-            }
-            let mut body = Vec::new();
-            if ffi::ap_should_client_block(self.r) == 0 {
-                return Ok(body);
-            }
-            let expected = usize::try_from(self.r.remaining).unwrap_or(0);
-            body.reserve(expected.min(16 * 1024 * 1024));
-            let mut chunk = vec![0u8; 64 * 1024];
-            loop {
-                let n = ffi::ap_get_client_block(self.r, chunk.as_mut_ptr().cast(), chunk.len());
-                match n {
-                    0 => return Ok(body),
-                    n if n > 0 => body.extend_from_slice(&chunk[..n as usize]),
-                    // The input filters have already answered (e.g. 413 over LimitRequestBody).
-                    _ => return Err(ffi::AP_FILTER_ERROR),
-                }
-            }
+    fn start_body(&mut self) -> Result<Option<u64>, c_int> {
+        // SAFETY: the request is live; this sets it up for reading its body, de-chunked, and
+        // refuses a Content-Length over LimitRequestBody.
+        let status =
+            unsafe { ffi::ap_setup_client_block(self.r, ffi::REQUEST_CHUNKED_DECHUNK as c_int) };
+        if status != OK {
+            return Err(status);
         }
+        // SAFETY: as above; this only looks at the request (the input filters send a 100
+        // Continue when the guest first reads).
+        self.body_done = unsafe { ffi::ap_should_client_block(self.r) } == 0;
+        let announced = u64::try_from(self.r.remaining).unwrap_or(0);
+        Ok((self.r.read_chunked == 0 && announced > 0).then_some(announced))
     }
 
     fn path(&self) -> String {
@@ -143,7 +231,7 @@ impl Exchange for Request<'_> {
             .flatten()
     }
 
-    fn cgi_request(&mut self, body_len: usize, path_info: Option<&str>) -> CgiRequest {
+    fn cgi_request(&mut self, content_length: Option<u64>, path_info: Option<&str>) -> CgiRequest {
         // SAFETY: every pointer read below belongs to the live request, its connection or its
         // server, and the functions called are Apache's request accessors.
         unsafe {
@@ -176,7 +264,7 @@ impl Exchange for Request<'_> {
                 query_string: apache::owned_text(request.args),
                 script_filename: apache::text(request.filename).map(|f| f.into_owned()),
                 headers: apache::table_entries(request.headers_in),
-                content_length: (body_len > 0 || request.remaining > 0).then_some(body_len as u64),
+                content_length,
                 server: cgi::Server {
                     software: apache::owned_text(ffi::ap_get_server_banner()),
                     name: apache::owned_text(ffi::ap_get_server_name_for_url(r)),
@@ -267,49 +355,6 @@ impl Request<'_> {
             ffi::ap_destroy_sub_req(sub);
             translated
         }
-    }
-
-    fn respond(&mut self, response: &Response) -> c_int {
-        self.r.status = c_int::from(response.status);
-        if let Some(reason) = &response.reason {
-            self.r.status_line = self.pool_str(&format!("{} {reason}", response.status));
-        }
-        // SAFETY: the request and its header tables are live; strings are copied into its pool.
-        unsafe {
-            if let Some(content_type) = &response.content_type {
-                ffi::ap_set_content_type(self.r, self.pool_str(content_type));
-            }
-            if let Some(location) = &response.location {
-                apache::table_add(self.r.headers_out, "Location", location, true);
-            }
-            for (name, value) in &response.headers {
-                if !apache::table_add(self.r.headers_out, name, value, false) {
-                    self.log(
-                        Level::Warning,
-                        &format!("mod_wasm: dropped response header {name:?} containing NUL"),
-                    );
-                }
-            }
-        }
-        self.write_body(response.body())
-    }
-
-    fn write_body(&mut self, body: &[u8]) -> c_int {
-        if body.is_empty() {
-            return OK;
-        }
-        // SAFETY: writing a valid buffer to the live request's output filters, in pieces that
-        // ap_rwrite's int length can hold.
-        let failed = body
-            .chunks(c_int::MAX as usize)
-            .any(|piece| unsafe { ffi::ap_rwrite(piece.as_ptr().cast(), piece.len() as c_int, self.r) } < 0);
-        if failed {
-            self.log(
-                Level::Info,
-                "mod_wasm: the client went away before the response was sent",
-            );
-        }
-        OK
     }
 
     /// Answers the request as if the client had asked for `path` (RFC 3875 §6.2.2).

@@ -1,5 +1,7 @@
 //! A deliberately small HTTP/1.1 client: one request per connection, full control over framing
-//! (Content-Length or chunked uploads), and a parsed response with the raw body bytes.
+//! (Content-Length or chunked uploads), and a parsed response with the raw body bytes; or, for
+//! bodies too large to hold, a body uploaded from a generator while the response is read as it
+//! arrives ([`Request::stream`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -53,10 +55,43 @@ impl Request {
             .unwrap_or_else(|e| panic!("{} {} failed: {e}", self.method, self.path))
     }
 
-    /// The response, or why none came (the server closed the connection, ...).
-    pub fn try_send(&self) -> std::io::Result<Response> {
+    /// Sends the request with a body of `len` bytes that `fill` makes (`fill(offset, buf)`
+    /// fills `buf` with the bytes at `offset`), from another thread, and returns the response
+    /// as soon as its head arrived, to be read as its body arrives.
+    pub fn stream(
+        mut self,
+        len: u64,
+        fill: impl Fn(u64, &mut [u8]) + Send + 'static,
+    ) -> std::io::Result<StreamedResponse> {
+        self.headers
+            .push(("Content-Length".to_owned(), len.to_string()));
         let stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let mut writer = stream.try_clone()?;
+        writer.write_all(self.head().as_bytes())?;
+        std::thread::spawn(move || {
+            let mut buf = vec![0; 64 * 1024];
+            let mut offset = 0;
+            while offset < len {
+                let n = (len - offset).min(buf.len() as u64) as usize;
+                fill(offset, &mut buf[..n]);
+                if writer.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+                offset += n as u64;
+            }
+        });
+        StreamedResponse::read(stream)
+    }
+
+    /// Sends the request, with its whole body, and returns the response as soon as its head
+    /// arrived, to be read as its body arrives.
+    pub fn open(&self) -> std::io::Result<StreamedResponse> {
+        let stream = self.write()?;
+        StreamedResponse::read(stream)
+    }
+
+    fn head(&self) -> String {
         let mut head = format!(
             "{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
             self.method, self.path, self.port
@@ -70,6 +105,20 @@ impl Request {
             Body::Chunked(..) => head.push_str("Transfer-Encoding: chunked\r\n"),
         }
         head.push_str("\r\n");
+        head
+    }
+
+    /// The response, or why none came (the server closed the connection, ...).
+    pub fn try_send(&self) -> std::io::Result<Response> {
+        let stream = self.write()?;
+        Response::read(&stream, self.method == "HEAD")
+    }
+
+    /// Connects and sends the request.
+    fn write(&self) -> std::io::Result<TcpStream> {
+        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let head = self.head();
         let mut writer = std::io::BufWriter::new(&stream);
         writer.write_all(head.as_bytes())?;
         match &self.body {
@@ -86,8 +135,126 @@ impl Request {
         }
         writer.flush()?;
         drop(writer);
-        Response::read(&stream, self.method == "HEAD")
+        Ok(stream)
     }
+}
+
+/// A response whose body is read as it arrives.
+pub struct StreamedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    reader: BufReader<TcpStream>,
+    /// Bytes left in the current chunk (chunked) or the body (Content-Length); `None` for a
+    /// body that ends when the connection does.
+    left: Option<u64>,
+    chunked: bool,
+    ended: bool,
+}
+
+impl StreamedResponse {
+    fn read(stream: TcpStream) -> std::io::Result<Self> {
+        let mut reader = BufReader::new(stream);
+        let (status, _, headers) = read_head(&mut reader)?;
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _): &&(String, String)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let chunked =
+            header("Transfer-Encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
+        let length = header("Content-Length").and_then(|l| l.parse().ok());
+        Ok(Self {
+            status,
+            headers,
+            reader,
+            left: if chunked { Some(0) } else { length },
+            chunked,
+            ended: false,
+        })
+    }
+
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads the next body bytes into `buf`: how many, 0 at the end the framing announced. A
+    /// body cut off before that end is an `UnexpectedEof` error.
+    pub fn read_body(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let cut_off = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "body cut off");
+        if self.ended || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.chunked && self.left == Some(0) {
+            let mut size_line = String::new();
+            if self.reader.read_line(&mut size_line)? == 0 {
+                return Err(cut_off());
+            }
+            let size_text = size_line.trim().split(';').next().unwrap_or("");
+            let size = u64::from_str_radix(size_text, 16)
+                .map_err(|_| std::io::Error::other(format!("bad chunk size {size_line:?}")))?;
+            if size == 0 {
+                self.ended = true;
+                return Ok(0);
+            }
+            self.left = Some(size);
+        }
+        let want = match self.left {
+            Some(0) => {
+                self.ended = true;
+                return Ok(0);
+            }
+            Some(left) => left.min(buf.len() as u64) as usize,
+            None => buf.len(),
+        };
+        let n = self.reader.read(&mut buf[..want])?;
+        match (n, self.left) {
+            (0, None) => self.ended = true,
+            (0, Some(_)) => return Err(cut_off()),
+            (n, Some(left)) => {
+                self.left = Some(left - n as u64);
+                if self.chunked && left == n as u64 {
+                    let mut crlf = [0u8; 2];
+                    self.reader.read_exact(&mut crlf)?;
+                }
+            }
+            (_, None) => {}
+        }
+        Ok(n)
+    }
+}
+
+/// A response's status, reason phrase and headers.
+type Head = (u16, String, Vec<(String, String)>);
+
+/// Reads a response's status line and headers.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<Head> {
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let mut parts = status_line.trim_end().splitn(3, ' ');
+    let _version = parts.next();
+    let status = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
+    let reason = parts.next().unwrap_or("").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.to_owned(), value.trim().to_owned()));
+        }
+    }
+    Ok((status, reason, headers))
 }
 
 #[derive(Debug)]
@@ -101,27 +268,7 @@ pub struct Response {
 impl Response {
     fn read(stream: &TcpStream, head_only: bool) -> std::io::Result<Self> {
         let mut reader = BufReader::new(stream);
-        let mut status_line = String::new();
-        reader.read_line(&mut status_line)?;
-        let mut parts = status_line.trim_end().splitn(3, ' ');
-        let _version = parts.next();
-        let status = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
-        let reason = parts.next().unwrap_or("").to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.to_owned(), value.trim().to_owned()));
-            }
-        }
+        let (status, reason, headers) = read_head(&mut reader)?;
         let mut response = Self {
             status,
             reason,

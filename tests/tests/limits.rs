@@ -3,7 +3,7 @@
 //! its limit; a guest that writes a flood to stderr is not failed for it; a server that stops
 //! ends its guests rather than waiting for them. No child dies.
 
-use mod_wasm_tests::{for_each_runtime, guest, Apache, Config, Mpm};
+use mod_wasm_tests::{for_each_runtime, guest, peak_rss_kib, Apache, Config, Mpm};
 use std::time::{Duration, Instant};
 
 fn probe_location(path: &str, runtime: &str, extra: &str) -> String {
@@ -270,17 +270,4 @@ fn memory_hungry_guests_at_once_stay_within_their_limits() {
         );
         assert_no_child_died(&apache, runtime);
     });
-}
-
-/// The peak resident memory (VmHWM) of process `pid`, in KiB.
-fn peak_rss_kib(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }

@@ -186,26 +186,6 @@ fn binary_output_is_sent_untouched() {
 }
 
 #[test]
-fn output_over_the_limit_is_a_500_not_a_dead_child() {
-    for_each_runtime(|runtime| {
-        let apache = Config::new(&format!(
-            "<Location /flood>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n  WasmArg big\n  WasmArg {}\n</Location>\n{}",
-            guest("probe").display(),
-            256 * 1024 * 1024 + 1,
-            hello_config(runtime)
-        ))
-        .start();
-        assert_eq!(apache.get("/flood").status, 500, "{runtime}");
-        let log = apache.wait_for_log("more than 256 MiB");
-        assert!(
-            log.contains("the guest wrote more than 256 MiB to stdout"),
-            "{runtime}: {log}"
-        );
-        assert_eq!(apache.get("/hello").status, 200, "{runtime}");
-    });
-}
-
-#[test]
 fn restarts_pick_up_a_changed_module() {
     for_each_runtime(|runtime| {
         let config = Config::new("");

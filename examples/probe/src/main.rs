@@ -23,6 +23,9 @@
 //!   bomb MIB      allocate MIB MiB at once, aborting (a trap) when refused, as most
 //!                 programs do
 //!   chatter N     write N bytes to stderr, then print "ok" (no CGI headers)
+//!   pipe          CGI: copy the request body to the response as it arrives, 64 KiB at a time
+//!   drip S        CGI: print "first", wait S seconds, print "last"
+//!   cut N         CGI: print N bytes of the body, then trap
 //!
 //! It also exports `alt_entry` (see build.rs) for WasmEntryPoint.
 use std::io::{Read, Write};
@@ -209,6 +212,32 @@ fn main() {
                 left -= chunk;
             }
             writeln!(out, "ok").unwrap();
+        }
+        "pipe" => {
+            write!(out, "Content-Type: application/octet-stream\n\n").unwrap();
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = vec![0; 64 * 1024];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => out.write_all(&buf[..n]).unwrap(),
+                    Err(e) => panic!("reading the request body: {e}"),
+                }
+            }
+        }
+        "drip" => {
+            let seconds: u64 = arg(2).parse().unwrap_or(1);
+            write!(out, "Content-Type: text/plain\n\nfirst\n").unwrap();
+            out.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
+            writeln!(out, "last").unwrap();
+        }
+        "cut" => {
+            let n: usize = arg(2).parse().unwrap_or(0);
+            write!(out, "Content-Type: application/octet-stream\n\n").unwrap();
+            out.write_all(&vec![b'x'; n]).unwrap();
+            out.flush().unwrap();
+            std::process::abort();
         }
         other => {
             writeln!(out, "unknown probe behaviour {other:?}").unwrap();

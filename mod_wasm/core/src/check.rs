@@ -235,7 +235,7 @@ mod tests {
     use crate::directive::testing::{apply, TestSite};
     use crate::directive::Site;
     use crate::modules::ModuleStore;
-    use crate::serve::OutputLimits;
+    use crate::serve::STDERR_LOGGED;
     use crate::testing::{fake_registry, write_file, FakeRuntime, EMPTY_MODULE};
     use runtime_api::Registry;
     use std::path::Path;
@@ -252,7 +252,7 @@ mod tests {
         Gateway {
             registry: site.registry(),
             modules,
-            limits: OutputLimits::default(),
+            stderr_logged: STDERR_LOGGED,
             stats: None,
         }
     }

@@ -6,7 +6,7 @@
 use crate::origin::Origin;
 use crate::section::SectionConfig;
 use crate::server::ServerConfig;
-use crate::settings::{cgi, connect, dirs, limits, program, timing};
+use crate::settings::{cgi, connect, dirs, limits, output, program, timing};
 use runtime_api::Registry;
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -69,7 +69,7 @@ impl Directive {
 }
 
 /// Every directive, in the order `apachectl -L` lists them.
-pub static DIRECTIVES: [Directive; 15] = [
+pub static DIRECTIVES: [Directive; 17] = [
     program::WASM_MODULE,
     program::WASM_RUNTIME,
     program::WASM_ARG,
@@ -83,6 +83,8 @@ pub static DIRECTIVES: [Directive; 15] = [
     timing::WASM_SERVER_TIMING,
     limits::WASM_TIMEOUT,
     limits::WASM_MEMORY_LIMIT,
+    output::WASM_BUFFER_RESPONSE,
+    output::WASM_OUTPUT_LIMIT,
     crate::server::WASM_CACHE_DIR,
     crate::server::WASM_STATISTICS,
 ];

@@ -26,7 +26,9 @@ pub use directive::{Applied, Applies, Args, Directive, Site, DIRECTIVES};
 pub use modules::{ModuleKey, ModuleStore};
 pub use origin::{Declared, Mount, Origin};
 pub use section::SectionConfig;
-pub use serve::{Exchange, Gateway, HandlerMode, Level, OutputLimits, Reply, Response};
+pub use serve::{
+    ClientGone, Exchange, Gateway, HandlerMode, Level, Reply, ResponseHead, Wire, STDERR_LOGGED,
+};
 pub use server::{CacheDir, ServerConfig};
 
 /// Runtimes for unit tests: engines that compile nothing and run a closure as the guest.

@@ -7,6 +7,7 @@ use crate::settings::cgi::CgiSettings;
 use crate::settings::connect::Connections;
 use crate::settings::dirs::Directories;
 use crate::settings::limits::RunLimits;
+use crate::settings::output::OutputSettings;
 use crate::settings::program::Program;
 use crate::settings::timing::ServerTiming;
 use crate::settings::Setting;
@@ -23,6 +24,7 @@ pub struct SectionConfig {
     pub cgi: CgiSettings,
     pub timing: ServerTiming,
     pub limits: RunLimits,
+    pub output: OutputSettings,
 }
 
 impl SectionConfig {
@@ -35,6 +37,7 @@ impl SectionConfig {
             cgi: Setting::merge(&outer.cgi, &inner.cgi),
             timing: Setting::merge(&outer.timing, &inner.timing),
             limits: Setting::merge(&outer.limits, &inner.limits),
+            output: Setting::merge(&outer.output, &inner.output),
         }
     }
 

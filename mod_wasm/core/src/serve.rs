@@ -1,42 +1,29 @@
 //! One request, one fresh sandbox: resolve the configuration, load the module, run it, and
-//! turn its output into a reply.
+//! deliver its output.
 //!
-//! The Apache side of the request is an [`Exchange`]: plain values in, a [`Reply`] out, and
-//! log lines. The guest's stdout and stderr are buffered for the whole run, so that a trap or a
-//! non-zero exit can still become a clean 500 instead of half a response.
+//! The Apache side of the request is an [`Exchange`]: plain values in, log lines out, and the
+//! [`Wire`] the guest's stdin reads the request body from and its stdout writes the response
+//! to while it runs ([`stream`]). A guest that fails before its response started gets a clean
+//! error status; one that fails after has its response cut off, as under mod_cgi.
+
+mod stream;
 
 use crate::modules::{ModuleStore, Provenance};
 use crate::section::{Resolved, SectionConfig};
 use crate::settings::cgi::mounted_path_info;
 use crate::settings::dirs::guest_path_of;
 use crate::stats::{Failure, Load, Place, Statistics, Tally};
-use cgi::{CgiRequest, Disposition};
+use cgi::CgiRequest;
 use runtime_api::error::seconds;
 use runtime_api::{Bytes, LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stream::{Conduit, GuestStdin, GuestStdout, Output, Timing};
 
-/// How much of a guest's output one request keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OutputLimits {
-    /// The most a guest may write to stdout. Output is buffered until the guest exits, so
-    /// without a bound a runaway guest would exhaust the child's memory; a guest that writes
-    /// more fails the request.
-    pub stdout: usize,
-    /// The most of a guest's stderr that is logged; the rest is dropped (and said so), and
-    /// the guest goes on.
-    pub stderr: usize,
-}
-
-impl Default for OutputLimits {
-    fn default() -> Self {
-        Self {
-            stdout: 256 * 1024 * 1024,
-            stderr: 64 * 1024,
-        }
-    }
-}
+/// How much of a guest's stderr one request logs; the rest is dropped (and said so), and the
+/// guest goes on.
+pub const STDERR_LOGGED: usize = 64 * 1024;
 
 /// How severe a log line is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,15 +48,42 @@ pub enum HandlerMode {
     },
 }
 
-/// The Apache side of one request, as the pipeline sees it.
-pub trait Exchange {
+/// The client's side of the body streams: what the guest's stdin reads and its stdout writes
+/// reach. While a guest runs, the pipeline may call it from another thread than the one that
+/// handles the request, one call at a time, and never after the run is over.
+pub trait Wire: Send {
     /// What ends a request whose body could not be read; the request side has answered it.
-    type Abort;
+    type Abort: Send + 'static;
 
+    /// Reads the next bytes of the request body (de-chunked, within the server's limit) into
+    /// `buf`: how many, 0 at its end.
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Self::Abort>;
+
+    /// Sets the response's status and headers. Called once, before any body.
+    fn send_head(&mut self, head: &ResponseHead);
+
+    /// Passes body bytes on towards the client, which may keep them buffered.
+    fn send_body(&mut self, bytes: &[u8]) -> Result<(), ClientGone>;
+
+    /// Sends what is buffered to the client now.
+    fn flush(&mut self) -> Result<(), ClientGone>;
+
+    /// Ends a response that started but cannot be completed: the client sees it cut off, and
+    /// the connection is not reused.
+    fn break_off(&mut self);
+}
+
+/// The client no longer takes the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientGone;
+
+/// The Apache side of one request, as the pipeline sees it.
+pub trait Exchange: Wire {
     fn handler_mode(&self) -> HandlerMode;
 
-    /// The whole request body (de-chunked), bounded by the server's limit.
-    fn read_body(&mut self) -> Result<Vec<u8>, Self::Abort>;
+    /// Gets ready to read the request body: the length it announced (`Content-Length`), if it
+    /// has one and it is not empty.
+    fn start_body(&mut self) -> Result<Option<u64>, Self::Abort>;
 
     /// The request's decoded URL path, which `<Location>` sections match.
     fn path(&self) -> String;
@@ -82,9 +96,10 @@ pub trait Exchange {
     fn pattern_end(&mut self, pattern: &str, subject: &str) -> Option<usize>;
 
     /// The request as CGI describes it, with host paths for its file names, for a body of
-    /// `body_len` bytes on stdin. `path_info` is PATH_INFO when the pipeline chose it (an app
-    /// mounted at a `<Location>`); without it, the server splits the path as for mod_cgi.
-    fn cgi_request(&mut self, body_len: usize, path_info: Option<&str>) -> CgiRequest;
+    /// `content_length` bytes on stdin. `path_info` is PATH_INFO when the pipeline chose it
+    /// (an app mounted at a `<Location>`); without it, the server splits the path as for
+    /// mod_cgi.
+    fn cgi_request(&mut self, content_length: Option<u64>, path_info: Option<&str>) -> CgiRequest;
 
     /// Writes a line to the error log, in the context of this request.
     fn log(&mut self, level: Level, message: &str);
@@ -104,8 +119,9 @@ pub mod notes {
 /// How a request ends.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply<A> {
-    /// Send this response.
-    Respond(Response),
+    /// The response with this status went out through the [`Wire`]: whole, or cut off when
+    /// the guest failed after it started (which the log says).
+    Sent { status: u16 },
     /// Answer the request as if the client had asked for this path (RFC 3875 §6.2.2).
     LocalRedirect(String),
     /// End with this HTTP status; the server sends its error document.
@@ -114,10 +130,10 @@ pub enum Reply<A> {
     Aborted(A),
 }
 
-/// A response the guest gave: with CGI, what its header block says; without, 200 and its
-/// whole output as the body.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Response {
+/// The status and headers of a response the guest gave: with CGI, what its header block says;
+/// without, 200.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseHead {
     pub status: u16,
     /// The reason phrase from a `Status:` field, when the program gave one.
     pub reason: Option<String>,
@@ -125,14 +141,35 @@ pub struct Response {
     pub location: Option<String>,
     /// Every other header, in order; repeated names stay separate.
     pub headers: Vec<(String, String)>,
-    /// The guest's stdout, of which the body is the end.
-    output: Vec<u8>,
-    body_start: usize,
 }
 
-impl Response {
-    pub fn body(&self) -> &[u8] {
-        &self.output[self.body_start..]
+impl ResponseHead {
+    /// 200, and nothing else.
+    pub fn ok() -> Self {
+        Self {
+            status: 200,
+            ..Self::default()
+        }
+    }
+}
+
+impl From<cgi::CgiResponse<'_>> for ResponseHead {
+    fn from(response: cgi::CgiResponse<'_>) -> Self {
+        let cgi::CgiResponse {
+            status,
+            reason,
+            content_type,
+            location,
+            headers,
+            body: _,
+        } = response;
+        Self {
+            status,
+            reason,
+            content_type,
+            location,
+            headers,
+        }
     }
 }
 
@@ -141,7 +178,8 @@ impl Response {
 pub struct Gateway<'a> {
     pub registry: &'a Registry,
     pub modules: &'a ModuleStore,
-    pub limits: OutputLimits,
+    /// How much of a guest's stderr is logged, per request.
+    pub stderr_logged: usize,
     /// Where requests are counted, if anywhere.
     pub stats: Option<&'a Statistics>,
 }
@@ -151,7 +189,7 @@ impl<A> Reply<A> {
     /// body could not be read, which the server answered.
     fn status(&self) -> Option<u16> {
         match self {
-            Reply::Respond(response) => Some(response.status),
+            Reply::Sent { status } => Some(*status),
             // The program asked for another resource of the server instead (a CGI local
             // redirect), as a 3xx asks the client.
             Reply::LocalRedirect(_) => Some(302),
@@ -214,65 +252,15 @@ impl Gateway<'_> {
             Ok(module) => module,
             Err(status) => return Reply::Status(status),
         };
-        let ran = run(
+        run(
             config,
             resolved,
             &mode,
             module.as_ref(),
-            self.limits,
+            self.stderr_logged,
             exchange,
             tally,
-        );
-        let (output, took) = match ran {
-            Ok(ran) => ran,
-            Err(Ended::Status(status)) => return Reply::Status(status),
-            Err(Ended::Aborted(abort)) => return Reply::Aborted(abort),
-        };
-        let timing = config.timing.header(took, resolved.runtime.name());
-        if !config.cgi.enabled() {
-            return Reply::Respond(Response {
-                status: 200,
-                reason: None,
-                content_type: None,
-                location: None,
-                headers: timing.into_iter().collect(),
-                output,
-                body_start: 0,
-            });
-        }
-        match cgi::parse_response(&output) {
-            Ok(Disposition::Respond(response)) => {
-                // The body is what follows the header block: the end of the output.
-                let body_start = output.len() - response.body.len();
-                let cgi::CgiResponse {
-                    status,
-                    reason,
-                    content_type,
-                    location,
-                    mut headers,
-                    body: _,
-                } = response;
-                headers.extend(timing);
-                Reply::Respond(Response {
-                    status,
-                    reason,
-                    content_type,
-                    location,
-                    headers,
-                    output,
-                    body_start,
-                })
-            }
-            Ok(Disposition::LocalRedirect { path }) => Reply::LocalRedirect(path),
-            Err(e) => {
-                exchange.log(
-                    Level::Error,
-                    &format!("mod_wasm: {resolved}: malformed CGI response: {e}"),
-                );
-                tally.failure = Some(Failure::MalformedOutput);
-                Reply::Status(502)
-            }
-        }
+        )
     }
 
     /// The module, loaded into this process on its first use, which is logged; or the status
@@ -340,23 +328,17 @@ impl Gateway<'_> {
     }
 }
 
-/// How a request ends before the guest's output is used.
-enum Ended<A> {
-    Status(u16),
-    Aborted(A),
-}
-
-/// Runs the module in a fresh sandbox and returns what it wrote to stdout, once it exited
-/// successfully, and how long the run took; otherwise how the request ends.
+/// Runs the module in a fresh sandbox, its stdio connected to the request, and delivers what
+/// the run leaves to deliver.
 fn run<E: Exchange>(
     config: &SectionConfig,
     resolved: &Resolved,
     mode: &HandlerMode,
     module: &dyn LoadedModule,
-    limits: OutputLimits,
+    stderr_logged: usize,
     exchange: &mut E,
     tally: &mut Tally,
-) -> Result<(Vec<u8>, Duration), Ended<E::Abort>> {
+) -> Reply<E::Abort> {
     let mut execution = config.execution_config();
     execution.limits = config.limits.resolve(exchange.server_timeout());
     if let HandlerMode::Interpreter { filename, .. } = mode {
@@ -369,18 +351,33 @@ fn run<E: Exchange>(
             execution.args.push(script);
         }
     }
-    let mut stdin = Vec::new();
-    if config.cgi.enabled() {
-        stdin = exchange.read_body().map_err(Ended::Aborted)?;
+    let cgi = config.cgi.enabled();
+    let conduit = Conduit::shared(
+        config.output.delivery(),
+        cgi,
+        Timing {
+            setting: config.timing.clone(),
+            runtime: resolved.runtime.name(),
+            started: Instant::now(),
+            took: None,
+        },
+    );
+    let stdin: Box<dyn std::io::Read + Send> = if cgi {
+        let content_length = match exchange.start_body() {
+            Ok(content_length) => content_length,
+            Err(abort) => return Reply::Aborted(abort),
+        };
         let path_info = mounted_app_path_info(resolved, mode, exchange);
-        let request = exchange.cgi_request(stdin.len(), path_info.as_deref());
+        let request = exchange.cgi_request(content_length, path_info.as_deref());
         config.cgi.add_request(&mut execution, request);
-    }
-    let stdout = OutputBuffer::with_limit(limits.stdout);
-    let stderr = OutputBuffer::dropping_beyond(limits.stderr);
+        Box::new(GuestStdin(conduit.clone()))
+    } else {
+        Box::new(std::io::empty())
+    };
+    let stderr = OutputBuffer::dropping_beyond(stderr_logged);
     let stdio = Stdio {
-        stdin: Box::new(std::io::Cursor::new(stdin)),
-        stdout: Box::new(stdout.clone()),
+        stdin,
+        stdout: Box::new(GuestStdout(conduit.clone())),
         stderr: Box::new(stderr.clone()),
     };
     let started = Instant::now();
@@ -388,7 +385,7 @@ fn run<E: Exchange>(
         outcome,
         refusals,
         refused_growth,
-    } = module.run(&execution, stdio);
+    } = stream::lend(&conduit, exchange, || module.run(&execution, stdio));
     let took = started.elapsed();
     exchange.note(notes::RUN_MICROSECONDS, &took.as_micros().to_string());
     tally.refusals = refusals.len() as u64;
@@ -408,22 +405,101 @@ fn run<E: Exchange>(
             &format!(
                 "mod_wasm: {resolved}: stderr: only the first {} are logged; {} more bytes \
                  were dropped",
-                Bytes(limits.stderr as u64),
+                Bytes(stderr_logged as u64),
                 stderr.dropped()
             ),
         );
     }
+
+    let mut conduit = stream::lock(&conduit);
+    conduit.timing.took = Some(took);
+    if conduit.client_gone {
+        let outcome = match &outcome {
+            Ok(exit) if exit.is_success() => "it exited successfully".to_owned(),
+            Ok(exit) => format!("it exited with code {}", exit.0),
+            Err(e) => e.to_string(),
+        };
+        exchange.log(
+            Level::Info,
+            &format!(
+                "mod_wasm: {resolved}: the client went away after {} of the response; {outcome}",
+                Bytes(conduit.sent())
+            ),
+        );
+        return Reply::Sent {
+            status: conduit.status().unwrap_or(200),
+        };
+    }
+    let verdict = judge(resolved, outcome, refused_growth, &conduit, exchange, tally);
+    if let Err(status) = verdict {
+        if conduit.started() {
+            exchange.break_off();
+            exchange.log(
+                Level::Error,
+                &format!(
+                    "mod_wasm: {resolved}: the response was cut off after {} of its body",
+                    Bytes(conduit.sent())
+                ),
+            );
+            return Reply::Sent {
+                status: conduit.status().unwrap_or(200),
+            };
+        }
+        if let Some(abort) = conduit.abort.take() {
+            return Reply::Aborted(abort);
+        }
+        return Reply::Status(status);
+    }
+    match std::mem::replace(&mut conduit.output, Output::Head(Vec::new())) {
+        Output::Head(head) => {
+            let malformed = match cgi::parse_response(&head) {
+                Err(malformed) => malformed,
+                // An incomplete block that parses is one the guest never finished.
+                Ok(_) => cgi::MalformedResponse::UnterminatedHeaders,
+            };
+            malformed_output(resolved, &malformed, exchange, tally)
+        }
+        Output::Malformed(malformed) => malformed_output(resolved, &malformed, exchange, tally),
+        Output::Redirect(path) => Reply::LocalRedirect(path),
+        body @ Output::Body { status, .. } => {
+            conduit.output = body;
+            conduit.send(exchange, &[]);
+            Reply::Sent { status }
+        }
+    }
+}
+
+/// Whether the run succeeded; otherwise the status that answers it, once the cause is logged
+/// and counted.
+fn judge<E: Exchange>(
+    resolved: &Resolved,
+    outcome: Result<runtime_api::ExitCode, RunError>,
+    refused_growth: Option<runtime_api::RefusedGrowth>,
+    conduit: &Conduit<E::Abort>,
+    exchange: &mut E,
+    tally: &mut Tally,
+) -> Result<(), u16> {
+    if conduit.abort.is_some() {
+        exchange.log(
+            Level::Info,
+            &format!("mod_wasm: {resolved}: the request body could not be read"),
+        );
+        return Err(400);
+    }
     // A guest cut off by the limit usually fails afterwards; the limit is the cause to log.
-    if stdout.truncated() {
+    if conduit.over_limit {
+        let limit = conduit
+            .limit()
+            .map_or(String::new(), |l| Bytes(l).to_string());
         exchange.log(
             Level::Error,
             &format!(
-                "mod_wasm: {resolved}: the guest wrote more than {} to stdout",
-                Bytes(limits.stdout as u64)
+                "mod_wasm: {resolved}: the guest wrote more than {limit} to stdout \
+                 (WasmOutputLimit)"
             ),
         );
         tally.failure = Some(Failure::OutputLimit);
-        return Err(Ended::Status(500));
+        return Err(500);
     }
     // A guest that fails after its memory limit refused to grow usually fails because of it.
     let memory_cause = refused_growth.map_or(String::new(), |growth| {
@@ -444,7 +520,7 @@ fn run<E: Exchange>(
                     &format!("mod_wasm: {resolved}: WasmMemoryLimit {growth}"),
                 );
             }
-            Ok((stdout.take(), took))
+            Ok(())
         }
         Ok(exit) => {
             exchange.log(
@@ -455,7 +531,7 @@ fn run<E: Exchange>(
                 ),
             );
             failed(tally, Failure::Exit);
-            Err(Ended::Status(500))
+            Err(500)
         }
         Err(RunError::TimedOut { limit, .. }) => {
             exchange.log(
@@ -466,7 +542,7 @@ fn run<E: Exchange>(
                 ),
             );
             tally.failure = Some(Failure::TimedOut);
-            Err(Ended::Status(504))
+            Err(504)
         }
         // What the server does, not what the guest did: a warning, and the client may retry.
         Err(RunError::Stopped { .. }) => {
@@ -477,7 +553,7 @@ fn run<E: Exchange>(
                 ),
             );
             tally.failure = Some(Failure::Stopped);
-            Err(Ended::Status(503))
+            Err(503)
         }
         Err(e) => {
             exchange.log(
@@ -485,9 +561,24 @@ fn run<E: Exchange>(
                 &format!("mod_wasm: {resolved}: {e}{memory_cause}"),
             );
             failed(tally, Failure::Trap);
-            Err(Ended::Status(500))
+            Err(500)
         }
     }
+}
+
+/// A run whose output is not a CGI response: 502, logged and counted.
+fn malformed_output<A>(
+    resolved: &Resolved,
+    malformed: &cgi::MalformedResponse,
+    exchange: &mut impl Exchange,
+    tally: &mut Tally,
+) -> Reply<A> {
+    exchange.log(
+        Level::Error,
+        &format!("mod_wasm: {resolved}: malformed CGI response: {malformed}"),
+    );
+    tally.failure = Some(Failure::MalformedOutput);
+    Reply::Status(502)
 }
 
 /// PATH_INFO of an app that answers its whole `<Location>` (`SetHandler`), when its module is

@@ -1,5 +1,6 @@
 //! The pipeline against fake runtimes and a fake request side: every way a request can end.
 
+use super::stream::HOLD_BACK;
 use super::*;
 use crate::directive::testing::{apply, apply_module, TestSite};
 use crate::directive::Site;
@@ -13,24 +14,46 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The request side of one test request.
 struct FakeExchange {
     mode: HandlerMode,
-    body: Result<Vec<u8>, &'static str>,
+    /// The request body, and what reading past it meets.
+    body: Vec<u8>,
+    body_read: usize,
+    body_error: Option<&'static str>,
+    /// What getting ready to read the body meets.
+    start_error: Option<&'static str>,
+    body_starts: usize,
     request: CgiRequest,
-    body_reads: usize,
+    /// What reached the client; the guest can look while it runs.
+    client: Arc<std::sync::Mutex<Client>>,
     log: Vec<(Level, String)>,
     notes: Vec<(&'static str, String)>,
+}
+
+/// What a fake client received.
+#[derive(Default)]
+struct Client {
+    head: Option<ResponseHead>,
+    body: Vec<u8>,
+    flushes: usize,
+    broken: bool,
+    /// Whether it hangs up instead of taking body bytes.
+    gone: bool,
 }
 
 impl FakeExchange {
     fn new() -> Self {
         Self {
             mode: HandlerMode::Section,
-            body: Ok(Vec::new()),
+            body: Vec::new(),
+            body_read: 0,
+            body_error: None,
+            start_error: None,
+            body_starts: 0,
             request: CgiRequest {
                 method: "GET".into(),
                 path: "/app".into(),
                 ..Default::default()
             },
-            body_reads: 0,
+            client: Arc::default(),
             log: Vec::new(),
             notes: Vec::new(),
         }
@@ -47,18 +70,66 @@ impl FakeExchange {
             .filter(|(_, line)| !line.contains("into this process"))
             .collect()
     }
+
+    /// The response the client got: its head and body.
+    fn response(&self) -> (ResponseHead, Vec<u8>) {
+        let client = self.client.lock().unwrap();
+        let head = client.head.clone().expect("a response was sent");
+        (head, client.body.clone())
+    }
+}
+
+impl Wire for FakeExchange {
+    type Abort = &'static str;
+
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Self::Abort> {
+        let rest = &self.body[self.body_read..];
+        if rest.is_empty() {
+            return self.body_error.map_or(Ok(0), Err);
+        }
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.body_read += n;
+        Ok(n)
+    }
+
+    fn send_head(&mut self, head: &ResponseHead) {
+        let mut client = self.client.lock().unwrap();
+        assert!(client.head.is_none(), "one head per response");
+        client.head = Some(head.clone());
+    }
+
+    fn send_body(&mut self, bytes: &[u8]) -> Result<(), ClientGone> {
+        let mut client = self.client.lock().unwrap();
+        assert!(client.head.is_some(), "the head goes first");
+        if client.gone {
+            return Err(ClientGone);
+        }
+        client.body.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ClientGone> {
+        self.client.lock().unwrap().flushes += 1;
+        Ok(())
+    }
+
+    fn break_off(&mut self) {
+        self.client.lock().unwrap().broken = true;
+    }
 }
 
 impl Exchange for FakeExchange {
-    type Abort = &'static str;
-
     fn handler_mode(&self) -> HandlerMode {
         self.mode.clone()
     }
 
-    fn read_body(&mut self) -> Result<Vec<u8>, Self::Abort> {
-        self.body_reads += 1;
-        self.body.clone()
+    fn start_body(&mut self) -> Result<Option<u64>, Self::Abort> {
+        self.body_starts += 1;
+        match self.start_error {
+            Some(error) => Err(error),
+            None => Ok((!self.body.is_empty()).then_some(self.body.len() as u64)),
+        }
     }
 
     fn path(&self) -> String {
@@ -78,9 +149,9 @@ impl Exchange for FakeExchange {
     }
 
     /// The server's split (`request.path_info`) unless the pipeline chose one.
-    fn cgi_request(&mut self, body_len: usize, path_info: Option<&str>) -> CgiRequest {
+    fn cgi_request(&mut self, content_length: Option<u64>, path_info: Option<&str>) -> CgiRequest {
         let mut request = CgiRequest {
-            content_length: (body_len > 0).then_some(body_len as u64),
+            content_length,
             ..self.request.clone()
         };
         if let Some(path_info) = path_info {
@@ -105,7 +176,7 @@ struct Location {
     site: TestSite,
     config: SectionConfig,
     modules: ModuleStore,
-    limits: OutputLimits,
+    stderr_logged: usize,
     stats: Option<Statistics>,
 }
 
@@ -127,7 +198,7 @@ impl Location {
             site,
             config,
             modules: ModuleStore::new(),
-            limits: OutputLimits::default(),
+            stderr_logged: STDERR_LOGGED,
             stats: None,
         }
     }
@@ -153,7 +224,7 @@ impl Location {
         let gateway = Gateway {
             registry: self.site.registry(),
             modules: &self.modules,
-            limits: self.limits,
+            stderr_logged: self.stderr_logged,
             stats: self.stats.as_ref(),
         };
         gateway.serve(&self.config, exchange)
@@ -187,22 +258,29 @@ fn counting_runtime() -> (FakeRuntime, Arc<AtomicUsize>) {
     (runtime, runs)
 }
 
-fn respond(reply: Reply<&'static str>) -> Response {
-    match reply {
-        Reply::Respond(response) => response,
-        other => panic!("expected a response, got {other:?}"),
-    }
+/// The response the client got for a request answered with `reply`.
+fn respond(reply: Reply<&'static str>, exchange: &FakeExchange) -> (ResponseHead, Vec<u8>) {
+    let (head, body) = exchange.response();
+    assert_eq!(
+        reply,
+        Reply::Sent {
+            status: head.status
+        }
+    );
+    assert!(!exchange.client.lock().unwrap().broken);
+    (head, body)
 }
 
 #[test]
 fn without_cgi_stdout_is_the_body_and_the_request_is_not_read() {
     let location = Location::new(writing(b"Status: 404\n\nnot parsed"), &[]);
     let mut exchange = FakeExchange::new();
-    let response = respond(location.serve(&mut exchange));
-    assert_eq!(response.status, 200);
-    assert_eq!(response.content_type, None);
-    assert_eq!(response.body(), b"Status: 404\n\nnot parsed");
-    assert_eq!(exchange.body_reads, 0);
+    let reply = location.serve(&mut exchange);
+    let (head, body) = respond(reply, &exchange);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.content_type, None);
+    assert_eq!(body, b"Status: 404\n\nnot parsed");
+    assert_eq!(exchange.body_starts, 0);
     assert!(exchange.run_log().is_empty(), "{:?}", exchange.log);
 }
 
@@ -211,14 +289,12 @@ fn a_cgi_response_becomes_the_reply() {
     let location = Location::cgi(writing(
         b"Status: 201 Made\r\nContent-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\n\n\0body",
     ));
-    let response = respond(location.serve(&mut FakeExchange::new()));
-    assert_eq!(
-        (response.status, response.reason.as_deref()),
-        (201, Some("Made"))
-    );
-    assert_eq!(response.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(response.headers.len(), 2);
-    assert_eq!(response.body(), b"\0body");
+    let mut exchange = FakeExchange::new();
+    let (head, body) = respond(location.serve(&mut exchange), &exchange);
+    assert_eq!((head.status, head.reason.as_deref()), (201, Some("Made")));
+    assert_eq!(head.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(head.headers.len(), 2);
+    assert_eq!(body, b"\0body");
 }
 
 #[test]
@@ -264,8 +340,8 @@ fn the_request_is_stdin_and_variables_that_wasm_env_overrides() {
         ],
     );
     let mut exchange = FakeExchange::new();
-    exchange.body = Ok(b"a=1&b=2".to_vec());
-    respond(location.serve(&mut exchange));
+    exchange.body = b"a=1&b=2".to_vec();
+    respond(location.serve(&mut exchange), &exchange);
     let (config, stdin) = seen.lock().unwrap().take().unwrap();
     assert_eq!(stdin, b"a=1&b=2");
     assert_eq!(config.args, ["app.wasm", "--flag"]);
@@ -286,7 +362,7 @@ fn a_body_that_cannot_be_read_ends_the_request_before_the_guest_runs() {
     let (runtime, runs) = counting_runtime();
     let location = Location::cgi(runtime);
     let mut exchange = FakeExchange::new();
-    exchange.body = Err("413 already sent");
+    exchange.start_error = Some("413 already sent");
     assert_eq!(
         location.serve(&mut exchange),
         Reply::Aborted("413 already sent")
@@ -330,10 +406,10 @@ fn a_non_zero_exit_is_a_500_and_zero_is_success() {
         Reply::Status(500)
     );
     assert!(exchange.logged("the guest exited with code 3").is_some());
-    assert!(matches!(
+    assert_eq!(
         Location::new(exits(0), &[]).serve(&mut FakeExchange::new()),
-        Reply::Respond(_)
-    ));
+        Reply::Sent { status: 200 }
+    );
 }
 
 #[test]
@@ -346,9 +422,10 @@ fn stderr_is_logged_line_by_line_up_to_its_limit() {
         Ok(ExitCode::SUCCESS).into()
     });
     let mut location = Location::new(runtime, &[]);
-    location.limits.stderr = 32;
+    location.stderr_logged = 32;
     let mut exchange = FakeExchange::new();
-    assert_eq!(respond(location.serve(&mut exchange)).body(), b"done");
+    let reply = location.serve(&mut exchange);
+    assert_eq!(respond(reply, &exchange).1, b"done");
     let context = location.context();
     let log = exchange.run_log();
     let lines: Vec<&str> = log.iter().map(|(_, l)| l.as_str()).collect();
@@ -368,7 +445,7 @@ fn stderr_is_logged_line_by_line_up_to_its_limit() {
 }
 
 #[test]
-fn a_guest_over_the_stdout_limit_is_a_500() {
+fn a_buffered_guest_over_the_output_limit_is_a_500() {
     let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
         // The guest sees the limit as a failed write, and may then fail itself.
         match stdio.stdout.write_all(&[b'x'; 3 << 20]) {
@@ -376,15 +453,21 @@ fn a_guest_over_the_stdout_limit_is_a_500() {
             Err(_) => Ok(ExitCode(1)).into(),
         }
     });
-    let mut location = Location::new(runtime, &[]);
-    location.limits.stdout = 2 << 20;
+    let location = Location::new(
+        runtime,
+        &[
+            ("WasmBufferResponse", &["On"]),
+            ("WasmOutputLimit", &["2M"]),
+        ],
+    );
     let mut exchange = FakeExchange::new();
     assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    assert!(exchange.client.lock().unwrap().head.is_none());
     let (_, line) = exchange.logged("to stdout").unwrap();
     assert_eq!(
         *line,
         format!(
-            "{}: the guest wrote more than 2 MiB to stdout",
+            "{}: the guest wrote more than 2 MiB to stdout (WasmOutputLimit)",
             location.context()
         )
     );
@@ -416,7 +499,7 @@ fn a_missing_script_is_a_404_and_the_module_does_not_run() {
         filename: "/var/www/index.php".into(),
         is_file: true,
     };
-    respond(location.serve(&mut exchange));
+    respond(location.serve(&mut exchange), &exchange);
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
@@ -432,7 +515,7 @@ fn an_interpreter_is_handed_its_script_as_the_guest_sees_it() {
             filename,
             is_file: true,
         };
-        respond(location.serve(&mut exchange));
+        respond(location.serve(&mut exchange), &exchange);
         let config = seen.lock().unwrap().take().unwrap();
         config.args
     };
@@ -456,7 +539,7 @@ fn a_handler_without_a_module_is_a_500() {
     let gateway = Gateway {
         registry: &registry,
         modules: &modules,
-        limits: OutputLimits::default(),
+        stderr_logged: STDERR_LOGGED,
         stats: None,
     };
     let mut exchange = FakeExchange::new();
@@ -488,7 +571,8 @@ fn grants_the_runtime_cannot_honour_are_refused_per_request_too() {
     let sockets = Capabilities::none().with_outbound_sockets(Abi::new("sockets"));
     let networked = writing(b"").with_capabilities(sockets);
     let location = Location::new(networked, &[("WasmAllowConnect", &["db:3306"])]);
-    respond(location.serve(&mut FakeExchange::new()));
+    let mut exchange = FakeExchange::new();
+    respond(location.serve(&mut exchange), &exchange);
 }
 
 #[test]
@@ -497,7 +581,9 @@ fn a_module_is_loaded_once_per_process_and_its_first_use_logged() {
     let location = Location::new(runtime.clone(), &[]);
     let mut exchange = FakeExchange::new();
     for _ in 0..3 {
-        assert_eq!(respond(location.serve(&mut exchange)).body(), b"ok");
+        let reply = location.serve(&mut exchange);
+        assert_eq!(respond(reply, &exchange).1, b"ok");
+        exchange.client = Arc::default();
     }
     // Nothing compiled it before the first request: the check could not foresee it.
     assert_eq!(runtime.compiles(), 1);
@@ -528,7 +614,7 @@ fn a_module_the_check_compiled_is_only_loaded() {
         .compile(&resolved.key(), resolved.runtime)
         .unwrap();
     let mut exchange = FakeExchange::new();
-    respond(location.serve(&mut exchange));
+    respond(location.serve(&mut exchange), &exchange);
     assert_eq!(runtime.compiles(), 1);
     assert_eq!(
         exchange.log,
@@ -587,7 +673,7 @@ fn script_name_and_path_info(
     exchange.mode = mode;
     exchange.request.path = path.into();
     exchange.request.path_info = server_path_info.into();
-    respond(location.serve(&mut exchange));
+    respond(location.serve(&mut exchange), &exchange);
     let config = seen.lock().unwrap().take().unwrap();
     let var = |name: &str| {
         let value = config
@@ -644,15 +730,19 @@ fn interpreters_and_modules_configured_elsewhere_keep_the_servers_split() {
 
 #[test]
 fn server_timing_says_how_long_the_guest_ran_when_asked() {
+    let served = |location: Location| {
+        let mut exchange = FakeExchange::new();
+        respond(location.serve(&mut exchange), &exchange).0
+    };
     let plain = Location::cgi(writing(b"Content-Type: text/plain\n\nhi"));
-    let response = respond(plain.serve(&mut FakeExchange::new()));
+    let response = served(plain);
     assert!(response.headers.is_empty(), "{:?}", response.headers);
 
     let timed = Location::new(
         writing(b"Content-Type: text/plain\nX-A: 1\n\nhi"),
         &[("WasmEnableCGI", &["On"]), ("WasmServerTiming", &["On"])],
     );
-    let response = respond(timed.serve(&mut FakeExchange::new()));
+    let response = served(timed);
     let (name, value) = &response.headers[1];
     assert_eq!(name, "Server-Timing");
     assert!(
@@ -660,7 +750,7 @@ fn server_timing_says_how_long_the_guest_ran_when_asked() {
         "{value}"
     );
     let without_cgi = Location::new(writing(b"raw"), &[("WasmServerTiming", &["On"])]);
-    let response = respond(without_cgi.serve(&mut FakeExchange::new()));
+    let response = served(without_cgi);
     assert_eq!(response.headers[0].0, "Server-Timing");
 }
 
@@ -672,14 +762,16 @@ fn every_run_is_limited_by_the_sections_limits_or_the_servers_timeout() {
         record.lock().unwrap().push(config.limits);
         Ok(ExitCode::SUCCESS).into()
     });
-    respond(Location::new(runtime.clone(), &[]).serve(&mut FakeExchange::new()));
-    respond(
+    for location in [
+        Location::new(runtime.clone(), &[]),
         Location::new(
             runtime,
             &[("WasmTimeout", &["2"]), ("WasmMemoryLimit", &["16M"])],
-        )
-        .serve(&mut FakeExchange::new()),
-    );
+        ),
+    ] {
+        let mut exchange = FakeExchange::new();
+        respond(location.serve(&mut exchange), &exchange);
+    }
     let seen = seen.lock().unwrap();
     assert_eq!(
         seen[0],
@@ -774,7 +866,7 @@ fn a_failure_after_a_refused_growth_names_the_memory_limit() {
     };
     let location = Location::new(FakeRuntime::new("fake").with_guest(copes), &[]);
     let mut exchange = FakeExchange::new();
-    respond(location.serve(&mut exchange));
+    respond(location.serve(&mut exchange), &exchange);
     let (level, _) = exchange.logged("refused to grow").unwrap();
     assert_eq!(*level, Level::Warning);
 }
@@ -823,10 +915,10 @@ fn requests_are_counted_with_how_they_ended() {
         Ok(ExitCode::SUCCESS).into()
     }))
     .counted();
-    assert!(matches!(
+    assert_eq!(
         ok.serve(&mut FakeExchange::new()),
-        Reply::Respond(_)
-    ));
+        Reply::Sent { status: 404 }
+    );
     let figures = ok.figures();
     assert_eq!(figures.responses["4xx"], 1);
     assert_eq!(figures.failures.values().sum::<u64>(), 0);
@@ -839,4 +931,210 @@ fn requests_are_counted_with_how_they_ended() {
     let interpreter = Location::new(FakeRuntime::new("fake"), &[]).counted();
     assert_eq!(interpreter.serve(&mut refused), Reply::Status(404));
     assert_eq!(interpreter.figures().failures["not_found"], 1);
+}
+
+/// A CGI guest that runs `guest` with what its client got so far in view.
+fn streaming(
+    guest: impl Fn(&mut Stdio) -> Result<ExitCode, RunError> + Send + Sync + 'static,
+) -> FakeRuntime {
+    FakeRuntime::new("fake").with_guest(move |_, mut stdio| guest(&mut stdio).into())
+}
+
+const HEAD: &[u8] = b"Content-Type: text/plain\n\n";
+
+#[test]
+fn a_streamed_body_reaches_the_client_while_the_guest_runs() {
+    let mut exchange = FakeExchange::new();
+    let client = exchange.client.clone();
+    let location = Location::cgi(streaming(move |stdio| {
+        stdio.stdout.write_all(HEAD).unwrap();
+        stdio.stdout.write_all(b"small").unwrap();
+        // Small writes are held back, so that an early failure is still a clean error.
+        assert!(client.lock().unwrap().head.is_none());
+        stdio.stdout.write_all(&[b'x'; HOLD_BACK]).unwrap();
+        let sent = client.lock().unwrap().body.len();
+        assert_eq!(sent, 5 + HOLD_BACK, "sent once enough waits");
+        stdio.stdout.write_all(b"end").unwrap();
+        Ok(ExitCode::SUCCESS)
+    }));
+    let reply = location.serve(&mut exchange);
+    let (head, body) = respond(reply, &exchange);
+    assert_eq!(head.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(body.len(), 5 + HOLD_BACK + 3);
+    assert!(body.ends_with(b"xend"));
+}
+
+#[test]
+fn what_an_idle_guest_wrote_is_flushed_to_the_client() {
+    let mut exchange = FakeExchange::new();
+    let client = exchange.client.clone();
+    let location = Location::cgi(streaming(move |stdio| {
+        stdio.stdout.write_all(HEAD).unwrap();
+        stdio.stdout.write_all(b"first").unwrap();
+        let waited = Instant::now();
+        while client.lock().unwrap().flushes == 0 {
+            assert!(waited.elapsed() < Duration::from_secs(5), "never flushed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(waited.elapsed() >= stream::IDLE);
+        assert_eq!(client.lock().unwrap().body, b"first");
+        stdio.stdout.write_all(b", last").unwrap();
+        Ok(ExitCode::SUCCESS)
+    }));
+    let reply = location.serve(&mut exchange);
+    assert_eq!(respond(reply, &exchange).1, b"first, last");
+}
+
+#[test]
+fn a_guest_that_waits_for_the_request_body_has_its_output_sent_first() {
+    let mut exchange = FakeExchange::new();
+    exchange.body = b"posted".to_vec();
+    let client = exchange.client.clone();
+    let location = Location::cgi(streaming(move |stdio| {
+        stdio.stdout.write_all(HEAD).unwrap();
+        stdio.stdout.write_all(b"reading: ").unwrap();
+        let mut body = Vec::new();
+        stdio.stdin.read_to_end(&mut body).unwrap();
+        assert_eq!(client.lock().unwrap().body, b"reading: ");
+        stdio.stdout.write_all(&body).unwrap();
+        Ok(ExitCode::SUCCESS)
+    }));
+    let reply = location.serve(&mut exchange);
+    assert_eq!(respond(reply, &exchange).1, b"reading: posted");
+}
+
+#[test]
+fn a_guest_that_fails_after_its_response_started_has_it_cut_off() {
+    let location = Location::cgi(streaming(|stdio| {
+        stdio.stdout.write_all(HEAD).unwrap();
+        stdio.stdout.write_all(&[b'x'; 2 * HOLD_BACK]).unwrap();
+        Err(RunError::trap("fake", "unreachable", []))
+    }));
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Sent { status: 200 });
+    let client = exchange.client.lock().unwrap();
+    assert!(client.broken);
+    assert_eq!(client.body.len(), 2 * HOLD_BACK);
+    assert!(exchange.logged("the guest trapped").is_some());
+    let (level, line) = exchange.logged("cut off").unwrap();
+    assert_eq!(*level, Level::Error);
+    assert_eq!(
+        *line,
+        format!(
+            "{}: the response was cut off after 32 KiB of its body",
+            location.context()
+        )
+    );
+}
+
+#[test]
+fn a_guest_that_fails_before_its_response_started_gets_a_clean_500() {
+    let location = Location::cgi(streaming(|stdio| {
+        stdio.stdout.write_all(HEAD).unwrap();
+        stdio.stdout.write_all(b"partial").unwrap();
+        Err(RunError::trap("fake", "unreachable", []))
+    }));
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    let client = exchange.client.lock().unwrap();
+    assert!(client.head.is_none() && !client.broken);
+}
+
+#[test]
+fn a_buffered_response_goes_out_only_once_the_guest_succeeded() {
+    let output_while_running = |buffered: &'static str| {
+        let mut exchange = FakeExchange::new();
+        let client = exchange.client.clone();
+        let location = Location::new(
+            streaming(move |stdio| {
+                stdio.stdout.write_all(HEAD).unwrap();
+                stdio.stdout.write_all(&[b'x'; 4 * HOLD_BACK]).unwrap();
+                std::thread::sleep(stream::IDLE * 3);
+                let sent = client.lock().unwrap().body.len();
+                stdio
+                    .stdout
+                    .write_all(format!("{sent}").as_bytes())
+                    .unwrap();
+                Ok(ExitCode::SUCCESS)
+            }),
+            &[
+                ("WasmEnableCGI", &["On"]),
+                ("WasmBufferResponse", &[buffered]),
+            ],
+        );
+        let reply = location.serve(&mut exchange);
+        let body = respond(reply, &exchange).1;
+        String::from_utf8_lossy(&body[4 * HOLD_BACK..]).into_owned()
+    };
+    assert_eq!(output_while_running("On"), "0");
+    assert_eq!(output_while_running("Off"), (4 * HOLD_BACK).to_string());
+}
+
+#[test]
+fn a_streamed_guest_over_the_output_limit_has_its_response_cut_off() {
+    let location = Location::new(
+        streaming(|stdio| match stdio.stdout.write_all(&[b'x'; 3 << 20]) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(_) => Ok(ExitCode(1)),
+        }),
+        &[("WasmOutputLimit", &["2M"])],
+    );
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Sent { status: 200 });
+    let client = exchange.client.lock().unwrap();
+    assert!(client.broken);
+    assert_eq!(client.body.len(), 2 << 20);
+    assert!(exchange.logged("more than 2 MiB to stdout").is_some());
+}
+
+#[test]
+fn a_body_that_fails_while_the_guest_reads_it_ends_the_request_as_the_server_answered() {
+    let mut exchange = FakeExchange::new();
+    exchange.body = b"part".to_vec();
+    exchange.body_error = Some("413 already sent");
+    let location = Location::cgi(streaming(|stdio| {
+        let mut body = Vec::new();
+        let read = stdio.stdin.read_to_end(&mut body);
+        assert!(read.is_err());
+        assert_eq!(body, b"part");
+        stdio.stdout.write_all(HEAD).unwrap();
+        Ok(ExitCode(1))
+    }));
+    assert_eq!(
+        location.serve(&mut exchange),
+        Reply::Aborted("413 already sent")
+    );
+    assert!(exchange.client.lock().unwrap().head.is_none());
+}
+
+#[test]
+fn a_client_that_went_away_ends_the_guests_writes_and_is_no_error() {
+    let mut exchange = FakeExchange::new();
+    exchange.client.lock().unwrap().gone = true;
+    let location = Location::cgi(streaming(|stdio| {
+        stdio.stdout.write_all(HEAD).unwrap();
+        stdio.stdout.write_all(&[b'x'; HOLD_BACK]).unwrap();
+        let refused = stdio.stdout.write_all(b"more").unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::BrokenPipe);
+        Ok(ExitCode(1))
+    }));
+    assert_eq!(location.serve(&mut exchange), Reply::Sent { status: 200 });
+    let (level, line) = exchange.logged("went away").unwrap();
+    assert_eq!(*level, Level::Info);
+    assert!(
+        line.ends_with("the client went away after 0 bytes of the response; it exited with code 1"),
+        "{line}"
+    );
+    assert!(exchange
+        .logged("exited with code 1")
+        .iter()
+        .all(|(l, _)| *l == Level::Info));
+}
+
+#[test]
+fn a_guest_that_never_finishes_its_header_block_gets_a_502() {
+    let location = Location::cgi(writing(b"Content-Type: text/plain\n"));
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(502));
+    assert!(exchange.logged("does not end with a blank line").is_some());
 }

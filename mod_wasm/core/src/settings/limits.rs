@@ -79,12 +79,20 @@ fn parse_duration(word: &str) -> Result<Duration, String> {
 
 /// `268435456`, `256M`, `256MiB`, `1G`, `512K`: a size in bytes, or in binary units.
 fn parse_size(word: &str) -> Result<MemorySize, String> {
-    let invalid = || {
-        format!(
+    match parse_bytes(word) {
+        Some(bytes) if (MemorySize::PAGE..=MemorySize::MAX.bytes()).contains(&bytes) => {
+            Ok(MemorySize::from_bytes(bytes))
+        }
+        _ => Err(format!(
             "'{word}' is not a memory size: give bytes, or a number with K, M or G (256M), of \
              at least one 64 KiB page and at most 4G"
-        )
-    };
+        )),
+    }
+}
+
+/// A number of bytes, bare or with a binary unit (`512K`, `256M`, `256MiB`, `1G`, `2g`);
+/// `None` when `word` is not one or it does not fit in 64 bits.
+pub(crate) fn parse_bytes(word: &str) -> Option<u64> {
     let lower = word.to_ascii_lowercase();
     let without_ib = lower
         .strip_suffix("ib")
@@ -96,14 +104,8 @@ fn parse_size(word: &str) -> Result<MemorySize, String> {
         Some((at, 'g')) => (&without_ib[..at], 30),
         _ => (without_ib, 0),
     };
-    let count: u64 = number.trim().parse().map_err(|_| invalid())?;
-    let bytes = count.checked_shl(shift).filter(|b| b >> shift == count);
-    match bytes {
-        Some(bytes) if (MemorySize::PAGE..=MemorySize::MAX.bytes()).contains(&bytes) => {
-            Ok(MemorySize::from_bytes(bytes))
-        }
-        _ => Err(invalid()),
-    }
+    let count: u64 = number.trim().parse().ok()?;
+    count.checked_shl(shift).filter(|b| b >> shift == count)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod cgi;
 pub mod connect;
 pub mod dirs;
 pub mod limits;
+pub mod output;
 pub mod program;
 pub mod timing;
 
