@@ -9,9 +9,9 @@
 //! What the guest writes to stdout is a CGI header block and then the body (without CGI, all of
 //! it is body). Streamed, body bytes are held back until [`HOLD_BACK`] of them wait, until the
 //! guest waits for the request body, or until it has written nothing for [`IDLE`]; then the head
-//! and what waits go to the client. So a guest that fails soon after its header block still gets
-//! a clean error status, small writes go out together, and a guest that pauses has what it wrote
-//! so far delivered. Buffered, nothing goes out while the guest runs. The pipeline decides what
+//! and what waits go to the client. So a guest that fails before its first body bytes, or soon
+//! after them, still gets a clean error status, small writes go out together, and a guest that
+//! pauses has what it wrote so far delivered. Buffered, nothing goes out while the guest runs. The pipeline decides what
 //! becomes of what was not sent once the run is over.
 
 use super::{ClientGone, ResponseHead, Wire};
@@ -192,9 +192,15 @@ impl<A: Send + 'static> Conduit<A> {
         self.dirty = true;
     }
 
-    /// Sends what waits and flushes it to the client, when streamed.
+    /// Sends what waits and flushes it to the client, when streamed. A head waits for body
+    /// bytes to go with it: a guest that fails between its header block and its body (a
+    /// traceback, a failed query) still gets a clean error status.
     fn flush(&mut self) {
         if self.delivery.mode != DeliveryMode::Streamed || !self.dirty {
+            return;
+        }
+        if matches!(&self.output, Output::Body { head: Some(_), pending, .. } if pending.is_empty())
+        {
             return;
         }
         self.with_wire(|conduit, wire| {
@@ -266,8 +272,7 @@ impl<A: Send + 'static> Conduit<A> {
                             sent: 0,
                         },
                     };
-                    // A complete head is worth sending to a client that waits.
-                    self.dirty = matches!(self.output, Output::Body { .. });
+                    self.dirty = self.pending_len() > 0;
                 }
                 if streamed && self.pending_len() >= HOLD_BACK {
                     self.with_wire(|conduit, wire| conduit.send(wire, &[]));

@@ -1028,6 +1028,18 @@ fn a_guest_that_fails_after_its_response_started_has_it_cut_off() {
 }
 
 #[test]
+fn a_header_block_waits_for_its_body_so_a_failure_before_the_body_is_a_clean_500() {
+    let location = Location::cgi(streaming(|stdio| {
+        stdio.stdout.write_all(HEAD).unwrap();
+        std::thread::sleep(stream::IDLE * 3);
+        Err(RunError::trap("fake", "division by zero", []))
+    }));
+    let mut exchange = FakeExchange::new();
+    assert_eq!(location.serve(&mut exchange), Reply::Status(500));
+    assert!(exchange.client.lock().unwrap().head.is_none());
+}
+
+#[test]
 fn a_guest_that_fails_before_its_response_started_gets_a_clean_500() {
     let location = Location::cgi(streaming(|stdio| {
         stdio.stdout.write_all(HEAD).unwrap();
