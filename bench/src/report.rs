@@ -3,7 +3,9 @@
 use crate::in_process::{self, RuntimeFigures};
 use crate::machine::Machine;
 use crate::stats::Summary;
-use crate::through_apache::{self, Handler, LoadFigures, Workload, ECHO_BYTES, HELLO_BODY};
+use crate::through_apache::{
+    self, Handler, LoadFigures, Workload, ECHO_BYTES, HELLO_BODY, LARGE_BYTES,
+};
 use crate::Plan;
 use std::fmt::Write as _;
 
@@ -215,9 +217,44 @@ impl Report<'_> {
         );
         let _ = writeln!(
             md,
+            "### large response: GET of {} MiB, streamed by the guest as it generates it\n\n\
+             The probe guest writes a pattern in 64 KiB pieces (without CGI); the static file \
+             handler sends a file of the same size. Each handler has a server of its own, and \
+             the peak resident memory (VmHWM) is its child's after all of these requests.\n\n\
+             | Handler | Clients | MB/s | p50 | p99 | Child's peak RSS |\n\
+             |---|---:|---:|---:|---:|---:|",
+            LARGE_BYTES >> 20
+        );
+        for figures in results
+            .loads
+            .iter()
+            .filter(|f| f.workload == Workload::Large)
+        {
+            let peak = results
+                .large_memory
+                .iter()
+                .find(|m| m.handler == figures.handler)
+                .map_or(0.0, |m| m.peak_rss_kib as f64 / 1024.0);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {peak:.1} MiB |",
+                figures.handler.label(),
+                figures.clients,
+                summary(
+                    figures.requests_per_second.scaled(LARGE_BYTES as f64 / 1e6),
+                    "",
+                    0
+                ),
+                summary(figures.p50_ms, "ms", 1),
+                summary(figures.p99_ms, "ms", 1),
+            );
+        }
+        md.push('\n');
+        let _ = writeln!(
+            md,
             "### hello with and without statistics\n\n\
-             The same server counting every request for the status page, and not \
-             (`WasmStatistics Off`): two servers, measured in alternating runs.\n\n\
+             Two new servers, alike but for `WasmStatistics Off`: one counts every request \
+             for the status page, the other does not. They are measured in alternating runs.\n\n\
              In process, counting one request takes {:.0} ns on one thread, and {:.0} ns on \
              each of two threads counting at the same location at once.\n\n\
              | Handler | Clients | counted (req/s) | not counted (req/s) | counted / not |\n\

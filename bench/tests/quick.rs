@@ -22,6 +22,7 @@ fn the_quick_mode_writes_a_report_and_a_chart_covering_every_runtime() {
         "## Targets",
         "## Through Apache",
         "## In process",
+        "### large response",
     ] {
         assert!(report.contains(section), "no {section} in:\n{report}");
     }
