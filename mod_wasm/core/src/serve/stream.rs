@@ -24,8 +24,10 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// How many body bytes a streamed response holds back before sending them.
-pub(super) const HOLD_BACK: usize = 16 * 1024;
+/// How many body bytes a streamed response holds back before sending them. A response that fits, from a guest that exits soon, goes out
+/// whole, with a `Content-Length`, and a guest that fails before it wrote that much still gets
+/// a clean error status.
+pub(super) const HOLD_BACK: usize = 128 * 1024;
 
 /// How long a streamed response may have unsent bytes while the guest writes nothing more.
 pub(super) const IDLE: Duration = Duration::from_millis(10);
@@ -73,6 +75,8 @@ pub(super) struct Timing {
 
 /// The guest's stdout so far.
 pub(super) enum Output {
+    /// Nothing yet from a `wasi:http` handler, which gives its head as such.
+    AwaitingHead,
     /// The CGI header block, incomplete.
     Head(Vec<u8>),
     /// A response with this status: its head while it has not been sent, the body bytes not
@@ -103,19 +107,10 @@ impl<A> Copy for Lent<A> {}
 unsafe impl<A> Send for Lent<A> {}
 
 impl<A: Send + 'static> Conduit<A> {
-    /// A conduit for one run: with `cgi`, stdout starts with a header block; without, it is
-    /// the body of a 200 response.
-    pub(super) fn shared(delivery: Delivery, cgi: bool, timing: Timing) -> Shared<A> {
-        let output = if cgi {
-            Output::Head(Vec::new())
-        } else {
-            Output::Body {
-                status: 200,
-                head: Some(ResponseHead::ok()),
-                pending: Vec::new(),
-                sent: 0,
-            }
-        };
+    /// A conduit for one run whose output starts as `output`: a CGI header block to come
+    /// ([`Output::Head`]), a body for a given head ([`Output::Body`]), or a handler's response
+    /// ([`Output::AwaitingHead`]).
+    pub(super) fn shared(delivery: Delivery, output: Output, timing: Timing) -> Shared<A> {
         Arc::new(Mutex::new(Conduit {
             wire: None,
             delivery,
@@ -287,7 +282,7 @@ impl<A: Send + 'static> Conduit<A> {
                     pending.extend_from_slice(bytes);
                 }
             }
-            Output::Redirect(_) | Output::Malformed(_) => {}
+            Output::Redirect(_) | Output::Malformed(_) | Output::AwaitingHead => {}
         }
     }
 
@@ -322,29 +317,73 @@ pub(super) fn lend<A: Send + 'static, R>(
     run()
 }
 
+/// Takes what the guest writes to `shared`: how much of `bytes` it took.
+fn write<A: Send + 'static>(shared: &Shared<A>, bytes: &[u8]) -> io::Result<usize> {
+    let mut conduit = lock(shared);
+    let admitted = conduit.admit(bytes.len())?;
+    conduit.take(&bytes[..admitted]);
+    let streamed = conduit.delivery.mode == DeliveryMode::Streamed;
+    if streamed && conduit.dirty && !conduit.watched && conduit.wire.is_some() {
+        if let Some(flusher) = Flusher::get() {
+            conduit.watched = true;
+            let conduit: Weak<dyn Idle> = Arc::downgrade(shared) as Weak<Mutex<Conduit<A>>>;
+            flusher.watch(conduit);
+        }
+    }
+    Ok(admitted)
+}
+
 /// The guest's stdout.
 pub(super) struct GuestStdout<A: Send + 'static>(pub(super) Shared<A>);
 
 impl<A: Send + 'static> Write for GuestStdout<A> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut conduit = lock(&self.0);
-        let admitted = conduit.admit(bytes.len())?;
-        conduit.take(&bytes[..admitted]);
-        let streamed = conduit.delivery.mode == DeliveryMode::Streamed;
-        if streamed && conduit.dirty && !conduit.watched && conduit.wire.is_some() {
-            if let Some(flusher) = Flusher::get() {
-                conduit.watched = true;
-                let conduit: Weak<dyn Idle> = Arc::downgrade(&self.0) as Weak<Mutex<Conduit<A>>>;
-                flusher.watch(conduit);
-            }
-        }
-        Ok(admitted)
+        write(&self.0, bytes)
     }
 
     /// WASI has no call that flushes stdout, and runtimes flush after every write: the
     /// conduit decides when to flush instead.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A `wasi:http` handler's response: its head, then its body as the guest's stdout is taken.
+pub(super) struct GuestResponse<A: Send + 'static>(pub(super) Shared<A>);
+
+impl<A: Send + 'static> Write for GuestResponse<A> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        write(&self.0, bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<A: Send + 'static> runtime_api::HttpResponse for GuestResponse<A> {
+    fn head(&mut self, status: u16, headers: Vec<(String, String)>) {
+        let mut conduit = lock(&self.0);
+        if !matches!(conduit.output, Output::AwaitingHead) {
+            return;
+        }
+        let mut head = ResponseHead {
+            status,
+            ..ResponseHead::default()
+        };
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case("content-type") {
+                head.content_type = Some(value);
+            } else if !cgi::response::is_server_owned(&name) {
+                head.headers.push((name, value));
+            }
+        }
+        conduit.output = Output::Body {
+            status,
+            head: Some(head),
+            pending: Vec::new(),
+            sent: 0,
+        };
     }
 }
 

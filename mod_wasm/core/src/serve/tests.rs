@@ -1021,7 +1021,7 @@ fn a_guest_that_fails_after_its_response_started_has_it_cut_off() {
     assert_eq!(
         *line,
         format!(
-            "{}: the response was cut off after 32 KiB of its body",
+            "{}: the response was cut off after 256 KiB of its body",
             location.context()
         )
     );
