@@ -4,7 +4,7 @@
 use crate::stats::Summary;
 use crate::{large_module, Plan};
 use runtime_api::stdio::OutputBuffer;
-use runtime_api::{ExecutionConfig, LoadedModule, Runtime, Stdio};
+use runtime_api::{Capability, ExecutionConfig, HttpRequest, LoadedModule, Runtime, Stdio};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -19,6 +19,9 @@ pub struct RuntimeFigures {
     pub compile_large_ms: Summary,
     /// One instantiation and run of hello, in microseconds.
     pub hello_run_us: Summary,
+    /// One instantiation of the wasi:http hello component and its answer to a GET, in
+    /// microseconds, under a runtime that runs components.
+    pub component_hello_us: Option<Summary>,
     pub kernel: Kernel,
 }
 
@@ -53,7 +56,13 @@ pub struct CountingCost {
     pub two_threads_ns: f64,
 }
 
-pub fn measure(plan: &Plan, runtimes: &[&dyn Runtime], guests: &Path, native: &Path) -> Results {
+pub fn measure(
+    plan: &Plan,
+    runtimes: &[&dyn Runtime],
+    guests: &Path,
+    components: &Path,
+    native: &Path,
+) -> Results {
     let hello = read(&guests.join("hello.wasm"));
     let kernel = read(&guests.join("sha256.wasm"));
     let (large, large_module_functions) = large_module::generate(plan.large_module_bytes);
@@ -63,7 +72,18 @@ pub fn measure(plan: &Plan, runtimes: &[&dyn Runtime], guests: &Path, native: &P
         .iter()
         .map(|runtime| {
             eprintln!("== in process: {}", runtime.name());
-            measure_runtime(plan, *runtime, &hello, &large, &kernel)
+            let component = runtime
+                .capabilities()
+                .has(Capability::Components)
+                .then(|| read(&components.join("http_hello.wasm")));
+            measure_runtime(
+                plan,
+                *runtime,
+                &hello,
+                component.as_deref(),
+                &large,
+                &kernel,
+            )
         })
         .collect();
     Results {
@@ -131,6 +151,7 @@ fn measure_runtime(
     plan: &Plan,
     runtime: &dyn Runtime,
     hello: &[u8],
+    component: Option<&[u8]>,
     large: &[u8],
     kernel: &[u8],
 ) -> RuntimeFigures {
@@ -176,6 +197,30 @@ fn measure_runtime(
         hello_run_us.median
     );
 
+    let component_hello_us = component.map(|component| {
+        let loaded = load(runtime, component, "the wasi:http hello component");
+        let handler = loaded
+            .as_http_handler()
+            .unwrap_or_else(|| panic!("{name}: http_hello is no wasi:http handler"));
+        let figure = Summary::of(
+            &(0..plan.runs)
+                .map(|_| {
+                    let start = Instant::now();
+                    for _ in 0..plan.hello_iterations {
+                        let body = handle(handler, name);
+                        assert!(body.starts_with(b"Hello from a wasi:http component!"));
+                    }
+                    start.elapsed().as_secs_f64() * 1e6 / plan.hello_iterations as f64
+                })
+                .collect::<Vec<_>>(),
+        );
+        eprintln!(
+            "   instantiate the wasi:http hello component and handle a GET: {:.0} µs",
+            figure.median
+        );
+        figure
+    });
+
     let mib = if runtime.interprets() {
         plan.interpreter_kernel_mib
     } else {
@@ -194,7 +239,46 @@ fn measure_runtime(
         compile_small_ms,
         compile_large_ms,
         hello_run_us,
+        component_hello_us,
         kernel,
+    }
+}
+
+/// Hands `handler` a GET of `/` the way mod_wasm does, and returns the body it answered with.
+fn handle(handler: &dyn runtime_api::HttpHandler, runtime: &str) -> Vec<u8> {
+    /// A response kept in memory.
+    struct Kept(OutputBuffer);
+    impl std::io::Write for Kept {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl runtime_api::HttpResponse for Kept {
+        fn head(&mut self, status: u16, _: Vec<(String, String)>) {
+            assert_eq!(status, 200);
+        }
+    }
+    let request = HttpRequest {
+        method: "GET".into(),
+        scheme: "http".into(),
+        authority: "localhost".into(),
+        path_with_query: "/".into(),
+        headers: vec![("host".into(), "localhost".into())],
+    };
+    let body = OutputBuffer::unlimited();
+    let report = handler.handle(
+        &ExecutionConfig::default(),
+        request,
+        Stdio::null(),
+        Box::new(Kept(body.clone())),
+    );
+    match report.outcome {
+        Ok(code) if code.is_success() => body.take(),
+        Ok(code) => panic!("{runtime}: the handler exited with {}", code.0),
+        Err(e) => panic!("{runtime}: the handler failed: {e}"),
     }
 }
 

@@ -154,6 +154,7 @@ fn main() {
         Plan::FULL
     };
     let guests = input_dir("MOD_WASM_GUESTS", "wasm32-wasip1/release");
+    let components = input_dir("MOD_WASM_COMPONENTS", "wasm32-wasip2/release");
     let native = input_dir("MOD_WASM_NATIVE", "release");
 
     let registry = builtin_runtimes::registry();
@@ -214,7 +215,7 @@ fn main() {
 
     let machine = machine::describe(&runtimes);
     let through_apache = through_apache::measure(&plan, &names, &native.join("hello"));
-    let in_process = in_process::measure(&plan, &runtimes, &guests, &native);
+    let in_process = in_process::measure(&plan, &runtimes, &guests, &components, &native);
 
     let report = report::Report {
         plan: &plan,

@@ -329,6 +329,19 @@ impl Report<'_> {
             self.runtime_row(md, figures);
         }
         md.push('\n');
+        for figures in self.in_process.runtimes.iter() {
+            if let Some(component) = figures.component_hello_us {
+                let _ = writeln!(
+                    md,
+                    "Under {}, instantiating the wasi:http hello component (`examples/http-hello`, \
+                     built for wasm32-wasip2) and handing it a GET takes {}, next to {} for \
+                     the core module's hello above.\n",
+                    figures.runtime,
+                    summary(component, "µs", 0),
+                    summary(figures.hello_run_us, "µs", 0),
+                );
+            }
+        }
         if !interpreted.is_empty() {
             let _ = writeln!(
                 md,

@@ -19,6 +19,9 @@ pub const HELLO_BODY: &[u8] = b"Hello from WebAssembly!\n";
 /// The size of the POST the echo guest answers with its own body.
 pub const ECHO_BYTES: usize = 64 * 1024;
 
+/// What the wasi:http hello component answers.
+pub const COMPONENT_HELLO_BODY: &[u8] = b"Hello from a wasi:http component!\n";
+
 /// The size of the response the large workload's guest generates.
 pub const LARGE_BYTES: usize = 16 << 20;
 
@@ -31,6 +34,8 @@ pub enum Handler {
     NativeCgi,
     /// A guest under mod_wasm and the named runtime.
     Wasm(&'static str),
+    /// The wasi:http hello component under mod_wasm and the named runtime.
+    Component(&'static str),
 }
 
 impl Handler {
@@ -39,6 +44,7 @@ impl Handler {
             Handler::StaticFile => "static file".to_owned(),
             Handler::NativeCgi => "mod_cgid, native hello".to_owned(),
             Handler::Wasm(runtime) => format!("mod_wasm, {runtime}"),
+            Handler::Component(runtime) => format!("mod_wasm, {runtime}, wasi:http component"),
         }
     }
 }
@@ -179,6 +185,9 @@ pub fn measure(plan: &Plan, runtimes: &[&'static str], native_hello: &Path) -> R
         });
         drop(server);
         measure_large(plan, handler.clone(), &mut results);
+        if mod_wasm_tests::runtime(runtime).components {
+            measure_component(plan, runtime, &mut results);
+        }
         // Two new servers, alike but for counting: a server that has served the loads above
         // is not the same as a new one.
         let counted_server = wasm_server(runtime);
@@ -206,6 +215,36 @@ pub fn measure(plan: &Plan, runtimes: &[&'static str], native_hello: &Path) -> R
         }
     }
     results
+}
+
+/// hello from the wasi:http component, next to the core module's: a server of its own, with
+/// the same settings.
+fn measure_component(plan: &Plan, runtime: &'static str, results: &mut Results) {
+    let body = format!(
+        "{SERVER_SETTINGS}<Location /component>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+         WasmModule {}\n</Location>\n",
+        mod_wasm_tests::component("http_hello").display()
+    );
+    let server = Config::new(&body).start();
+    let path = "/component/";
+    let response = server.get(path);
+    assert!(
+        response.status == 200 && response.body == COMPONENT_HELLO_BODY,
+        "GET {path} answered {} {:?}; error log:\n{}",
+        response.status,
+        response.text(),
+        server.error_log()
+    );
+    for clients in plan.clients {
+        let target = Target::get(server.port(), path, COMPONENT_HELLO_BODY.len());
+        results.loads.push(measure_load(
+            plan,
+            Handler::Component(runtime),
+            Workload::Hello,
+            clients,
+            &target,
+        ));
+    }
 }
 
 /// The large workload, from a server of its own, so that the child's peak memory is what
@@ -252,7 +291,9 @@ fn large_server(handler: &Handler) -> Apache {
              WasmModule {}\n  WasmArg big\n  WasmArg {LARGE_BYTES}\n</Location>\n",
             guest("probe").display()
         ),
-        Handler::NativeCgi => unreachable!("the large workload has no native program"),
+        Handler::NativeCgi | Handler::Component(_) => {
+            unreachable!("the large workload has no native program and no component")
+        }
     };
     config
         .with_body(&format!("{SERVER_SETTINGS}{location}"))

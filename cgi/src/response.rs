@@ -16,6 +16,12 @@ const SERVER_OWNED: &[&str] = &[
     "keep-alive",
 ];
 
+/// Whether the server frames the body itself with the header `name`, so that a program's
+/// value for it (possibly wrong) is dropped.
+pub fn is_server_owned(name: &str) -> bool {
+    SERVER_OWNED.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
 /// What to do with a well-formed CGI response.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Disposition<'a> {
@@ -78,7 +84,7 @@ pub fn parse(output: &[u8]) -> Result<Disposition<'_>, MalformedResponse> {
             content_type = Some(value);
         } else if name.eq_ignore_ascii_case("location") {
             location = Some(value);
-        } else if !SERVER_OWNED.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+        } else if !is_server_owned(&name) {
             headers.push((name, value));
         }
     }

@@ -32,12 +32,16 @@ impl fmt::Display for Abi {
 pub enum Capability {
     /// Outbound TCP connections from the guest (`WasmAllowConnect`).
     OutboundSockets,
+    /// WASI 0.2 components: commands (`wasi:cli/run`) and HTTP handlers
+    /// (`wasi:http/incoming-handler`), whose outgoing HTTP requests `WasmAllowConnect` grants.
+    Components,
 }
 
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Capability::OutboundSockets => "outbound sockets",
+            Capability::Components => "WASI 0.2 components",
         })
     }
 }
@@ -47,6 +51,7 @@ impl fmt::Display for Capability {
 pub struct Capabilities {
     extensions: Vec<Abi>,
     outbound_sockets: Option<Abi>,
+    components: bool,
 }
 
 impl Capabilities {
@@ -70,6 +75,12 @@ impl Capabilities {
         self.with_extension(abi)
     }
 
+    /// The runtime also runs WASI 0.2 components.
+    pub fn with_components(mut self) -> Self {
+        self.components = true;
+        self
+    }
+
     /// The ABIs beyond WASI preview1 guests may import, in the order declared.
     pub fn extensions(&self) -> &[Abi] {
         &self.extensions
@@ -83,6 +94,7 @@ impl Capabilities {
     pub fn has(&self, capability: Capability) -> bool {
         match capability {
             Capability::OutboundSockets => self.outbound_sockets.is_some(),
+            Capability::Components => self.components,
         }
     }
 }

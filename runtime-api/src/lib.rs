@@ -14,6 +14,7 @@
 
 pub mod artifact;
 pub mod capabilities;
+pub mod component;
 pub mod error;
 pub mod execution;
 pub mod limits;
@@ -25,6 +26,7 @@ pub mod stopping;
 
 pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};
+pub use component::{HttpHandler, HttpRequest, HttpResponse, ProgramKind};
 pub use error::{CompileError, LoadError, RunError};
 pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
 pub use limits::{Bytes, Limits, MemorySize, RefusedGrowth};
@@ -54,7 +56,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// What this runtime can give a guest beyond plain WASI preview1.
     fn capabilities(&self) -> Capabilities;
 
-    /// Compiles and validates `wasm` (a core module), including whether every import can be
+    /// Compiles and validates `wasm` (a core module, or a component of a [`ProgramKind`] when
+    /// the runtime has [`Capability::Components`]), including whether every import can be
     /// satisfied by this runtime.
     ///
     /// Called in the Apache parent while the configuration is read, possibly twice per start and
@@ -94,6 +97,12 @@ pub trait LoadedModule: Send + Sync {
     /// Instantiates the module in a fresh sandbox described by `config`, calls its entry point
     /// and reports how the guest ended and what it was refused on the way.
     fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport;
+
+    /// The module as a `wasi:http` handler, when it is one: it is then handed requests, and
+    /// never run.
+    fn as_http_handler(&self) -> Option<&dyn HttpHandler> {
+        None
+    }
 }
 
 /// What happened in one run.

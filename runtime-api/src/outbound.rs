@@ -123,11 +123,17 @@ pub enum Refusal {
     Resolve(String),
     /// A socket kind mod_wasm never grants (listening, datagrams).
     Socket(&'static str),
+    /// An outgoing HTTP request to this `host:port` (a component's `wasi:http`).
+    HttpRequest(String),
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Refusal::HttpRequest(authority) => write!(
+                f,
+                "refused an HTTP request to {authority}: no WasmAllowConnect grants it"
+            ),
             Refusal::Connect(address) => write!(
                 f,
                 "refused a connection to {address}: no WasmAllowConnect grants it"
@@ -149,6 +155,23 @@ pub struct ConnectGrants(Arc<[ConnectGrant]>);
 impl ConnectGrants {
     pub fn new(grants: impl Into<Arc<[ConnectGrant]>>) -> Self {
         Self(grants.into())
+    }
+
+    /// Whether an outgoing HTTP request may go to `host` (a name or an address, as the URL
+    /// writes it; an IPv6 address with or without brackets) on `port`: a grant must name the
+    /// host the same way, and the port.
+    pub fn allows_origin(&self, host: &str, port: u16) -> bool {
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        self.0.iter().any(|grant| {
+            grant.port == port
+                && match host.parse::<IpAddr>() {
+                    Ok(address) => grant.host == GrantedHost::Address(address),
+                    Err(_) => grant.allows_name(host),
+                }
+        })
     }
 
     pub fn as_slice(&self) -> &[ConnectGrant] {
@@ -278,6 +301,25 @@ impl ConnectGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http_origin_is_granted_as_its_url_writes_it() {
+        let grants = ConnectGrants::new(vec![
+            ConnectGrant::parse("api.example.com:443").unwrap(),
+            ConnectGrant::parse("127.0.0.1:8080").unwrap(),
+            ConnectGrant::parse("[::1]:8080").unwrap(),
+        ]);
+        assert!(grants.allows_origin("API.example.com", 443));
+        assert!(grants.allows_origin("127.0.0.1", 8080));
+        assert!(grants.allows_origin("[::1]", 8080));
+        assert!(grants.allows_origin("::1", 8080));
+        assert!(!grants.allows_origin("api.example.com", 80));
+        assert!(
+            !grants.allows_origin("localhost", 8080),
+            "a name is not its address"
+        );
+        assert!(!grants.allows_origin("example.com", 443));
+    }
 
     fn grant(text: &str) -> ConnectGrant {
         ConnectGrant::parse(text).unwrap()

@@ -4,7 +4,8 @@
 //!
 //! What each runtime can run, the build says ([`Build`]): the WASIX example only where the
 //! `wasix` extension is, the guestbook only where there are sockets, built for that runtime's
-//! socket ABI. The Python app runs under every runtime, when CPython for WASI is there.
+//! socket ABI, the WASI 0.2 components only where the runtime runs components. The Python app
+//! runs under every runtime, when CPython for WASI is there.
 
 use crate::{Build, APACHE_MODULES};
 use std::fmt::Write as _;
@@ -23,6 +24,8 @@ pub struct Site<'a> {
     pub build: &'a Build,
     /// The example guests, built for wasm32-wasip1.
     pub guests: &'a Path,
+    /// The examples built for wasm32-wasip2, as components.
+    pub components: &'a Path,
     /// The directory the `ls` example may list (read-only): the examples' sources in the demo.
     pub listing: &'a Path,
     /// Without one, the guestbook is left out.
@@ -58,6 +61,8 @@ enum Needs {
     Sockets,
     /// CPython for WASI runs it (every runtime can).
     Python,
+    /// It is this file among the components: only runtimes that run components can.
+    Component(&'static str),
 }
 
 const EXAMPLES: &[Example] = &[
@@ -101,6 +106,22 @@ const EXAMPLES: &[Example] = &[
         sandbox: "Nothing granted; it reads stdin and writes stdout.",
         links: &[],
         needs: Needs::Nothing,
+    },
+    Example {
+        name: "http-hello",
+        about: "A WASI 0.2 component, a wasi:http handler: it is handed the request itself and \
+                answers with its own status, headers and a body that streams as it writes it.",
+        sandbox: "Nothing granted; no outgoing HTTP request (WasmAllowConnect would grant one).",
+        links: &[("http-hello", "/"), ("http-headers", "/headers")],
+        needs: Needs::Component("http_hello.wasm"),
+    },
+    Example {
+        name: "hello-p2",
+        about: "hello built for wasm32-wasip2: a WASI 0.2 command (wasi:cli/run), run with CGI \
+                exactly as the core module is.",
+        sandbox: "Nothing granted.",
+        links: &[("hello-p2", "")],
+        needs: Needs::Component("hello.wasm"),
     },
     Example {
         name: "wasix",
@@ -204,6 +225,10 @@ impl Site<'_> {
                 self.database?;
                 format!("{}-{}", example.name, info.socket_abi.as_ref()?)
             }
+            Needs::Component(file) => {
+                let module = self.components.join(file);
+                return (info.components && module.is_file()).then_some(module);
+            }
         };
         let module = self.guests.join(format!("{guest}.wasm"));
         module.is_file().then_some(module)
@@ -292,6 +317,7 @@ impl Site<'_> {
                 Needs::Python => "CPython for WASI is not there (scripts/setup fetches it)",
                 Needs::Extension(_) => "this runtime does not provide it",
                 Needs::Sockets => "this runtime has no sockets",
+                Needs::Component(_) => "this runtime does not run components",
             };
             return format!("<span class=\"absent\" title=\"{why}\">—</span>");
         }

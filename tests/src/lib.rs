@@ -5,7 +5,8 @@
 //!
 //! Locations of the artifacts under test (the script in `scripts/test` sets them):
 //! - `MOD_WASM_SO`: the built module (default: `<target>/debug/libmod_wasm.so`);
-//! - `MOD_WASM_GUESTS`: the directory of the example guests built for wasm32-wasip1.
+//! - `MOD_WASM_GUESTS`: the directory of the example guests built for wasm32-wasip1;
+//! - `MOD_WASM_COMPONENTS`: the directory of those built for wasm32-wasip2, as components.
 //!
 //! Which runtimes to test, and what each can do, the module under test says itself
 //! ([`Build`]).
@@ -33,6 +34,8 @@ pub struct RuntimeInfo {
     pub extensions: Vec<String>,
     /// The ABI through which its guests open connections, if they can.
     pub socket_abi: Option<String>,
+    /// Whether it runs WASI 0.2 components.
+    pub components: bool,
     /// Whether its compiled code is kept in `WasmCacheDir`.
     pub caches_compiled_code: bool,
     /// Whether children map the cached code from its file, sharing its pages.
@@ -105,6 +108,7 @@ impl Build {
                 version: field("version")?,
                 extensions: list(field("extensions")?),
                 socket_abi: list(field("outbound sockets")?).pop(),
+                components: field("components")? == "yes",
                 caches_compiled_code: field("compiled code cached")?.starts_with("yes"),
                 maps_cached_code: field("compiled code cached")? == "yes (mapped by children)",
             });
@@ -201,6 +205,25 @@ pub fn guest(name: &str) -> PathBuf {
     assert!(
         path.is_file(),
         "{} not found: build the examples first (scripts/test does) or set MOD_WASM_GUESTS",
+        path.display()
+    );
+    path
+}
+
+/// The directory of the examples built for wasm32-wasip2, as components.
+pub fn components_dir() -> PathBuf {
+    std::env::var_os("MOD_WASM_COMPONENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("wasm32-wasip2/release"))
+}
+
+/// An example built as a WASI 0.2 component, e.g. `component("http_hello")` (the wasi:http
+/// handler) or `component("hello")` (a command).
+pub fn component(name: &str) -> PathBuf {
+    let path = components_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} not found: build the examples first (scripts/test does) or set MOD_WASM_COMPONENTS",
         path.display()
     );
     path
@@ -697,8 +720,8 @@ mod tests {
     fn the_runtime_listing_is_read_back() {
         let output = "[Sat Nov 21] something Apache said\n\
             WebAssembly runtimes:\n\
-            \x20alpha (built in, default): version: Alpha 1.0 (fast); extensions: none; outbound sockets: none; compiled code cached: no\n\
-            \x20beta (built in): version: Beta 2; extensions: x beta; outbound sockets: beta; compiled code cached: yes (mapped by children)\n\
+            \x20alpha (built in, default): version: Alpha 1.0 (fast); extensions: none; outbound sockets: none; components: no; compiled code cached: no\n\
+            \x20beta (built in): version: Beta 2; extensions: x beta; outbound sockets: beta; components: yes; compiled code cached: yes (mapped by children)\n\
             \x20gamma-slow (left out: cargo feature gamma)\n\
             Syntax OK\n";
         let build = Build::parse(output).unwrap();
@@ -708,6 +731,7 @@ mod tests {
         assert_eq!(beta.extensions, ["x", "beta"]);
         assert_eq!(beta.socket_abi.as_deref(), Some("beta"));
         assert!(beta.caches_compiled_code && beta.maps_cached_code && !beta.default);
+        assert!(beta.components && !build.runtime("alpha").components);
         assert_eq!(build.runtime("alpha").socket_abi, None);
         assert_eq!(
             build.left_out,

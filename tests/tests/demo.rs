@@ -6,8 +6,8 @@
 use mod_wasm_tests::demo::{Database, Python, Site};
 use mod_wasm_tests::mariadb::MariaDb;
 use mod_wasm_tests::{
-    guests_dir, python_wasm, shared_cache_dir, target_dir, workspace_root, Build, Config,
-    APACHE_MODULES,
+    components_dir, guests_dir, python_wasm, shared_cache_dir, target_dir, workspace_root, Build,
+    Config, APACHE_MODULES,
 };
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -46,6 +46,7 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
     let site = Site {
         build: Build::under_test(),
         guests: &guests_dir(),
+        components: &components_dir(),
         listing: &listing,
         database: Some(&database),
         python: Some(Python {

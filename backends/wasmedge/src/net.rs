@@ -72,7 +72,9 @@ fn errno(code: __wasi_errno_t::Type) -> Results {
 /// The errno a guest sees for a refusal.
 fn refused(refusal: &Refusal) -> Results {
     errno(match refusal {
-        Refusal::Connect(_) | Refusal::Resolve(_) => __wasi_errno_t::__WASI_ERRNO_PERM,
+        Refusal::Connect(_) | Refusal::Resolve(_) | Refusal::HttpRequest(_) => {
+            __wasi_errno_t::__WASI_ERRNO_PERM
+        }
         Refusal::Socket(_) => __wasi_errno_t::__WASI_ERRNO_NOTSUP,
     })
 }

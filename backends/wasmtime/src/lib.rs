@@ -1,10 +1,12 @@
-//! mod_wasm's runtime backend on [wasmtime](https://wasmtime.dev) with WASI preview1.
+//! mod_wasm's runtime backend on [wasmtime](https://wasmtime.dev): core modules with WASI
+//! preview1, and WASI 0.2 components ([`component`]).
 //!
 //! `compile` uses a throwaway engine and returns wasmtime's serialized code; `load` deserializes
 //! it into the process-wide engine (created lazily in the process that runs requests) and
 //! pre-links it against WASI, so a request only instantiates. Compiled code can be kept on
 //! disk between server starts (see `artifact_key`).
 
+mod component;
 mod stdio;
 
 use runtime_api::{
@@ -64,7 +66,7 @@ fn engine_config() -> Config {
 /// How often the process's engine advances its epoch: how late after its time limit a guest
 /// may be stopped, at most. One thread per process ticks for every run; a timer per run would
 /// cost a thread or a signal per request.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// How much of a dropped instance's memory is reset in place rather than given back to the
 /// kernel. Giving pages back (`madvise`) flushes the TLBs of every core running one of the
@@ -89,23 +91,26 @@ fn process_engine() -> Result<&'static Engine, LoadError> {
         reason: format!("cannot create the engine: {e:#}"),
     })?;
     let engine = PROCESS_ENGINE.get_or_init(|| engine);
-    start_epoch_ticker(engine).map_err(|e| LoadError::Engine {
+    start_epoch_ticker().map_err(|e| LoadError::Engine {
         runtime: NAME,
         reason: format!("cannot start the thread that times runs: {e}"),
     })?;
     Ok(engine)
 }
 
-/// Starts the thread that advances `engine`'s epoch, once per process. It lives as long as the
-/// process; it is started in the process that serves requests, never before a fork.
-fn start_epoch_ticker(engine: &'static Engine) -> std::io::Result<()> {
+/// Starts the thread that advances the epoch of this process's engine, once per process. It
+/// lives as long as the process; it is started in the process that serves requests, never
+/// before a fork.
+fn start_epoch_ticker() -> std::io::Result<()> {
     static TICKER: OnceLock<std::io::Result<()>> = OnceLock::new();
     let started = TICKER.get_or_init(|| {
         std::thread::Builder::new()
             .name("mod_wasm-epoch".into())
             .spawn(move || loop {
                 std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
+                if let Some(engine) = PROCESS_ENGINE.get() {
+                    engine.increment_epoch();
+                }
             })
             .map(drop)
     });
@@ -127,13 +132,13 @@ const STOP_CHECK_TICKS: u64 = 10;
 
 /// A run's time: the epoch ticks it has left, counted down in steps of at most
 /// [`STOP_CHECK_TICKS`], at the end of each of which it checks whether the server is stopping.
-struct RunClock {
+pub(crate) struct RunClock {
     ticks_left: u64,
-    step: u64,
+    pub(crate) step: u64,
 }
 
 impl RunClock {
-    fn new(timeout: Duration) -> Self {
+    pub(crate) fn new(timeout: Duration) -> Self {
         let ticks_left = deadline_ticks(timeout);
         Self {
             ticks_left,
@@ -142,7 +147,7 @@ impl RunClock {
     }
 
     /// At the end of a step: stop the run, or let it go on for the next step.
-    fn step_over(&mut self) -> wasmtime::Result<UpdateDeadline> {
+    pub(crate) fn step_over(&mut self) -> wasmtime::Result<UpdateDeadline> {
         self.ticks_left -= self.step;
         if runtime_api::stopping::requested() {
             return Err(wasmtime::Error::new(ServerStopping));
@@ -176,7 +181,7 @@ impl std::error::Error for ServerStopping {}
 /// forking, and a child would inherit "installed" without the handlers, so a trap would kill
 /// it. The installation is undone; the child's own engine installs them again, on top of
 /// Apache's.
-fn with_compiling_engine<T>(use_engine: impl FnOnce(&Engine) -> T) -> Result<T, String> {
+pub(crate) fn with_compiling_engine<T>(use_engine: impl FnOnce(&Engine) -> T) -> Result<T, String> {
     let engine =
         Engine::new(&engine_config()).map_err(|e| format!("cannot create the engine: {e:#}"))?;
     let result = use_engine(&engine);
@@ -281,9 +286,9 @@ struct RunState {
 }
 
 /// Refuses growing a linear memory past the run's limit, and remembers the first refusal.
-struct MemoryLimiter {
-    limit: MemorySize,
-    refused: Option<RefusedGrowth>,
+pub(crate) struct MemoryLimiter {
+    pub(crate) limit: MemorySize,
+    pub(crate) refused: Option<RefusedGrowth>,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -325,10 +330,18 @@ impl Runtime for Wasmtime {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
+        Capabilities::none().with_components()
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
+        let kind =
+            runtime_api::component::classify(wasm).map_err(|reason| CompileError::Invalid {
+                runtime: NAME,
+                reason,
+            })?;
+        if kind.is_component() {
+            return component::compile(wasm, kind);
+        }
         with_compiling_engine(|engine| compile_with(engine, wasm)).unwrap_or_else(|reason| {
             Err(CompileError::Engine {
                 runtime: NAME,
@@ -364,19 +377,42 @@ impl Runtime for Wasmtime {
 
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
         let code = precompiled.code(NAME)?;
-        let engine = process_engine()?;
         let engine_error = |reason| LoadError::Engine {
             runtime: NAME,
             reason,
         };
-        // What makes loading the code below sound: it was produced by `Module::serialize` in
-        // `compile` above, by wasmtime of the same version with the same engine configuration,
-        // in this server or in an earlier one through the cache (`artifact_key`), whose
-        // directory only the server writes and whose entries are checked against their
-        // checksum; it never comes from outside. A file is the very one whose bytes were checked
+        // What makes loading the code below sound: it was produced by `Module::serialize` (or
+        // `Component::serialize`) in `compile` above, by wasmtime of the same version with the
+        // same engine configuration, in this server or in an earlier one through the cache
+        // (`artifact_key`), whose directory only the server writes and whose entries are
+        // checked against their checksum; it never comes from outside. A file is the very one whose bytes were checked
         // (`Precompiled::code`), and the cache never rewrites a file in place: a new entry is a
         // new file renamed over it, so the mapping keeps the checked contents. wasmtime checks
         // the version and configuration the code was made with again.
+        let kind = match &code {
+            Code::File(file) => Engine::detect_precompiled_file(runtime_api::descriptor_path(file))
+                .map_err(|e| engine_error(format!("cannot read compiled code: {e:#}")))?,
+            Code::Bytes(bytes) => Engine::detect_precompiled(bytes),
+        };
+        let engine = process_engine()?;
+        if kind == Some(wasmtime::Precompiled::Component) {
+            let component = match code {
+                // Mapped through the descriptor: the file that was checked.
+                // SAFETY: see above.
+                Code::File(file) => unsafe {
+                    wasmtime::component::Component::deserialize_file(
+                        engine,
+                        runtime_api::descriptor_path(&file),
+                    )
+                },
+                // SAFETY: see above.
+                Code::Bytes(bytes) => unsafe {
+                    wasmtime::component::Component::deserialize(engine, bytes)
+                },
+            }
+            .map_err(|e| engine_error(format!("cannot load compiled code: {e:#}")))?;
+            return component::load(component);
+        }
         let module = match code {
             // Mapped: every child shares the code's pages through the page cache.
             // SAFETY: see above.
@@ -395,7 +431,7 @@ impl Runtime for Wasmtime {
 
 /// How the run that failed with `error` ended: stopped at its time limit or because the server
 /// is stopping, or trapped.
-fn failure(error: &wasmtime::Error, limits: &runtime_api::Limits) -> RunError {
+pub(crate) fn failure(error: &wasmtime::Error, limits: &runtime_api::Limits) -> RunError {
     if error.is::<ServerStopping>() {
         return RunError::Stopped { runtime: NAME };
     }
@@ -409,7 +445,7 @@ fn failure(error: &wasmtime::Error, limits: &runtime_api::Limits) -> RunError {
 }
 
 /// The trap `error` describes, with the guest functions on its stack.
-fn trap(error: &wasmtime::Error) -> RunError {
+pub(crate) fn trap(error: &wasmtime::Error) -> RunError {
     let reason = match error.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
         None => error.root_cause().to_string(),
@@ -428,36 +464,39 @@ struct WasmtimeModule {
     instance_pre: InstancePre<RunState>,
 }
 
-impl WasmtimeModule {
-    fn wasi_context(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<WasiP1Ctx, RunError> {
-        let mut builder = WasiCtxBuilder::new();
+/// The WASI context of one run, before it is built as preview1 or 0.2: its args, env, stdio
+/// and directories.
+pub(crate) fn wasi_builder(
+    config: &ExecutionConfig,
+    stdio: Stdio,
+) -> Result<WasiCtxBuilder, RunError> {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .args(&config.args)
+        .envs(&config.env)
+        .stdin(stdio::BlockingReader::new(stdio.stdin))
+        .stdout(stdio::BlockingWriter::new(stdio.stdout))
+        .stderr(stdio::BlockingWriter::new(stdio.stderr))
+        // Requests already run on their own Apache worker thread; filesystem calls need not
+        // hop to another thread pool.
+        .allow_blocking_current_thread(true);
+    for preopen in &config.preopens {
+        let perms = match preopen.access {
+            Access::ReadWrite => FsPerms::ReadWrite,
+            Access::ReadOnly => FsPerms::ReadOnly,
+        };
         builder
-            .args(&config.args)
-            .envs(&config.env)
-            .stdin(stdio::BlockingReader::new(stdio.stdin))
-            .stdout(stdio::BlockingWriter::new(stdio.stdout))
-            .stderr(stdio::BlockingWriter::new(stdio.stderr))
-            // Requests already run on their own Apache worker thread; filesystem calls need not
-            // hop to another thread pool.
-            .allow_blocking_current_thread(true);
-        for preopen in &config.preopens {
-            let perms = match preopen.access {
-                Access::ReadWrite => FsPerms::ReadWrite,
-                Access::ReadOnly => FsPerms::ReadOnly,
-            };
-            builder
-                .preopened_dir(&preopen.host, preopen.guest.as_str(), perms)
-                .map_err(|e| RunError::preopen(NAME, preopen, format!("{e:#}")))?;
-        }
-        Ok(builder.build_p1())
+            .preopened_dir(&preopen.host, preopen.guest.as_str(), perms)
+            .map_err(|e| RunError::preopen(NAME, preopen, format!("{e:#}")))?;
     }
+    Ok(builder)
 }
 
 impl LoadedModule for WasmtimeModule {
     /// WASI preview1 has no sockets, so no connection is ever refused; memory growth may be.
     fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
-        let wasi = match self.wasi_context(config, stdio) {
-            Ok(wasi) => wasi,
+        let wasi = match wasi_builder(config, stdio) {
+            Ok(mut builder) => builder.build_p1(),
             Err(e) => return Err(e).into(),
         };
         let state = RunState {

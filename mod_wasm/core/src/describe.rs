@@ -7,12 +7,12 @@
 //!
 //! ```text
 //! WebAssembly runtimes:
-//!  alpha (built in, default): version: Alpha 1.0; extensions: none; outbound sockets: none; compiled code cached: no
-//!  beta (built in): version: Beta 2.1; extensions: beta-abi; outbound sockets: beta-abi; compiled code cached: yes (mapped by children)
+//!  alpha (built in, default): version: Alpha 1.0; extensions: none; outbound sockets: none; components: no; compiled code cached: no
+//!  beta (built in): version: Beta 2.1; extensions: beta-abi; outbound sockets: beta-abi; components: yes; compiled code cached: yes (mapped by children)
 //!  gamma (left out: cargo feature gamma)
 //! ```
 
-use runtime_api::Registry;
+use runtime_api::{Capability, Registry};
 use std::fmt::Write;
 
 pub const HEADING: &str = "WebAssembly runtimes:";
@@ -30,11 +30,12 @@ pub fn describe_runtimes(registry: &Registry) -> String {
         };
         let _ = writeln!(
             text,
-            " {} ({status}): version: {}; extensions: {}; outbound sockets: {}; compiled code cached: {}",
+            " {} ({status}): version: {}; extensions: {}; outbound sockets: {}; components: {}; compiled code cached: {}",
             runtime.name(),
             runtime.version(),
             if extensions.is_empty() { "none".to_owned() } else { extensions.join(" ") },
             capabilities.socket_abi().map_or("none", |abi| abi.name()),
+            if capabilities.has(Capability::Components) { "yes" } else { "no" },
             match (runtime.artifact_key(), runtime.maps_cached_code()) {
                 (None, _) => "no",
                 (Some(_), true) => "yes (mapped by children)",
@@ -62,15 +63,19 @@ mod tests {
             .register(FakeRuntime::new("alpha"))
             .register(
                 FakeRuntime::new("beta")
-                    .with_capabilities(Capabilities::none().with_outbound_sockets(abi))
+                    .with_capabilities(
+                        Capabilities::none()
+                            .with_outbound_sockets(abi)
+                            .with_components(),
+                    )
                     .with_artifact_key("v1"),
             )
             .leave_out("gamma", "gamma");
         assert_eq!(
             describe_runtimes(&registry),
             "WebAssembly runtimes:\n\
-             \x20alpha (built in, default): version: Fake alpha 1.0; extensions: none; outbound sockets: none; compiled code cached: no\n\
-             \x20beta (built in): version: Fake beta 1.0; extensions: beta-abi; outbound sockets: beta-abi; compiled code cached: yes (copied into each child)\n\
+             \x20alpha (built in, default): version: Fake alpha 1.0; extensions: none; outbound sockets: none; components: no; compiled code cached: no\n\
+             \x20beta (built in): version: Fake beta 1.0; extensions: beta-abi; outbound sockets: beta-abi; components: yes; compiled code cached: yes (copied into each child)\n\
              \x20gamma (left out: cargo feature gamma)\n"
         );
     }

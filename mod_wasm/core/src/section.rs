@@ -72,7 +72,8 @@ impl SectionConfig {
         };
         self.program.check(runtime, registry)?;
         self.dirs.check(runtime, registry)?;
-        self.connect.check(runtime, registry)?;
+        self.connect
+            .check_for(self.program.kind(), runtime, registry)?;
         self.cgi.check(runtime, registry)?;
         self.timing.check(runtime, registry)?;
         self.limits.check(runtime, registry)?;

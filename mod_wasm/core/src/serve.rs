@@ -15,11 +15,13 @@ use crate::settings::dirs::guest_path_of;
 use crate::stats::{Failure, Load, Place, Statistics, Tally};
 use cgi::CgiRequest;
 use runtime_api::error::seconds;
-use runtime_api::{Bytes, LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio};
+use runtime_api::{
+    Bytes, HttpRequest, LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio,
+};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stream::{Conduit, GuestStdin, GuestStdout, Output, Timing};
+use stream::{Conduit, GuestResponse, GuestStdin, GuestStdout, Output, Timing};
 
 /// How much of a guest's stderr one request logs; the rest is dropped (and said so), and the
 /// guest goes on.
@@ -351,10 +353,21 @@ fn run<E: Exchange>(
             execution.args.push(script);
         }
     }
+    let handler = module.as_http_handler();
     let cgi = config.cgi.enabled();
+    let output = match (handler, cgi) {
+        (Some(_), _) => Output::AwaitingHead,
+        (None, true) => Output::Head(Vec::new()),
+        (None, false) => Output::Body {
+            status: 200,
+            head: Some(ResponseHead::ok()),
+            pending: Vec::new(),
+            sent: 0,
+        },
+    };
     let conduit = Conduit::shared(
         config.output.delivery(),
-        cgi,
+        output,
         Timing {
             setting: config.timing.clone(),
             runtime: resolved.runtime.name(),
@@ -362,22 +375,33 @@ fn run<E: Exchange>(
             took: None,
         },
     );
-    let stdin: Box<dyn std::io::Read + Send> = if cgi {
+    // A handler is given the request itself; a CGI program its variables.
+    let mut http_request = None;
+    let stdin: Box<dyn std::io::Read + Send> = if cgi || handler.is_some() {
         let content_length = match exchange.start_body() {
             Ok(content_length) => content_length,
             Err(abort) => return Reply::Aborted(abort),
         };
-        let path_info = mounted_app_path_info(resolved, mode, exchange);
-        let request = exchange.cgi_request(content_length, path_info.as_deref());
-        config.cgi.add_request(&mut execution, request);
+        if handler.is_some() {
+            http_request = Some(http_request_of(&exchange.cgi_request(content_length, None)));
+        } else {
+            let path_info = mounted_app_path_info(resolved, mode, exchange);
+            let request = exchange.cgi_request(content_length, path_info.as_deref());
+            config.cgi.add_request(&mut execution, request);
+        }
         Box::new(GuestStdin(conduit.clone()))
     } else {
         Box::new(std::io::empty())
     };
     let stderr = OutputBuffer::dropping_beyond(stderr_logged);
+    let stdout: Box<dyn std::io::Write + Send> = match handler {
+        // A handler answers through its response; what it prints is not part of it.
+        Some(_) => Box::new(std::io::sink()),
+        None => Box::new(GuestStdout(conduit.clone())),
+    };
     let stdio = Stdio {
         stdin,
-        stdout: Box::new(GuestStdout(conduit.clone())),
+        stdout,
         stderr: Box::new(stderr.clone()),
     };
     let started = Instant::now();
@@ -385,7 +409,15 @@ fn run<E: Exchange>(
         outcome,
         refusals,
         refused_growth,
-    } = stream::lend(&conduit, exchange, || module.run(&execution, stdio));
+    } = stream::lend(&conduit, exchange, || match (handler, http_request) {
+        (Some(handler), Some(request)) => handler.handle(
+            &execution,
+            request,
+            stdio,
+            Box::new(GuestResponse(conduit.clone())),
+        ),
+        _ => module.run(&execution, stdio),
+    });
     let took = started.elapsed();
     exchange.note(notes::RUN_MICROSECONDS, &took.as_micros().to_string());
     tally.refusals = refusals.len() as u64;
@@ -460,6 +492,14 @@ fn run<E: Exchange>(
             malformed_output(resolved, &malformed, exchange, tally)
         }
         Output::Malformed(malformed) => malformed_output(resolved, &malformed, exchange, tally),
+        Output::AwaitingHead => {
+            exchange.log(
+                Level::Error,
+                &format!("mod_wasm: {resolved}: the handler returned without a response"),
+            );
+            tally.failure = Some(Failure::Trap);
+            Reply::Status(500)
+        }
         Output::Redirect(path) => Reply::LocalRedirect(path),
         body @ Output::Body { status, .. } => {
             conduit.output = body;
@@ -579,6 +619,26 @@ fn malformed_output<A>(
     );
     tally.failure = Some(Failure::MalformedOutput);
     Reply::Status(502)
+}
+
+/// The request as a `wasi:http` handler is given it: as the client sent it, addressed to the
+/// host it named.
+fn http_request_of(request: &CgiRequest) -> HttpRequest {
+    let authority = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map_or_else(
+            || format!("{}:{}", request.server.name, request.server.port),
+            |(_, host)| host.clone(),
+        );
+    HttpRequest {
+        method: request.method.clone(),
+        scheme: request.server.scheme.clone(),
+        authority,
+        path_with_query: request.request_uri.clone(),
+        headers: request.headers.clone(),
+    }
 }
 
 /// PATH_INFO of an app that answers its whole `<Location>` (`SetHandler`), when its module is

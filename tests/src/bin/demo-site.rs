@@ -8,7 +8,7 @@
 //! CPython for WASI there.
 
 use mod_wasm_tests::demo::{Database, Python, Site};
-use mod_wasm_tests::{guests_dir, module_so, workspace_root, Build, PYTHON_WASM};
+use mod_wasm_tests::{components_dir, guests_dir, module_so, workspace_root, Build, PYTHON_WASM};
 use std::path::PathBuf;
 
 fn main() {
@@ -35,6 +35,7 @@ fn main() {
     let site = Site {
         build: &build,
         guests: &guests_dir(),
+        components: &components_dir(),
         listing: &PathBuf::from(listing),
         database: database.as_ref(),
         python: Some(Python {

@@ -2,15 +2,19 @@
 //!
 //! Nothing granted means no connection at all. Merge: grants accumulate; an inner section
 //! cannot take away what an outer one grants (as with `WasmDir`, grant in the narrowest section
-//! that needs it). Only runtimes with [`Capability::OutboundSockets`] can grant them; a
-//! location that grants connections under another runtime is refused when the configuration
-//! is checked, and at request time for combinations the check cannot see. The runtimes enforce
+//! that needs it). A core module opens them as sockets, under runtimes with
+//! [`Capability::OutboundSockets`]; a WASI 0.2 component sends HTTP requests to them (`host:port`
+//! as its URLs write them), under runtimes with [`Capability::Components`]. A location that
+//! grants connections its runtime cannot give is refused when the configuration is checked,
+//! and at request time for combinations the check cannot see. The runtimes enforce
 //! the grants per run and report what they refused, which the serve pipeline logs.
 
 use super::Setting;
 use crate::directive::{Applies, Args, Directive};
 use crate::origin::Declared;
-use runtime_api::{Capability, ConnectGrant, ConnectGrants, ExecutionConfig, Registry, Runtime};
+use runtime_api::{
+    Capability, ConnectGrant, ConnectGrants, ExecutionConfig, ProgramKind, Registry, Runtime,
+};
 
 /// The connections a section grants, each with the directive that made it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,6 +34,45 @@ pub const WASM_ALLOW_CONNECT: Directive = Directive {
 };
 
 impl Connections {
+    /// Whether `runtime` can grant these connections to a program of `kind`: a core module
+    /// opens them through sockets ([`Capability::OutboundSockets`]), a component sends HTTP
+    /// requests to them ([`Capability::Components`]). The message names the directive, where
+    /// it was written, and the runtimes that could.
+    pub fn check_for(
+        &self,
+        kind: ProgramKind,
+        runtime: &dyn Runtime,
+        registry: &Registry,
+    ) -> Result<(), String> {
+        let Some(grant) = self.0.first() else {
+            return Ok(());
+        };
+        let (capability, how) = if kind.is_component() {
+            (Capability::Components, "send HTTP requests")
+        } else {
+            (Capability::OutboundSockets, "open connections")
+        };
+        if runtime.capabilities().has(capability) {
+            return Ok(());
+        }
+        let capable: Vec<&str> = registry
+            .iter()
+            .filter(|r| r.capabilities().has(capability))
+            .map(|r| r.name())
+            .collect();
+        let alternatives = if capable.is_empty() {
+            "no runtime built into this mod_wasm can".to_owned()
+        } else {
+            format!("use WasmRuntime {}", capable.join(" or "))
+        };
+        Err(format!(
+            "WasmAllowConnect {} in {}: runtime {} cannot {how} ({capability}); {alternatives}",
+            grant.value,
+            grant.origin,
+            runtime.name()
+        ))
+    }
+
     /// Adds `grant` unless the same grant is already there (where it was first written is
     /// kept, for messages).
     fn add(&mut self, grant: Declared<ConnectGrant>) {
@@ -46,32 +89,6 @@ impl Setting for Connections {
             merged.add(grant.clone());
         }
         merged
-    }
-
-    fn check(&self, runtime: &dyn Runtime, registry: &Registry) -> Result<(), String> {
-        let Some(grant) = self.0.first() else {
-            return Ok(());
-        };
-        let capability = Capability::OutboundSockets;
-        if runtime.capabilities().has(capability) {
-            return Ok(());
-        }
-        let capable: Vec<&str> = registry
-            .iter()
-            .filter(|r| r.capabilities().has(capability))
-            .map(|r| r.name())
-            .collect();
-        let alternatives = if capable.is_empty() {
-            "no runtime built into this mod_wasm can".to_owned()
-        } else {
-            format!("use WasmRuntime {}", capable.join(" or "))
-        };
-        Err(format!(
-            "WasmAllowConnect {} in {}: runtime {} cannot open connections ({capability}); {alternatives}",
-            grant.value,
-            grant.origin,
-            runtime.name()
-        ))
     }
 
     fn grant(&self, run: &mut ExecutionConfig) {
@@ -162,13 +179,20 @@ mod tests {
         registry.register(FakeRuntime::new("networked").with_capabilities(sockets));
         let plain = registry.get("plain").unwrap();
         let networked = registry.get("networked").unwrap();
+        let core = ProgramKind::CoreModule;
         let mut site = site();
         site.line = 7;
         let mut config = SectionConfig::default();
-        config.connect.check(plain, &registry).unwrap();
+        config.connect.check_for(core, plain, &registry).unwrap();
         apply(&mut config, &site, "WasmAllowConnect", &["127.0.0.1:3306"]).unwrap();
-        config.connect.check(networked, &registry).unwrap();
-        let err = config.connect.check(plain, &registry).unwrap_err();
+        config
+            .connect
+            .check_for(core, networked, &registry)
+            .unwrap();
+        let err = config
+            .connect
+            .check_for(core, plain, &registry)
+            .unwrap_err();
         assert_eq!(
             err,
             "WasmAllowConnect 127.0.0.1:3306 in <Location /t> (test.conf:7): runtime plain \
@@ -177,7 +201,7 @@ mod tests {
         let only_plain = fake_registry(&["plain"]);
         let err = config
             .connect
-            .check(only_plain.get("plain").unwrap(), &only_plain)
+            .check_for(core, only_plain.get("plain").unwrap(), &only_plain)
             .unwrap_err();
         assert!(
             err.ends_with("no runtime built into this mod_wasm can"),

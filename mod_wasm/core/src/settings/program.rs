@@ -10,7 +10,7 @@ use super::{set_by_key, Setting};
 use crate::directive::{Applied, Applies, Args, Directive, Site};
 use crate::origin::Declared;
 use crate::section::SectionConfig;
-use runtime_api::{EntryPoint, ExecutionConfig, Registry, Runtime};
+use runtime_api::{Capability, EntryPoint, ExecutionConfig, ProgramKind, Registry, Runtime};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Program {
     pub module: Option<Declared<PathBuf>>,
+    /// What the module's file held when the directive was read; unknown when it was read
+    /// again by a running server, which does not check files then.
+    pub kind: Option<ProgramKind>,
     /// The runtime's canonical name, as registered.
     pub runtime: Option<Declared<&'static str>>,
     pub args: Option<Vec<String>>,
@@ -27,7 +30,7 @@ pub struct Program {
 
 pub const WASM_MODULE: Directive = Directive {
     name: c"WasmModule",
-    help: c"Path of the WebAssembly module (a WASI command) that answers requests here",
+    help: c"Path of the WebAssembly module (a WASI command, or a WASI 0.2 component) that answers requests here",
     applies: Applies::ToSection(Args::One(|config, site, path| {
         let path = site.server_root_relative(path)?;
         config.program.set_module(path, site)
@@ -72,9 +75,11 @@ impl Program {
     /// reads its configuration again takes the path as it is: a file that went bad is the
     /// configuration check's to report, which keeps the server up (see `check`).
     fn set_module(&mut self, path: PathBuf, site: &dyn Site) -> Applied {
-        if !site.restarting() {
-            check_module_file(&path)?;
-        }
+        self.kind = if site.restarting() {
+            check_module_file(&path).ok()
+        } else {
+            Some(check_module_file(&path)?)
+        };
         self.module = Some(Declared {
             value: path,
             origin: site.origin(),
@@ -126,6 +131,11 @@ impl Program {
             None => registry.default_runtime(),
         }
     }
+
+    /// What the module is, as far as known: a core module unless its file said otherwise.
+    pub fn kind(&self) -> ProgramKind {
+        self.kind.unwrap_or(ProgramKind::CoreModule)
+    }
 }
 
 impl Setting for Program {
@@ -134,8 +144,14 @@ impl Setting for Program {
         for entry in &inner.env {
             set_by_key(&mut env, entry.clone(), |e| &e.0);
         }
+        // A module's kind goes with it.
+        let (module, kind) = match &inner.module {
+            Some(module) => (Some(module.clone()), inner.kind),
+            None => (outer.module.clone(), outer.kind),
+        };
         Self {
-            module: inner.module.clone().or_else(|| outer.module.clone()),
+            module,
+            kind,
             runtime: inner.runtime.clone().or_else(|| outer.runtime.clone()),
             args: inner.args.clone().or_else(|| outer.args.clone()),
             env,
@@ -144,6 +160,33 @@ impl Setting for Program {
                 .clone()
                 .or_else(|| outer.entry_point.clone()),
         }
+    }
+
+    /// A component runs only under a runtime that runs components.
+    fn check(&self, runtime: &dyn Runtime, registry: &Registry) -> Result<(), String> {
+        let (Some(module), kind) = (&self.module, self.kind()) else {
+            return Ok(());
+        };
+        if !kind.is_component() || runtime.capabilities().has(Capability::Components) {
+            return Ok(());
+        }
+        let capable: Vec<&str> = registry
+            .iter()
+            .filter(|r| r.capabilities().has(Capability::Components))
+            .map(|r| r.name())
+            .collect();
+        let alternatives = if capable.is_empty() {
+            "no runtime built into this mod_wasm runs components".to_owned()
+        } else {
+            format!("use WasmRuntime {}", capable.join(" or "))
+        };
+        Err(format!(
+            "WasmModule {} in {}: the file is {kind}, and runtime {} runs only core modules \
+             (WASI preview1); {alternatives}",
+            module.value.display(),
+            module.origin,
+            runtime.name()
+        ))
     }
 
     /// argv\[0\] is the module's file name, followed by the `WasmArg`s.
@@ -161,11 +204,12 @@ impl Setting for Program {
     }
 }
 
-/// Checks that `path` is a readable file holding a WebAssembly core module.
+/// Checks that `path` is a readable file holding a WebAssembly core module or a component of a
+/// kind mod_wasm runs, and says which.
 ///
 /// This is the cheap check done when the directive is read; compiling happens once the whole
 /// configuration is known (the runtime may be chosen by a later directive or an outer section).
-fn check_module_file(path: &Path) -> Result<(), String> {
+fn check_module_file(path: &Path) -> Result<ProgramKind, String> {
     let shown = path.display();
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
     let metadata = file
@@ -182,10 +226,11 @@ fn check_module_file(path: &Path) -> Result<(), String> {
         _ if read < 8 || header[..4] != *b"\0asm" => Err(format!(
             "{shown} is not a WebAssembly module (it does not start with the \\0asm header)"
         )),
-        [_, _, _, _, 1, 0, 0, 0] => Ok(()),
-        [_, _, _, _, _, _, 1, 0] => Err(format!(
-            "{shown} is a WebAssembly component; mod_wasm runs core modules (WASI preview1)"
-        )),
+        [_, _, _, _, 1, 0, 0, 0] => Ok(ProgramKind::CoreModule),
+        [_, _, _, _, _, _, 1, 0] => {
+            let wasm = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+            runtime_api::component::classify(&wasm).map_err(|e| format!("{shown}: {e}"))
+        }
         _ => Err(format!(
             "{shown} has an unsupported WebAssembly binary version"
         )),
@@ -239,6 +284,65 @@ mod tests {
         // A failed directive leaves the earlier value alone.
         let module = config.program.module.unwrap();
         assert_eq!((module.value, module.origin.line), (good, 1));
+    }
+
+    #[test]
+    fn a_component_runs_only_under_a_runtime_that_runs_components() {
+        use crate::testing::FakeRuntime;
+        use runtime_api::Capabilities;
+        let handler = wat::parse_str(
+            r#"(component
+                 (core module $m (func (export "f")))
+                 (core instance $i (instantiate $m))
+                 (func $f (canon lift (core func $i "f")))
+                 (instance $h (export "handle" (func $f)))
+                 (export "wasi:http/incoming-handler@0.2.0" (instance $h)))"#,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let handler = wasm_file(dir.path(), "handler.wasm", &handler);
+        let mut registry = Registry::new();
+        registry.register(FakeRuntime::new("plain")).register(
+            FakeRuntime::new("modern").with_capabilities(Capabilities::none().with_components()),
+        );
+        let site = TestSite::new(registry);
+        let mut config = SectionConfig::default();
+        apply_module(&mut config, &site, &handler);
+        assert_eq!(config.program.kind(), ProgramKind::HttpHandler);
+        let refused = config.resolve(site.registry()).err().unwrap();
+        assert_eq!(
+            refused,
+            format!(
+                "WasmModule {} in <Location /t> (test.conf:1): the file is a WASI 0.2 HTTP \
+                 handler component (wasi:http/incoming-handler), and runtime plain runs only core \
+                 modules (WASI preview1); use WasmRuntime modern",
+                handler.display()
+            )
+        );
+        apply(&mut config, &site, "WasmRuntime", &["modern"]).unwrap();
+        apply(
+            &mut config,
+            &site,
+            "WasmAllowConnect",
+            &["api.example.com:443"],
+        )
+        .unwrap();
+        assert!(
+            config.resolve(site.registry()).is_ok(),
+            "a component's requests"
+        );
+
+        // A core module under the same runtime has no sockets to open connections with.
+        apply_module(
+            &mut config,
+            &site,
+            &wasm_file(dir.path(), "m.wasm", EMPTY_MODULE),
+        );
+        let refused = config.resolve(site.registry()).err().unwrap();
+        assert!(
+            refused.contains("runtime modern cannot open connections"),
+            "{refused}"
+        );
     }
 
     #[test]

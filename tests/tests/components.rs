@@ -1,0 +1,185 @@
+//! WASI 0.2 components, under every runtime that runs them: a `wasi:http` handler answers
+//! requests itself (status, headers, a streamed body, outgoing requests only where granted), a
+//! `wasi:cli/run` command runs CGI-style like a core module; under the other runtimes the
+//! configuration is refused.
+
+use mod_wasm_tests::{component, runtime, runtimes, Config};
+use std::time::{Duration, Instant};
+
+/// The runtimes of the build under test that run components.
+fn component_runtimes() -> Vec<&'static str> {
+    let capable: Vec<_> = runtimes()
+        .into_iter()
+        .filter(|name| runtime(name).components)
+        .collect();
+    assert!(
+        !capable.is_empty() || runtimes().iter().all(|r| *r != "wasmtime"),
+        "wasmtime runs components"
+    );
+    capable
+}
+
+fn handler_location(path: &str, runtime: &str, directives: &str) -> String {
+    format!(
+        "<Location {path}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n{directives}</Location>\n",
+        component("http_hello").display()
+    )
+}
+
+#[test]
+fn a_wasi_http_handler_answers_with_its_own_status_headers_and_body() {
+    for runtime in component_runtimes() {
+        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+
+        let hello = apache.get("/app/?name=x");
+        assert_eq!(hello.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(hello.header("Content-Type"), Some("text/plain"));
+        assert_eq!(hello.text(), "Hello from a wasi:http component!\n");
+
+        let headers = apache.get("/app/headers");
+        assert_eq!(headers.status, 201, "{runtime}");
+        assert_eq!(headers.headers_named("Set-Cookie"), ["a=1", "b=2"]);
+        assert_eq!(headers.header("X-Method"), Some("GET"));
+
+        let body: Vec<u8> = (0..3 * 1024 * 1024 + 7)
+            .map(|i| (i * 13 % 251) as u8)
+            .collect();
+        let echoed = apache
+            .request("POST", "/app/echo")
+            .header("Content-Type", "application/x-test")
+            .body(body.clone())
+            .send();
+        assert_eq!(echoed.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(echoed.header("Content-Type"), Some("application/x-test"));
+        assert!(echoed.body == body, "{runtime}: the echoed body differs");
+
+        let chunked = apache
+            .request("POST", "/app/echo")
+            .chunked_body(body.clone(), 100_000)
+            .send();
+        assert_eq!(chunked.status, 200, "{runtime}");
+        assert!(chunked.body == body, "{runtime}: the chunked body differs");
+    }
+}
+
+#[test]
+fn a_handlers_response_reaches_the_client_before_the_handler_finishes() {
+    for runtime in component_runtimes() {
+        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+        let started = Instant::now();
+        let mut response = apache.request("GET", "/app/drip").open().unwrap();
+        assert_eq!(response.status, 200, "{runtime}");
+        let mut buf = [0; 64];
+        let n = response.read_body(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"first\n", "{runtime}");
+        let first_after = started.elapsed();
+        assert!(
+            first_after < Duration::from_millis(1500),
+            "{runtime}: the first bytes took {first_after:?}"
+        );
+        let n = response.read_body(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"last\n", "{runtime}");
+        assert!(started.elapsed() >= Duration::from_secs(2), "{runtime}");
+    }
+}
+
+#[test]
+fn a_trapping_handler_gets_a_500_and_its_child_lives_on() {
+    for runtime in component_runtimes() {
+        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+        let children = apache.children();
+        assert_eq!(apache.get("/app/trap").status, 500, "{runtime}");
+        let log = apache.wait_for_log("the guest trapped");
+        assert!(
+            log.contains(&format!("with runtime {runtime}")),
+            "{runtime}: {log}"
+        );
+        assert_eq!(apache.get("/app/").status, 200, "{runtime}");
+        assert_eq!(apache.children(), children, "{runtime}");
+        assert!(!apache.error_log().contains("exit signal"), "{runtime}");
+    }
+}
+
+#[test]
+fn outgoing_requests_go_only_where_wasm_allow_connect_grants() {
+    for runtime in component_runtimes() {
+        // The upstream: another Apache, serving a file.
+        let upstream = Config::new("");
+        upstream
+            .scratch
+            .file("htdocs/upstream.txt", "from the upstream\n");
+        let upstream = upstream.start();
+        let origin = format!("127.0.0.1:{}", upstream.port());
+        let url = format!("http://{origin}/upstream.txt");
+        let body = handler_location(
+            "/granted",
+            runtime,
+            &format!("  WasmAllowConnect {origin}\n"),
+        ) + &handler_location("/refused", runtime, "");
+        let apache = Config::new(&body).start();
+
+        let granted = apache.get(&format!("/granted/fetch?{url}"));
+        assert_eq!(granted.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(granted.header("X-Upstream-Status"), Some("200"));
+        assert_eq!(granted.text(), "from the upstream\n");
+
+        let refused = apache.get(&format!("/refused/fetch?{url}"));
+        assert_eq!(refused.status, 502, "{runtime}: {}", refused.text());
+        assert!(
+            refused.text().contains("HttpRequestDenied"),
+            "{}",
+            refused.text()
+        );
+        let log = apache.wait_for_log("refused an HTTP request");
+        assert!(
+            log.contains(&format!(
+                "refused an HTTP request to {origin}: no WasmAllowConnect grants it"
+            )),
+            "{runtime}: {log}"
+        );
+    }
+}
+
+#[test]
+fn a_wasi_02_command_runs_with_cgi_like_a_core_module() {
+    for runtime in component_runtimes() {
+        let location = |path: &str, name: &str| {
+            format!(
+                "<Location {path}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n  WasmEnableCGI On\n</Location>\n",
+                component(name).display()
+            )
+        };
+        let apache =
+            Config::new(&(location("/hello", "hello") + &location("/echo", "echo"))).start();
+        let hello = apache.get("/hello");
+        assert_eq!(hello.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(hello.text(), "Hello from WebAssembly!\n");
+        let echoed = apache.request("POST", "/echo").body("a=1&b=2").send();
+        assert_eq!(echoed.status, 200, "{runtime}");
+        assert_eq!(echoed.header("X-Echo-Length"), Some("7"));
+        assert_eq!(echoed.text(), "a=1&b=2");
+    }
+}
+
+#[test]
+fn components_are_refused_under_runtimes_that_cannot_run_them() {
+    let capable = component_runtimes();
+    let alternatives = if capable.is_empty() {
+        "no runtime built into this mod_wasm runs components".to_owned()
+    } else {
+        format!("use WasmRuntime {}", capable.join(" or "))
+    };
+    for runtime in runtimes().into_iter().filter(|r| !capable.contains(r)) {
+        let config = Config::new(&handler_location("/app", runtime, ""));
+        let result = config.check();
+        assert!(!result.success, "{runtime}: {}", result.output);
+        assert!(
+            result.output.contains(&format!(
+                "is a WASI 0.2 HTTP handler component (wasi:http/incoming-handler), and runtime \
+                 {runtime} runs only core modules (WASI preview1); {alternatives}"
+            )),
+            "{runtime}: {}",
+            result.output
+        );
+    }
+}
