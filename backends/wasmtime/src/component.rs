@@ -17,8 +17,10 @@ use std::io::Read;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use wasmtime::component::{Component, InstancePre, Linker, ResourceTable, Val};
+use wasmtime::component::{Component, InstancePre, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, Store};
+use wasmtime_wasi::filesystem::Descriptor;
+use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -145,13 +147,12 @@ fn linker(engine: &Engine) -> Result<Linker<RunState>, String> {
     linker
         .instance(FILESYSTEM_TYPES)
         .and_then(|mut types| {
-            types.func_new_async("[method]descriptor.symlink-at", |_, _, _, results| {
-                Box::new(async move {
-                    results[0] =
-                        Val::Result(Err(Some(Box::new(Val::Enum("not-permitted".to_owned())))));
-                    Ok(())
-                })
-            })
+            types.func_wrap_async(
+                "[method]descriptor.symlink-at",
+                |_, (_, _, _): (Resource<Descriptor>, String, String)| {
+                    Box::new(async { Ok((Err::<(), _>(ErrorCode::NotPermitted),)) })
+                },
+            )
         })
         .map_err(link_error)?;
     linker.allow_shadowing(false);
