@@ -84,6 +84,37 @@ fn a_handlers_response_reaches_the_client_before_the_handler_finishes() {
 }
 
 #[test]
+fn a_handler_past_its_time_limit_is_stopped_even_while_it_waits() {
+    for runtime in component_runtimes() {
+        // drip writes its first line, then waits two seconds in a host call (a sleep).
+        let apache = Config::new(&handler_location("/app", runtime, "  WasmTimeout 1\n")).start();
+        let started = Instant::now();
+        let mut response = apache.request("GET", "/app/drip").open().unwrap();
+        assert_eq!(response.status, 200, "{runtime}");
+        let mut buf = [0; 64];
+        let mut error = None;
+        loop {
+            match response.read_body(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let error = error.expect("a response cut off at the time limit");
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{runtime}");
+        assert!(started.elapsed() < Duration::from_millis(1900), "{runtime}");
+        let log = apache.wait_for_log("WasmTimeout");
+        assert!(
+            log.contains("the guest was stopped after WasmTimeout 1 s"),
+            "{runtime}: {log}"
+        );
+    }
+}
+
+#[test]
 fn a_trapping_handler_gets_a_500_and_its_child_lives_on() {
     for runtime in component_runtimes() {
         let apache = Config::new(&handler_location("/app", runtime, "")).start();
