@@ -244,6 +244,26 @@ fn measure_runtime(
     }
 }
 
+/// Runs hello under `runtime` over and over for `duration`, printing the time per run each
+/// second: a steady load for a profiler.
+pub fn hello_loop(runtime: &dyn Runtime, guests: &Path, duration: Duration) {
+    let name = runtime.name();
+    let loaded = load(runtime, &read(&guests.join("hello.wasm")), "hello");
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        let start = Instant::now();
+        let mut runs = 0u32;
+        while start.elapsed() < Duration::from_secs(1) {
+            run(&*loaded, &["hello.wasm"], name);
+            runs += 1;
+        }
+        println!(
+            "{name}: {:.1} µs per run of hello",
+            start.elapsed().as_secs_f64() * 1e6 / f64::from(runs)
+        );
+    }
+}
+
 /// Hands `handler` a GET of `/` the way mod_wasm does, and returns the body it answered with.
 fn handle(handler: &dyn runtime_api::HttpHandler, runtime: &str) -> Vec<u8> {
     /// A response kept in memory.

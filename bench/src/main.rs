@@ -4,6 +4,7 @@
 //!     mod_wasm-bench [--quick] [--out DIR]
 //!     mod_wasm-bench --soak [--quick] [--out DIR]
 //!     mod_wasm-bench --python [--quick] [--out DIR]
+//!     mod_wasm-bench --hello RUNTIME [SECONDS]
 //!
 //! `scripts/bench` builds what it needs and runs it; see `docs/benchmarks/README.md`. Inputs
 //! come from the environment: `MOD_WASM_SO` (the module), `MOD_WASM_GUESTS` (the guests built
@@ -13,7 +14,8 @@
 //! every measurement briefly, to check the benchmark itself works; its numbers mean nothing.
 //! `--soak` runs only the soak instead (see [`soak`]) and writes `soak.md`; `--python` runs
 //! only CPython for WASI against python3 under mod_cgid (see [`python`]) and writes
-//! `python.md`.
+//! `python.md`. `--hello` only runs hello in process under one runtime, over and over for
+//! SECONDS (default 10), and prints the time per run: a steady load to profile with `perf`.
 
 mod chart;
 mod in_process;
@@ -80,6 +82,8 @@ struct Options {
     quick: bool,
     soak: bool,
     python: bool,
+    /// `--hello`: the runtime, and for how long.
+    hello: Option<(String, Duration)>,
     out: PathBuf,
 }
 
@@ -88,6 +92,7 @@ fn parse_options() -> Result<Options, String> {
         quick: false,
         soak: false,
         python: false,
+        hello: None,
         out: PathBuf::from("docs/benchmarks"),
     };
     let mut args = std::env::args().skip(1);
@@ -96,6 +101,16 @@ fn parse_options() -> Result<Options, String> {
             "--quick" => options.quick = true,
             "--soak" => options.soak = true,
             "--python" => options.python = true,
+            "--hello" => {
+                let runtime = args.next().ok_or("--hello needs a runtime")?;
+                let seconds = match args.next() {
+                    Some(seconds) => seconds
+                        .parse()
+                        .map_err(|_| format!("--hello: '{seconds}' is no number of seconds"))?,
+                    None => 10,
+                };
+                options.hello = Some((runtime, Duration::from_secs(seconds)));
+            }
             "--out" => {
                 options.out = args
                     .next()
@@ -104,7 +119,9 @@ fn parse_options() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: mod_wasm-bench [--soak | --python] [--quick] [--out DIR]".into(),
+                    "usage: mod_wasm-bench [--soak | --python] [--quick] [--out DIR]\n       \
+                     mod_wasm-bench --hello RUNTIME [SECONDS]"
+                        .into(),
                 );
             }
             other => return Err(format!("unknown argument '{other}'; try --help")),
@@ -162,6 +179,17 @@ fn main() {
     let names: Vec<&'static str> = runtimes.iter().map(|runtime| runtime.name()).collect();
     let command = std::env::var("MOD_WASM_BENCH_COMMAND")
         .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
+
+    if let Some((name, duration)) = &options.hello {
+        match registry.get(name) {
+            Ok(runtime) => in_process::hello_loop(runtime, &guests, *duration),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
 
     if options.soak {
         let plan = if options.quick {
