@@ -21,6 +21,7 @@
 mod fs;
 mod memory;
 mod net;
+mod pool;
 mod stdio;
 mod watchdog;
 
@@ -36,11 +37,18 @@ use std::time::Instant;
 use virtual_net::host::LocalNetworking;
 use wasmer::sys::vm::TrapCode;
 use wasmer::sys::{BaseTunables, Cranelift, NativeEngineExt};
-use wasmer::{Engine, ExternType, Module, RuntimeError, Store};
+use wasmer::{
+    Engine, Extern, ExternType, Imports, Instance, Memory, MemoryType, Module, RuntimeError, Store,
+};
 use wasmer_types::ModuleHash;
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
 use wasmer_wasix::runtime::OverriddenRuntime;
-use wasmer_wasix::{PluggableRuntime, UnsupportedVirtualNetworking, WasiEnv, WasiError};
+use wasmer_wasix::types::wasi::Errno;
+use wasmer_wasix::{
+    generate_import_object_from_env, get_wasi_versions, PluggableRuntime,
+    UnsupportedVirtualNetworking, WasiEnv, WasiError, WasiFunctionEnv, WasiModuleInstanceHandles,
+    WasiModuleTreeHandles, WasiVersion,
+};
 use watchdog::Watchdog;
 
 const NAME: &str = "wasmer";
@@ -230,7 +238,19 @@ impl Runtime for Wasmer {
             runtime: NAME,
             reason: format!("cannot load compiled code: {e}"),
         })?;
+        let dynamically_linked = module.custom_sections("dylink.0").next().is_some();
+        let wasi_versions = get_wasi_versions(&module, false)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let imported_memory = module.imports().find_map(|import| match import.ty() {
+            ExternType::Memory(ty) => Some(*ty),
+            _ => None,
+        });
         Ok(Arc::new(WasmerModule {
+            dynamically_linked,
+            wasi_versions,
+            imported_memory,
             module,
             hash: ModuleHash::new(precompiled.bytes()),
             process,
@@ -252,6 +272,12 @@ struct WasmerModule {
     module: Module,
     /// Identifies the module to WASIX (its module caches and journals); computed once.
     hash: ModuleHash,
+    /// A module with a `dylink.0` section is linked by WASIX (see [`Self::instantiate`]).
+    dynamically_linked: bool,
+    /// The WASI and WASIX versions whose functions the module imports.
+    wasi_versions: Vec<WasiVersion>,
+    /// The memory the module imports, which each instance is given a new one of.
+    imported_memory: Option<MemoryType>,
     process: &'static Process,
 }
 
@@ -310,6 +336,93 @@ impl LoadedModule for WasmerModule {
 }
 
 impl WasmerModule {
+    /// Instantiates the module in a new WASIX environment.
+    ///
+    /// WASIX's own `instantiate_ext` defines every function of every WASI and WASIX version for
+    /// each instance, about 450 host functions, which was most of a run's time. Here a module
+    /// is given only the versions it imports (found when it is loaded), and
+    /// otherwise set up as WASIX would: its memory, when it imports one (threaded WASIX
+    /// modules), is created for it and becomes the environment's; `_initialize` runs first.
+    /// Dynamically linked modules are left to WASIX's linker.
+    fn instantiate(
+        &self,
+        builder: wasmer_wasix::WasiEnvBuilder,
+        store: &mut Store,
+    ) -> Result<(Instance, WasiFunctionEnv), RunError> {
+        let instantiate_error = |reason: String| RunError::Instantiate {
+            runtime: NAME,
+            reason,
+        };
+        if self.dynamically_linked {
+            return builder
+                .instantiate_ext(self.module.clone(), self.hash, store)
+                .map_err(|e| instantiate_error(e.to_string()));
+        }
+        let mut builder = builder;
+        builder.set_module_hash(self.hash);
+        let mut wasi = builder
+            .finalize(store)
+            .map_err(|e| instantiate_error(e.to_string()))?;
+        let instantiated = self.instantiate_in(&mut wasi, store);
+        if instantiated.is_err() {
+            // Ends the WASIX process that `finalize` started.
+            wasi.on_exit(store, Some(Errno::Noexec.into()));
+        }
+        instantiated
+            .map(|instance| (instance, wasi))
+            .map_err(instantiate_error)
+    }
+
+    fn instantiate_in(
+        &self,
+        wasi: &mut WasiFunctionEnv,
+        store: &mut Store,
+    ) -> Result<Instance, String> {
+        // Nearly every module imports one version; more are merged into the first.
+        let mut versions = self.wasi_versions.iter();
+        let mut imports = match versions.next() {
+            Some(first) => generate_import_object_from_env(store, &wasi.env, *first),
+            None => Imports::new(),
+        };
+        for version in versions {
+            imports.extend(&generate_import_object_from_env(store, &wasi.env, *version));
+        }
+        let imported_memory = match self.imported_memory {
+            Some(ty) => {
+                let memory = Memory::new(store, ty).map_err(|e| e.to_string())?;
+                imports.define("env", "memory", memory.clone());
+                Some(memory)
+            }
+            None => None,
+        };
+        let instance = Instance::new(store, &self.module, &imports).map_err(|e| e.to_string())?;
+        let memory = match imported_memory {
+            Some(memory) => memory,
+            None => instance
+                .exports
+                .iter()
+                .find_map(|(_, export)| match export {
+                    Extern::Memory(memory) => Some(memory.clone()),
+                    _ => None,
+                })
+                .ok_or("the module neither imports nor exports a memory")?,
+        };
+        let handles = WasiModuleTreeHandles::Static(WasiModuleInstanceHandles::new(
+            memory,
+            store,
+            instance.clone(),
+            None,
+        ));
+        wasi.initialize_handles_and_layout(store, instance.clone(), handles, None, true)
+            .map_err(|e| e.to_string())?;
+        if let Ok(initialize) = instance.exports.get_function("_initialize") {
+            initialize
+                .call(store, &[])
+                .map_err(|e| format!("_initialize failed: {e}"))?;
+        }
+        Ok(instance)
+    }
+
     fn call(
         &self,
         config: &ExecutionConfig,
@@ -322,14 +435,10 @@ impl WasmerModule {
         let _tokio = self.process.tokio.enter();
         let builder = self.environment(config, stdio, connections)?;
         let mut store = Store::new(self.process.engine.clone());
-        let instantiated = {
+        let (instance, wasi) = {
             let _limited = memory.enter();
-            builder.instantiate_ext(self.module.clone(), self.hash, &mut store)
-        };
-        let (instance, wasi) = instantiated.map_err(|e| RunError::Instantiate {
-            runtime: NAME,
-            reason: e.to_string(),
-        })?;
+            self.instantiate(builder, &mut store)
+        }?;
         let entry_point = &config.entry_point;
         let func = instance
             .exports
@@ -379,5 +488,56 @@ impl WasmerModule {
         };
         wasi.on_exit(&mut store, Some(exit_code.into()));
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(wat: &str) -> Arc<dyn LoadedModule> {
+        let wasm = wat::parse_str(wat).unwrap();
+        Wasmer.load(&Wasmer.compile(&wasm).unwrap()).unwrap()
+    }
+
+    fn run(module: &dyn LoadedModule) -> Result<ExitCode, RunError> {
+        module
+            .run(&ExecutionConfig::default(), Stdio::null())
+            .outcome
+    }
+
+    /// Memories come from a pool (see `pool`): one a run wrote and grew is zeroed for the next,
+    /// and what lies past the next one's size is out of bounds again.
+    #[test]
+    fn a_pooled_memory_is_new_to_the_next_run() {
+        let exit = r#"(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))"#;
+        let writer = load(&format!(
+            r#"(module {exit}
+                 (memory (export "memory") 1)
+                 (func (export "_start")
+                   (drop (memory.grow (i32.const 3)))
+                   (i32.store (i32.const 0) (i32.const 7))
+                   (i32.store (i32.const 196608) (i32.const 7))))"#
+        ));
+        let reader = load(&format!(
+            r#"(module {exit}
+                 (memory (export "memory") 4)
+                 (func (export "_start")
+                   (call $exit (i32.or (i32.load (i32.const 0)) (i32.load (i32.const 196608))))))"#
+        ));
+        let smaller = load(
+            r#"(module
+                 (memory (export "memory") 1)
+                 (func (export "_start") (drop (i32.load (i32.const 196608)))))"#,
+        );
+        // Other tests run at the same time and may take the slot; every round gives the
+        // pool another chance to hand it on.
+        for _ in 0..20 {
+            assert_eq!(run(&*writer).unwrap(), ExitCode::SUCCESS);
+            assert_eq!(run(&*reader).unwrap(), ExitCode::SUCCESS, "left over");
+            assert_eq!(run(&*writer).unwrap(), ExitCode::SUCCESS);
+            let error = run(&*smaller).unwrap_err();
+            assert!(error.to_string().contains("out of bounds"), "{error}");
+        }
     }
 }

@@ -7,8 +7,10 @@
 //! A memory keeps its limit for its life, and records the first growth it refused.
 //!
 //! Memory *styles* are left as Wasmer's defaults: they are compiled into the code, which is
-//! compiled once for every limit.
+//! compiled once for every limit. The memories an instance defines come from the process's
+//! pool (see [`crate::pool`]).
 
+use crate::pool::PooledMemory;
 use runtime_api::{MemorySize, RefusedGrowth};
 use std::cell::RefCell;
 use std::ptr::NonNull;
@@ -134,8 +136,13 @@ impl Tunables for LimitingTunables {
     ) -> Result<VMMemory, MemoryError> {
         // SAFETY: the caller's guarantee for `vm_definition_location` is passed on unchanged.
         let create = || unsafe {
-            self.base
-                .create_vm_memory(ty, style, vm_definition_location)
+            if PooledMemory::pools(ty, style) {
+                let memory = PooledMemory::new(ty, style, vm_definition_location)?;
+                Ok(VMMemory(Box::new(memory)))
+            } else {
+                self.base
+                    .create_vm_memory(ty, style, vm_definition_location)
+            }
         };
         match current_limit() {
             Some(limit) => {

@@ -16,6 +16,11 @@ use wasmer::Interrupter;
 /// How soon a run that was interrupted and is still running is interrupted again.
 const RETRY: Duration = Duration::from_millis(10);
 
+/// How long the watching thread sleeps when no run is in progress. Runs that start in that
+/// time and are due after it need no wake-up: with time limits of seconds, a run never
+/// wakes the thread, which would cost each request a thread switch.
+const IDLE: Duration = Duration::from_secs(1);
+
 static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
 static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
 
@@ -30,8 +35,8 @@ pub struct Watchdog {
 struct Runs {
     next_id: u64,
     watched: HashMap<u64, Watched>,
-    /// When the watching thread wakes up next; `None` while it waits for a first run. A run
-    /// due later needs no wake-up, which spares a thread switch per request.
+    /// When the watching thread wakes up next; `None` before it first waits. A run due later
+    /// needs no wake-up.
     next_wake: Option<Instant>,
 }
 
@@ -129,18 +134,19 @@ impl Watchdog {
                     run.deadline = now + RETRY;
                 }
             }
-            let next = runs.watched.values().map(|run| run.deadline).min();
-            runs.next_wake = next;
-            runs = match next {
-                Some(next) => {
-                    let wait = next.saturating_duration_since(Instant::now());
-                    self.changed
-                        .wait_timeout(runs, wait)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-                None => self.changed.wait(runs).unwrap_or_else(|e| e.into_inner()),
-            };
+            let next = runs
+                .watched
+                .values()
+                .map(|run| run.deadline)
+                .min()
+                .unwrap_or(now + IDLE);
+            runs.next_wake = Some(next);
+            let wait = next.saturating_duration_since(Instant::now());
+            runs = self
+                .changed
+                .wait_timeout(runs, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 }
