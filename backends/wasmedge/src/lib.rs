@@ -11,6 +11,7 @@
 mod aot;
 mod fs;
 mod net;
+mod scaffold;
 mod stop;
 mod wasi;
 
@@ -27,15 +28,13 @@ use wasmedge_sdk::config::{
     CommonConfigOptions, CompilerConfigOptions, ConfigBuilder, RuntimeConfigOptions,
 };
 use wasmedge_sdk::error::{CoreCommonError, CoreError, WasmEdgeError};
-use wasmedge_sdk::r#async::vm::Vm;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::StdioSys;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::env::VFS;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
 use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
-use wasmedge_sdk::{
-    config::Config, CompilerOutputFormat, ExternalInstanceType, Module, Store, ValType,
-};
+use wasmedge_sdk::{config::Config, CompilerOutputFormat, ExternalInstanceType, Module, ValType};
 use wasmedge_sys::instance::function::AsFunc;
+use wasmedge_sys::r#async::fiber::AsyncState;
 use wasmedge_sys::{AsInstance, FuncType, ImportModule};
 
 /// The only import namespace WasmEdge's Rust WASI provides (its socket extensions included).
@@ -222,6 +221,7 @@ impl Runtime for WasmEdge {
             _library: library,
             tokio,
             configs: Mutex::default(),
+            scaffolds: scaffold::Scaffolds::default(),
         }))
     }
 }
@@ -316,6 +316,8 @@ struct WasmEdgeModule {
     /// The executors' configuration for each memory limit this module ran with: a location's
     /// limit is the same for all its requests, so it is built on the first one only.
     configs: Mutex<HashMap<u32, Arc<Config>>>,
+    /// What its runs need besides an instance, kept between them (see [`scaffold`]).
+    scaffolds: scaffold::Scaffolds,
 }
 
 impl WasmEdgeModule {
@@ -376,21 +378,19 @@ impl WasmEdgeModule {
         };
         let _tokio = self.tokio.enter();
         // The executor of each run enforces its memory limit.
+        let pages = config.limits.memory.pages();
         let engine_config = self
             .config_for(config.limits.memory)
             .map_err(|reason| RunError::Instantiate { runtime, reason })?;
         let context = self.wasi_context(config, stdio)?;
-        // `_sockets` lives until the run is over.
-        let (mut wasi, _sockets) =
-            wasi_module(context, connections, self.accept).map_err(instantiate_error)?;
+        let scaffold = self
+            .scaffolds
+            .take(pages, &engine_config, self.accept)
+            .map_err(instantiate_error)?;
+        let mut lease = scaffold
+            .begin(context, connections, &self.module)
+            .map_err(instantiate_error)?;
         let outcome = {
-            let wasi_name = wasi.name().to_string();
-            let mut instances = HashMap::new();
-            instances.insert(wasi_name, wasi.as_mut());
-            let store = Store::new(Some(&*engine_config), instances).map_err(instantiate_error)?;
-            let mut vm = Vm::new(store);
-            vm.register_module(None, self.module.clone())
-                .map_err(instantiate_error)?;
             // The SDK stops a run at its time limit with a real-time signal to this thread,
             // which Apache's threaded MPMs block in their worker threads.
             let _unblocked =
@@ -402,24 +402,46 @@ impl WasmEdgeModule {
             if runtime_api::stopping::requested() {
                 return Err(RunError::Stopped { runtime });
             }
-            let entry_point = config.entry_point.as_str();
-            self.tokio.block_on(vm.run_func_with_timeout(
-                None,
-                entry_point,
-                [],
-                config.limits.timeout,
-            ))
+            let (instance, executor) = lease.parts();
+            match instance.get_func_mut(config.entry_point.as_str()) {
+                Ok(mut entry_point) => self.tokio.block_on(executor.call_func_async_with_timeout(
+                    &AsyncState::new(),
+                    &mut entry_point,
+                    [],
+                    config.limits.timeout,
+                )),
+                Err(_) => {
+                    return Err(RunError::MissingEntryPoint {
+                        runtime,
+                        entry_point: config.entry_point.clone(),
+                    })
+                }
+            }
         };
+        let (exit_code, scaffold) = lease.finish();
+        let exit_code = ExitCode(exit_code as i32);
+        // Only a scaffold whose run ended normally (returned, or called `proc_exit`) serves
+        // another (see `scaffold`).
+        let ended_normally = match &outcome {
+            Ok(results) => results.is_empty(),
+            Err(e) => matches!(
+                **e,
+                WasmEdgeError::Core(CoreError::Common(CoreCommonError::Terminated))
+            ),
+        };
+        if ended_normally {
+            self.scaffolds.put_back(pages, scaffold);
+        }
         match outcome {
             // async-wasi records `proc_exit`'s code and reports the exit as a normal return.
-            Ok(results) if results.is_empty() => Ok(ExitCode(wasi.exit_code() as i32)),
+            Ok(results) if results.is_empty() => Ok(exit_code),
             Ok(_) => Err(RunError::EntryPointSignature {
                 runtime,
                 entry_point: config.entry_point.clone(),
             }),
             Err(e) => match *e {
                 WasmEdgeError::Core(CoreError::Common(CoreCommonError::Terminated)) => {
-                    Ok(ExitCode(wasi.exit_code() as i32))
+                    Ok(exit_code)
                 }
                 WasmEdgeError::ExecuteTimeout => {
                     Err(RunError::interrupted(runtime, &config.limits))
@@ -528,6 +550,34 @@ mod tests {
         assert_eq!(exit, ExitCode::SUCCESS);
         assert!(refusals.is_empty(), "{refusals:?}");
         listener.accept().expect("the granted connection arrived");
+    }
+
+    /// Runs keep their WASI module between them (see `scaffold`); each run still has its own
+    /// grants.
+    #[test]
+    fn the_next_run_has_its_own_grants() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let runtime = WasmEdge::INTERPRETER;
+        let guest = connecting_guest(port, false);
+        let module = runtime.load(&runtime.compile(&guest).unwrap()).unwrap();
+        let run = |grants: Vec<runtime_api::ConnectGrant>| {
+            let config = ExecutionConfig {
+                connect: runtime_api::ConnectGrants::new(grants),
+                ..Default::default()
+            };
+            module.run(&config, Stdio::null()).outcome.unwrap()
+        };
+        let granted = runtime_api::ConnectGrant::parse(&format!("127.0.0.1:{port}")).unwrap();
+        for _ in 0..3 {
+            assert_eq!(run(vec![granted.clone()]), ExitCode::SUCCESS);
+            listener.accept().expect("the granted connection arrived");
+            assert_eq!(
+                run(Vec::new()),
+                ExitCode(EPERM),
+                "the grant of the run before"
+            );
+        }
     }
 
     #[test]

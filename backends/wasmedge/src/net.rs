@@ -52,6 +52,11 @@ pub struct SocketGuard {
 unsafe impl Send for SocketGuard {}
 
 impl SocketGuard {
+    /// From now on, connections go through `connections`.
+    pub fn set_connections(&mut self, connections: ConnectGuard) {
+        self.connections = connections;
+    }
+
     /// The run's WASI context.
     ///
     /// # Safety
