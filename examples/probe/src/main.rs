@@ -26,9 +26,34 @@
 //!   pipe          CGI: copy the request body to the response as it arrives, 64 KiB at a time
 //!   drip S        CGI: print "first", wait S seconds, print "last"
 //!   cut N         CGI: print N bytes of the body, then trap
+//!   residue PATH  count this run in a static, list the open descriptors, then open PATH and
+//!                 leave it open; print "runs N", "open FD FD …" and "opened FD" (no CGI
+//!                 headers). In a fresh instance with fresh WASI state, every run prints the
+//!                 same: what one run leaves behind must not reach the next.
 //!
 //! It also exports `alt_entry` (see build.rs) for WasmEntryPoint.
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Runs of `residue` in this instance: in linear memory, so 1 in a fresh one.
+static RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Whether descriptor `fd` is open: wasi-libc's `fcntl(F_GETFD)` asks WASI's `fd_fdstat_get`.
+#[cfg(target_os = "wasi")]
+fn is_open(fd: i32) -> bool {
+    use std::ffi::c_int;
+    const F_GETFD: c_int = 1;
+    extern "C" {
+        fn fcntl(fd: c_int, command: c_int, ...) -> c_int;
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    unsafe { fcntl(fd, F_GETFD) != -1 }
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn is_open(fd: i32) -> bool {
+    std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok()
+}
 
 #[no_mangle]
 pub extern "C" fn alt_entry() {
@@ -238,6 +263,20 @@ fn main() {
             out.write_all(&vec![b'x'; n]).unwrap();
             out.flush().unwrap();
             std::process::abort();
+        }
+        "residue" => {
+            use std::os::fd::IntoRawFd;
+            let runs = RUNS.fetch_add(1, Ordering::Relaxed) + 1;
+            let open: Vec<String> = (0..64)
+                .filter(|&fd| is_open(fd))
+                .map(|fd| fd.to_string())
+                .collect();
+            writeln!(out, "runs {runs}\nopen {}", open.join(" ")).unwrap();
+            match std::fs::File::open(arg(2)) {
+                // Left open: only the end of the run closes it.
+                Ok(file) => writeln!(out, "opened {}", file.into_raw_fd()).unwrap(),
+                Err(e) => writeln!(out, "error: {e}").unwrap(),
+            }
         }
         other => {
             writeln!(out, "unknown probe behaviour {other:?}").unwrap();
