@@ -52,7 +52,7 @@ impl Report<'_> {
             .map(|figures| figures.requests_per_second.median)
     }
 
-    fn kernel(&self, runtime: &str) -> Option<&RuntimeFigures> {
+    fn figures(&self, runtime: &str) -> Option<&RuntimeFigures> {
         self.in_process
             .runtimes
             .iter()
@@ -65,6 +65,12 @@ impl Report<'_> {
     }
 
     pub fn targets(&self) -> Vec<Target> {
+        /// The most one instantiation and run of hello may take in process, per runtime.
+        const PER_RUN_TARGETS: [(&str, f64); 3] = [
+            ("wasmer", 40.0),
+            ("wasmedge", 30.0),
+            ("wasmedge-interpreter", 60.0),
+        ];
         let wasmtime = Handler::Wasm("wasmtime");
         let hello = self.hello_rps(&wasmtime);
         let over = |baseline: Handler| Some(hello? / self.hello_rps(&baseline)?);
@@ -91,8 +97,8 @@ impl Report<'_> {
             ));
         }
         let aot_over_wasmtime =
-            self.kernel("wasmedge")
-                .zip(self.kernel("wasmtime"))
+            self.figures("wasmedge")
+                .zip(self.figures("wasmtime"))
                 .map(|(wasmedge, wasmtime)| {
                     wasmedge.kernel.millis_per_mib() / wasmtime.kernel.millis_per_mib()
                 });
@@ -119,6 +125,31 @@ impl Report<'_> {
             |ratio| ratio <= 1.5,
             " ×",
         ));
+        for (runtime, most_us) in PER_RUN_TARGETS {
+            targets.push(Target::ratio(
+                format!(
+                    "in process, instantiate and run hello under {runtime}: at most {most_us} µs"
+                ),
+                self.figures(runtime)
+                    .map(|figures| figures.hello_run_us.median),
+                move |us| us <= most_us,
+                " µs",
+            ));
+        }
+        for runtime in ["wasmer", "wasmedge"] {
+            let share = self
+                .hello_rps(&Handler::Wasm(runtime))
+                .zip(hello)
+                .map(|(theirs, wasmtime)| theirs / wasmtime * 100.0);
+            targets.push(Target::ratio(
+                format!(
+                    "hello under {runtime}: at least 50 % of wasmtime's requests/s ({MANY} clients)"
+                ),
+                share,
+                |percent| percent >= 50.0,
+                " %",
+            ));
+        }
         targets
     }
 
