@@ -3,7 +3,9 @@
 //!
 //! `compile` uses a throwaway engine and returns Wasmer's serialized code; `load` deserializes
 //! it into the engine of the process that serves requests; `run` builds a fresh WASIX
-//! environment per request and calls the entry point on Apache's worker thread.
+//! environment per request, with only the WASI versions the module imports, instantiates the
+//! module with a memory from the process's pool (see [`pool`]) and calls the entry point on
+//! Apache's worker thread.
 //!
 //! Two kinds of process-wide state must not cross Apache's fork:
 //! - Wasmer installs its trap handlers when the first `Store` is created, once per process and
