@@ -344,8 +344,9 @@ impl WasmerModule {
     /// each instance, about 450 host functions, which was most of a run's time. Here a module
     /// is given only the versions it imports (found when it is loaded), and
     /// otherwise set up as WASIX would: its memory, when it imports one (threaded WASIX
-    /// modules), is created for it and becomes the environment's; `_initialize` runs first.
-    /// Dynamically linked modules are left to WASIX's linker.
+    /// modules), is created for it and becomes the environment's. `_initialize` is left to
+    /// [`Self::call`], which runs it within the time limit. Dynamically linked modules are
+    /// left to WASIX's linker, which also runs their `_initialize`.
     fn instantiate(
         &self,
         builder: wasmer_wasix::WasiEnvBuilder,
@@ -417,11 +418,6 @@ impl WasmerModule {
         ));
         wasi.initialize_handles_and_layout(store, instance.clone(), handles, None, true)
             .map_err(|e| e.to_string())?;
-        if let Ok(initialize) = instance.exports.get_function("_initialize") {
-            initialize
-                .call(store, &[])
-                .map_err(|e| format!("_initialize failed: {e}"))?;
-        }
         Ok(instance)
     }
 
@@ -466,7 +462,17 @@ impl WasmerModule {
             .process
             .watchdog
             .watch(started + config.limits.timeout, store.interrupter());
-        let called = func.call(&mut store, &[]);
+        // A reactor's `_initialize` runs before its entry point, as WASIX would run it.
+        let initialize = instance
+            .exports
+            .get_function("_initialize")
+            .ok()
+            .filter(|_| !self.dynamically_linked);
+        let called = match initialize {
+            Some(initialize) => initialize.call(&mut store, &[]),
+            None => Ok(Box::default()),
+        }
+        .and_then(|_| func.call(&mut store, &[]));
         drop(watch);
         drop(unblocked);
         let outcome = match called {
@@ -506,6 +512,38 @@ mod tests {
         module
             .run(&ExecutionConfig::default(), Stdio::null())
             .outcome
+    }
+
+    /// A reactor's `_initialize` runs before its entry point, within the run's time limit.
+    #[test]
+    fn a_reactor_is_initialized_within_the_time_limit() {
+        let reactor = |initialize: &str| {
+            load(&format!(
+                r#"(module
+                     (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                     (memory (export "memory") 1)
+                     (global $ready (mut i32) (i32.const 0))
+                     (func (export "_initialize") {initialize} (global.set $ready (i32.const 1)))
+                     (func (export "entry") (call $exit (i32.sub (i32.const 1) (global.get $ready)))))"#
+            ))
+        };
+        let config = ExecutionConfig {
+            entry_point: runtime_api::EntryPoint::new("entry"),
+            limits: runtime_api::Limits {
+                timeout: std::time::Duration::from_millis(200),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let initialized = reactor("").run(&config, Stdio::null()).outcome;
+        assert_eq!(initialized.unwrap(), ExitCode::SUCCESS);
+        let looping = reactor("(loop $forever (br $forever))")
+            .run(&config, Stdio::null())
+            .outcome;
+        assert!(
+            matches!(looping, Err(RunError::TimedOut { .. })),
+            "{looping:?}"
+        );
     }
 
     /// Memories come from a pool (see `pool`): one a run wrote and grew is zeroed for the next,
