@@ -306,13 +306,10 @@ impl LoadedModule for ComponentModule {
         };
         let outcome = self
             .block_on(config, async {
-                let command =
-                    pre.instantiate_async(&mut store)
-                        .await
-                        .map_err(|e| RunError::Instantiate {
-                            runtime: NAME,
-                            reason: format!("{e:#}"),
-                        })?;
+                let command = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(instantiation_failed)?;
                 match command.wasi_cli_run().call_run(&mut store).await {
                     Ok(Ok(())) => Ok(ExitCode::SUCCESS),
                     Ok(Err(())) => Ok(ExitCode(1)),
@@ -332,6 +329,15 @@ impl LoadedModule for ComponentModule {
 
     fn as_http_handler(&self) -> Option<&dyn HttpHandler> {
         matches!(self.prepared, Prepared::HttpHandler(_)).then_some(self)
+    }
+}
+
+/// A component that could not be instantiated: its imports were linked when it was loaded, so
+/// this is a resource (memory, tables) refused or a start function that failed.
+fn instantiation_failed(error: wasmtime::Error) -> RunError {
+    RunError::Instantiate {
+        runtime: NAME,
+        reason: format!("{error:#}"),
     }
 }
 
@@ -365,13 +371,10 @@ impl HttpHandler for ComponentModule {
             // handler left open, which ends the response it never finished.
             let handler = async move {
                 let (incoming, outparam) = handed?;
-                let proxy =
-                    pre.instantiate_async(&mut store)
-                        .await
-                        .map_err(|e| RunError::Instantiate {
-                            runtime: NAME,
-                            reason: format!("{e:#}"),
-                        })?;
+                let proxy = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(instantiation_failed)?;
                 let called = proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, incoming, outparam)
