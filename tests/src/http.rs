@@ -182,6 +182,40 @@ impl StreamedResponse {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Reads the rest of the body: how many bytes, if it ended where its framing said, or how
+    /// many arrived before it broke off, with the error (`UnexpectedEof` for a cut-off body).
+    pub fn read_rest(&mut self) -> Result<u64, (u64, std::io::Error)> {
+        let mut buf = vec![0; 64 * 1024];
+        let mut received = 0;
+        loop {
+            match self.read_body(&mut buf) {
+                Ok(0) => return Ok(received),
+                Ok(n) => received += n as u64,
+                Err(e) => return Err((received, e)),
+            }
+        }
+    }
+
+    /// The rest of the body of a `drip` (the probe's, or the `wasi:http` hello's): "first" at
+    /// once, "last" two seconds after `started`, then the end of the body.
+    pub fn expect_drip(&mut self, started: std::time::Instant, who: &str) {
+        let mut buf = [0; 64];
+        let n = self.read_body(&mut buf).unwrap();
+        let first_after = started.elapsed();
+        assert_eq!(&buf[..n], b"first\n", "{who}");
+        assert!(
+            first_after < std::time::Duration::from_millis(1500),
+            "{who}: the first bytes took {first_after:?}"
+        );
+        let n = self.read_body(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"last\n", "{who}");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_secs(2),
+            "{who}"
+        );
+        assert_eq!(self.read_body(&mut buf).unwrap(), 0, "{who}");
+    }
+
     /// Reads the next body bytes into `buf`: how many, 0 at the end the framing announced. A
     /// body cut off before that end is an `UnexpectedEof` error.
     pub fn read_body(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -69,17 +69,7 @@ fn a_handlers_response_reaches_the_client_before_the_handler_finishes() {
         let started = Instant::now();
         let mut response = apache.request("GET", "/app/drip").open().unwrap();
         assert_eq!(response.status, 200, "{runtime}");
-        let mut buf = [0; 64];
-        let n = response.read_body(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"first\n", "{runtime}");
-        let first_after = started.elapsed();
-        assert!(
-            first_after < Duration::from_millis(1500),
-            "{runtime}: the first bytes took {first_after:?}"
-        );
-        let n = response.read_body(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"last\n", "{runtime}");
-        assert!(started.elapsed() >= Duration::from_secs(2), "{runtime}");
+        response.expect_drip(started, runtime);
     }
 }
 
@@ -91,19 +81,10 @@ fn a_handler_past_its_time_limit_is_stopped_even_while_it_waits() {
         let started = Instant::now();
         let mut response = apache.request("GET", "/app/drip").open().unwrap();
         assert_eq!(response.status, 200, "{runtime}");
-        let mut buf = [0; 64];
-        let mut error = None;
-        loop {
-            match response.read_body(&mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-        let error = error.expect("a response cut off at the time limit");
+        let (_, error) = response
+            .read_rest()
+            .err()
+            .unwrap_or_else(|| panic!("{runtime}: no response cut off at the time limit"));
         assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{runtime}");
         assert!(started.elapsed() < Duration::from_millis(1900), "{runtime}");
         let log = apache.wait_for_log("WasmTimeout");

@@ -4,7 +4,7 @@
 
 use mod_wasm_tests::http::StreamedResponse;
 use mod_wasm_tests::{for_each_runtime, guest, peak_rss_kib, Apache, Config};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// One child with 16 threads, so that its memory is the server's.
 const ONE_CHILD: &str = "ServerLimit 1\nThreadsPerChild 16\nThreadLimit 16\nMaxRequestWorkers 16\n";
@@ -115,18 +115,7 @@ fn the_first_bytes_arrive_before_the_guest_finishes() {
         let mut response = apache.request("GET", "/drip").open().unwrap();
         assert_eq!(response.status, 200, "{runtime}");
         assert_eq!(response.header("Content-Type"), Some("text/plain"));
-        let mut buf = [0; 64];
-        let n = response.read_body(&mut buf).unwrap();
-        let first_after = started.elapsed();
-        assert_eq!(&buf[..n], b"first\n", "{runtime}");
-        assert!(
-            first_after < Duration::from_millis(1500),
-            "{runtime}: the first bytes took {first_after:?}"
-        );
-        let n = response.read_body(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"last\n", "{runtime}");
-        assert!(started.elapsed() >= Duration::from_secs(2), "{runtime}");
-        assert_eq!(response.read_body(&mut buf).unwrap(), 0, "{runtime}");
+        response.expect_drip(started, runtime);
     });
 }
 
@@ -188,19 +177,11 @@ fn a_guest_that_traps_mid_response_has_it_cut_off_and_the_child_survives() {
         let mut response = apache.request("GET", "/cut").open().unwrap();
         assert_eq!(response.status, 200, "{runtime}");
         assert_eq!(response.header("Transfer-Encoding"), Some("chunked"));
-        let mut buf = vec![0; 64 * 1024];
-        let mut received = 0;
-        let cut_off = loop {
-            match response.read_body(&mut buf) {
-                Ok(0) => break false,
-                Ok(n) => received += n as u64,
-                Err(e) => {
-                    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{runtime}");
-                    break true;
-                }
-            }
-        };
-        assert!(cut_off, "{runtime}: a cut-off response looked complete");
+        let (received, error) = response
+            .read_rest()
+            .err()
+            .unwrap_or_else(|| panic!("{runtime}: a cut-off response looked complete"));
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{runtime}");
         assert!(received <= SENT, "{runtime}: {received}");
         let log = apache.wait_for_log("the response was cut off");
         assert!(log.contains("the guest trapped"), "{runtime}: {log}");
@@ -234,14 +215,10 @@ fn output_past_the_limit_cuts_a_streamed_response_and_fails_a_buffered_one() {
 
         let mut response = apache.request("GET", "/streamed").open().unwrap();
         assert_eq!(response.status, 200, "{runtime}");
-        let mut buf = vec![0; 64 * 1024];
-        let error = loop {
-            match response.read_body(&mut buf) {
-                Ok(0) => panic!("{runtime}: the response past the limit looked complete"),
-                Ok(_) => {}
-                Err(e) => break e,
-            }
-        };
+        let (_, error) = response
+            .read_rest()
+            .err()
+            .unwrap_or_else(|| panic!("{runtime}: the response past the limit looked complete"));
         assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{runtime}");
         apache.wait_for_log("more than 1 MiB to stdout (WasmOutputLimit)");
 
