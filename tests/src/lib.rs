@@ -553,12 +553,16 @@ impl Apache {
         }
     }
 
+    /// Waits until the server accepts connections and has a child. The parent listens before
+    /// it forks, so a connection alone does not mean a child exists yet; tests that compare
+    /// the children before and after a fault need the first ones in place.
     fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", self.port())).is_err() {
+        while TcpStream::connect(("127.0.0.1", self.port())).is_err() || self.children().is_empty()
+        {
             assert!(
                 Instant::now() < deadline,
-                "apache2 did not listen on port {} in time; error log:\n{}",
+                "apache2 did not listen on port {} with a child in time; error log:\n{}",
                 self.port(),
                 self.error_log()
             );
