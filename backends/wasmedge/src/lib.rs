@@ -12,6 +12,7 @@ mod aot;
 mod fs;
 mod net;
 mod scaffold;
+mod stack;
 mod stop;
 mod wasi;
 
@@ -150,13 +151,15 @@ impl Runtime for WasmEdge {
     }
 
     /// Native code depends on the WasmEdge library it was compiled with (its AOT section is
-    /// only used by the same version) and on the compiler settings, which are the defaults.
-    /// The interpreter keeps the module as it is: nothing worth caching.
+    /// only used by the same version), on the compiler settings, which are the defaults, and
+    /// on the stack bound compiled into it (see [`stack`]). The interpreter runs the module
+    /// with its bound: nothing worth caching.
     fn artifact_key(&self) -> Option<String> {
         match self.mode {
             Mode::AheadOfTime => Some(format!(
-                "WasmEdge {} AOT shared-library default-options",
-                wasmedge_sdk::utils::CoreVersion::version_string()
+                "WasmEdge {} AOT shared-library default-options stack-bound-1 {}",
+                wasmedge_sdk::utils::CoreVersion::version_string(),
+                stack::BUDGET
             )),
             Mode::Interpreter => None,
         }
@@ -186,9 +189,10 @@ impl Runtime for WasmEdge {
                 reason: e.to_string(),
             })?;
         check_imports(name, &module)?;
+        let wasm = stack::bound(wasm).map_err(engine_error)?;
         match self.mode {
-            Mode::Interpreter => Ok(Precompiled::new(name, wasm.to_vec())),
-            Mode::AheadOfTime => aot::compile_in_subprocess(wasm, &config)
+            Mode::Interpreter => Ok(Precompiled::new(name, wasm)),
+            Mode::AheadOfTime => aot::compile_in_subprocess(&wasm, &config)
                 .map(|bytes| Precompiled::new(name, bytes))
                 .map_err(engine_error),
         }
@@ -418,6 +422,7 @@ impl WasmEdgeModule {
                 }
             }
         };
+        let stack_exhausted = outcome.is_err() && stack_exhausted(&lease.instance);
         let (exit_code, scaffold) = lease.finish();
         let exit_code = ExitCode(exit_code as i32);
         // Only a scaffold whose run ended normally (returned, or called `proc_exit`) serves
@@ -452,10 +457,26 @@ impl WasmEdgeModule {
                         entry_point: config.entry_point.clone(),
                     })
                 }
+                _ if stack_exhausted => Err(RunError::trap(
+                    runtime,
+                    format_args!(
+                        "call stack exhausted: its frames passed the bound of {} KiB \
+                         (estimated) that mod_wasm gives WasmEdge's guests",
+                        stack::BUDGET >> 10
+                    ),
+                    [],
+                )),
                 other => Err(RunError::trap(runtime, other, [])),
             },
         }
     }
+}
+
+/// Whether `instance` trapped because its calls passed the stack bound (see [`stack`]).
+fn stack_exhausted(instance: &wasmedge_sdk::Instance) -> bool {
+    instance
+        .get_global(stack::EXPORT)
+        .is_ok_and(|estimate| estimate.get_value().to_i32() as u32 > stack::BUDGET)
 }
 
 #[cfg(test)]
@@ -691,6 +712,107 @@ mod tests {
             matches!(&error, CompileError::UnsatisfiedImport { name, .. } if name == "no_such_function"),
             "{error}"
         );
+    }
+
+    /// A function `$f` that calls itself `$depth` times (without end if `$depth` is -1) and
+    /// keeps `locals` locals of type `ty` alive across the call, so that WasmEdge's compiled
+    /// code cannot turn the recursion into a loop; the guest exits with 0 if it returned.
+    fn recursion(depth: i64, locals: usize, ty: &str) -> Vec<u8> {
+        let declared = (0..locals)
+            .map(|i| format!("(local $l{i} {ty})"))
+            .collect::<String>();
+        let (set, get) = if ty == "v128" {
+            (
+                "(i64x2.splat (local.get $n))",
+                "(i64x2.extract_lane 1 (local.get $l{i}))",
+            )
+        } else {
+            ("(local.get $n)", "(local.get $l{i})")
+        };
+        let init = (0..locals)
+            .map(|i| format!("(local.set $l{i} {set})"))
+            .collect::<String>();
+        let combine = (0..locals)
+            .map(|i| {
+                format!(
+                    "(local.set $r (i64.xor (local.get $r) {}))",
+                    get.replace("{i}", &i.to_string())
+                )
+            })
+            .collect::<String>();
+        wat::parse_str(format!(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                 (memory (export "memory") 1)
+                 (func $f (param $n i64) (result i64) (local $r i64) {declared}
+                   (if (i64.eq (local.get $n) (i64.const {depth})) (then (return (i64.const 0))))
+                   {init}
+                   (local.set $r (call $f (i64.add (local.get $n) (i64.const 1))))
+                   {combine}
+                   (i64.store (i32.const 8) (local.get $r))
+                   (i64.const 0))
+                 (func (export "_start") (call $exit (i32.wrap_i64 (call $f (i64.const 0))))))"#
+        ))
+        .unwrap()
+    }
+
+    fn run_module(runtime: WasmEdge, wasm: &[u8]) -> Result<ExitCode, RunError> {
+        let module = runtime.load(&runtime.compile(wasm).unwrap()).unwrap();
+        module
+            .run(&ExecutionConfig::default(), Stdio::null())
+            .outcome
+    }
+
+    /// Compiled code would overflow the SDK's fiber stack and take the process down (a test
+    /// that fails this way dies of SIGSEGV); the interpreter would grow without bound.
+    #[test]
+    fn a_recursion_without_end_is_stopped_by_the_stack_bound() {
+        let shapes = [(0, "i64"), (8, "i64"), (100, "i64"), (32, "v128")];
+        for runtime in [WasmEdge::AHEAD_OF_TIME, WasmEdge::INTERPRETER] {
+            for (locals, ty) in shapes {
+                let outcome = run_module(runtime, &recursion(-1, locals, ty));
+                match outcome {
+                    Err(RunError::Trap { reason, .. }) => assert!(
+                        reason.starts_with("call stack exhausted"),
+                        "{} with {locals} {ty}: {reason}",
+                        runtime.name()
+                    ),
+                    other => panic!("{} with {locals} {ty}: {other:?}", runtime.name()),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn calls_that_return_give_their_stack_back() {
+        // Deep, but far from the bound: 1000 frames of the deepest shape above take 1.8 MiB
+        // of estimate, so 500.
+        for runtime in [WasmEdge::AHEAD_OF_TIME, WasmEdge::INTERPRETER] {
+            assert_eq!(
+                run_module(runtime, &recursion(500, 8, "i64")).unwrap(),
+                ExitCode::SUCCESS
+            );
+        }
+        // A million calls one after another, directly and through a table, add up to nothing.
+        let wasm = wat::parse_str(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                 (memory (export "memory") 1)
+                 (table 1 funcref)
+                 (elem (i32.const 0) $leaf)
+                 (func $leaf (result i32) (i32.const 1))
+                 (func $middle (result i32) (i32.add (call $leaf) (call_indirect (result i32) (i32.const 0))))
+                 (func (export "_start") (local $i i32) (local $sum i32)
+                   (loop $again
+                     (local.set $sum (i32.add (local.get $sum) (call $middle)))
+                     (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                     (br_if $again (i32.lt_u (local.get $i) (i32.const 1000000))))
+                   (call $exit (i32.ne (local.get $sum) (i32.const 2000000)))))"#,
+        )
+        .unwrap();
+        for runtime in [WasmEdge::AHEAD_OF_TIME, WasmEdge::INTERPRETER] {
+            assert_eq!(run_module(runtime, &wasm).unwrap(), ExitCode::SUCCESS);
+        }
     }
 
     #[test]
