@@ -31,7 +31,9 @@ fn assert_logged_with_context(log: &str, line: &str, section: &str, runtime: &st
 fn a_trap_is_a_500_and_the_child_keeps_serving() {
     for mpm in [Mpm::Event, Mpm::Prefork] {
         for_each_runtime(|runtime| {
-            let traps = ["trap", "oob", "recurse"];
+            // `recurse` runs out of linear memory for its stack, `nest` out of the engine's
+            // own stack, which WasmEdge does not limit by itself.
+            let traps = ["trap", "oob", "recurse", "nest"];
             let mut body = probe_location("/ok", runtime, "  WasmArg env");
             for trap in traps {
                 body += &probe_location(
@@ -63,6 +65,14 @@ fn a_trap_is_a_500_and_the_child_keeps_serving() {
                     &format!("<Location /{trap}>"),
                     runtime,
                 );
+                if trap == "nest" {
+                    assert_logged_with_context(
+                        &log,
+                        "call stack exhausted",
+                        "<Location /nest>",
+                        runtime,
+                    );
+                }
             }
             let log = apache.error_log();
             assert!(
@@ -71,6 +81,21 @@ fn a_trap_is_a_500_and_the_child_keeps_serving() {
             );
         });
     }
+}
+
+#[test]
+fn a_deep_recursion_that_ends_is_answered() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&probe_location(
+            "/nest",
+            runtime,
+            "  WasmArg nest\n  WasmArg 2000",
+        ))
+        .start();
+        let response = apache.get("/nest");
+        assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(response.text(), "nested 2000\n", "{runtime}");
+    });
 }
 
 #[test]

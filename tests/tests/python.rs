@@ -12,7 +12,7 @@ use mod_wasm_tests::{python_wasm, runtimes, shared_cache_dir, workspace_root, Ap
 use std::os::unix::fs::PermissionsExt;
 
 /// The shipped example app and the vulnerable script, then scripts for what they do not show.
-const SCRIPTS: [(&str, &str); 3] = [
+const SCRIPTS: [(&str, &str); 4] = [
     (
         "status.py",
         "print(\"Status: 418 I'm a teapot\")\nprint('Content-Type: text/plain')\n\
@@ -21,6 +21,18 @@ const SCRIPTS: [(&str, &str); 3] = [
     (
         "broken.py",
         "print('Content-Type: text/plain')\nprint()\nprint(1 / 0)\n",
+    ),
+    (
+        // Deep recursion in Python and in CPython's C code (json's encoder), within CPython's
+        // limits; past its limit, CPython's own RecursionError rather than a trap.
+        "recursion.py",
+        "import json\n\
+         def depth(n):\n    return 0 if n == 0 else 1 + depth(n - 1)\n\
+         nested = []\n\
+         for _ in range(200):\n    nested = [nested]\n\
+         print('Content-Type: text/plain')\nprint()\n\
+         print(depth(900), len(json.dumps(nested)))\n\
+         try:\n    depth(10 ** 6)\nexcept RecursionError:\n    print('RecursionError')\n",
     ),
     (
         "classic.py",
@@ -66,7 +78,7 @@ fn start(runtimes: &[&str]) -> Apache {
             classic = scratch.path().join("classic").display(),
         );
     }
-    scratch.file("classic/classic.py", SCRIPTS[2].1);
+    scratch.file("classic/classic.py", SCRIPTS[3].1);
     scratch.file(
         "classic/data.txt",
         "read relative to the working directory\n",
@@ -149,6 +161,10 @@ fn serves_scripts(apache: &Apache, runtime: &str) {
                 .any(|l| l.contains("ZeroDivisionError: division by zero")),
         "{runtime}: the traceback is not in the error log:\n{log}"
     );
+
+    let recursion = apache.get(&format!("/{runtime}/recursion.py"));
+    assert_eq!(recursion.status, 200, "{runtime}: {}", recursion.text());
+    assert_eq!(recursion.text(), "900 402\nRecursionError\n", "{runtime}");
 
     assert_eq!(
         apache.get(&format!("/{runtime}/missing.py")).status,

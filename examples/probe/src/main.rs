@@ -5,6 +5,9 @@
 //!   trap          execute `unreachable`
 //!   oob           load from far outside linear memory
 //!   recurse       recurse until the stack is exhausted
+//!   nest [N]      recurse N levels deep, a frame of the engine's own stack each (nothing in
+//!                 linear memory), and print "nested N" (no CGI headers); without N, recurse
+//!                 until the engine's stack is exhausted
 //!   stderr        write three lines to stderr, then "ok"
 //!   bytes         print every byte value 0..=255 (no CGI headers)
 //!   big N         print N bytes of a fixed pattern (no CGI headers)
@@ -65,6 +68,17 @@ pub extern "C" fn alt_entry() {
 fn recurse(depth: u64) -> u64 {
     let local = std::hint::black_box([depth; 16]);
     recurse(depth + 1) + local[depth as usize % 16]
+}
+
+/// Recurses from `depth` to `end` with nothing on the linear-memory stack, so each level is a
+/// frame on the engine's own stack; the work after the call keeps compilers from turning the
+/// recursion into a loop.
+#[inline(never)]
+fn nest(depth: u64, end: u64) -> u64 {
+    if depth == end {
+        return 0;
+    }
+    nest(depth + 1, end).rotate_left(7) ^ depth
 }
 
 /// wasi-libc's `symlink`, which the standard library links in: std's own wrapper is unstable.
@@ -131,6 +145,11 @@ fn main() {
             writeln!(out, "about to trap").unwrap();
             out.flush().unwrap();
             writeln!(out, "{}", recurse(1)).unwrap();
+        }
+        "nest" => {
+            let levels = arg(2).parse().unwrap_or(u64::MAX);
+            std::hint::black_box(nest(0, levels));
+            writeln!(out, "nested {levels}").unwrap();
         }
         "stderr" => {
             eprintln!("first line to stderr");
