@@ -66,7 +66,8 @@ pub struct Sample {
 }
 
 impl Soak {
-    /// Growth of VmRSS from the first sample to the last, in percent per 100,000 requests.
+    /// Growth of VmRSS over all the samples, in percent per 100,000 requests (see
+    /// [`growth_per_100k`]).
     pub fn growth_per_100k(&self) -> f64 {
         growth_per_100k(&self.samples, |s| s.resident)
     }

@@ -78,7 +78,11 @@ fn start(runtimes: &[&str]) -> Apache {
             classic = scratch.path().join("classic").display(),
         );
     }
-    scratch.file("classic/classic.py", SCRIPTS[3].1);
+    let (_, classic) = SCRIPTS
+        .iter()
+        .find(|(name, _)| *name == "classic.py")
+        .unwrap();
+    scratch.file("classic/classic.py", classic);
     scratch.file(
         "classic/data.txt",
         "read relative to the working directory\n",

@@ -362,6 +362,33 @@ mod tests {
     }
 
     #[test]
+    fn custom_sections_are_kept_as_they_are() {
+        // `wat` names `$double` in a "name" section.
+        let bounded = bound_wat(
+            r#"(module (func $double (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2))))"#,
+        );
+        let names = Parser::new(0)
+            .parse_all(&bounded)
+            .find_map(|payload| match payload.unwrap() {
+                Payload::CustomSection(section) if section.name() == "name" => {
+                    Some(section.data().to_vec())
+                }
+                _ => None,
+            })
+            .expect("the name section is kept");
+        let names = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(&names, 0));
+        let functions = names
+            .into_iter()
+            .find_map(|subsection| match subsection.unwrap() {
+                wasmparser::Name::Function(map) => Some(map),
+                _ => None,
+            })
+            .unwrap();
+        let named: Vec<_> = functions.into_iter().map(|n| n.unwrap().name).collect();
+        assert_eq!(named, ["double"]);
+    }
+
+    #[test]
     fn the_estimate_follows_the_modules_own_globals() {
         let bounded = bound_wat(
             r#"(module
