@@ -28,9 +28,8 @@ pub struct SoakPlan {
 
 impl SoakPlan {
     /// The warm-up is long because a child's heap keeps growing, ever more slowly, for its
-    /// first few hundred thousand requests: the allocator arenas of its 32 threads grow to
-    /// their high-water marks as allocations of every size and lifetime meet, under every
-    /// runtime.
+    /// first few hundred thousand requests under every runtime: the allocator arenas of its
+    /// 32 threads, in what looks like high-water marks rising (docs/benchmarks/README.md).
     pub const FULL: SoakPlan = SoakPlan {
         clients: 32,
         warmup_requests: 500_000,
