@@ -357,13 +357,21 @@ impl Request<'_> {
         }
     }
 
-    /// Answers the request as if the client had asked for `path` (RFC 3875 §6.2.2).
+    /// Answers the request as if the client had asked for `path` (RFC 3875 §6.2.2), as a
+    /// GET without a body. The pipeline has read the body to its end; were any of it left, the
+    /// connection is closed after the response rather than read on, so that no byte of this
+    /// body is ever taken for the client's next request.
     fn redirect_internally(&mut self, path: &str) -> c_int {
-        // SAFETY: the body has been read; Apache's internal redirect takes over the request.
+        // SAFETY: the request and its connection are live; Apache's internal redirect takes
+        // over the request.
         unsafe {
+            if !self.body_done {
+                (*self.r.connection).keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE;
+            }
             self.r.method = c"GET".as_ptr();
             self.r.method_number = ffi::M_GET as c_int;
             ffi::apr_table_unset(self.r.headers_in, c"Content-Length".as_ptr());
+            ffi::apr_table_unset(self.r.headers_in, c"Transfer-Encoding".as_ptr());
             ffi::ap_internal_redirect_handler(self.pool_str(path), self.r);
         }
         OK

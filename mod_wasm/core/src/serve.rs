@@ -124,7 +124,8 @@ pub enum Reply<A> {
     /// The response with this status went out through the [`Wire`]: whole, or cut off when
     /// the guest failed after it started (which the log says).
     Sent { status: u16 },
-    /// Answer the request as if the client had asked for this path (RFC 3875 §6.2.2).
+    /// Answer the request as if the client had asked for this path (RFC 3875 §6.2.2), with
+    /// `GET`. The request body has been read to its end.
     LocalRedirect(String),
     /// End with this HTTP status; the server sends its error document.
     Status(u16),
@@ -500,7 +501,10 @@ fn run<E: Exchange>(
             tally.failure = Some(Failure::Trap);
             Reply::Status(500)
         }
-        Output::Redirect(path) => Reply::LocalRedirect(path),
+        Output::Redirect(path) => match discard_rest_of_body(exchange) {
+            Ok(()) => Reply::LocalRedirect(path),
+            Err(abort) => Reply::Aborted(abort),
+        },
         body @ Output::Body { status, .. } => {
             conduit.output = body;
             conduit.send(exchange, &[]);
@@ -619,6 +623,16 @@ fn malformed_output<A>(
     );
     tally.failure = Some(Failure::MalformedOutput);
     Reply::Status(502)
+}
+
+/// Reads what the guest left of the request body, and drops it. A local redirect answers the
+/// request with another resource, as a GET without a body; bytes of this body left unread
+/// would stay on the connection, and the server would read them as the client's next request
+/// (request smuggling). mod_cgi has read the whole body before it redirects, too.
+fn discard_rest_of_body<W: Wire + ?Sized>(wire: &mut W) -> Result<(), W::Abort> {
+    let mut scratch = [0; 8192];
+    while wire.read_body(&mut scratch)? > 0 {}
+    Ok(())
 }
 
 /// The request as a `wasi:http` handler is given it: as the client sent it, addressed to the

@@ -307,6 +307,28 @@ fn a_local_location_is_a_local_redirect() {
 }
 
 #[test]
+fn a_local_redirect_reads_the_body_the_guest_left() {
+    // The guest redirects without reading its stdin: the body must not stay on the
+    // connection, where the server would take it for the client's next request.
+    let body = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+    let location = Location::cgi(writing(b"Location: /landing\n\n"));
+    let mut exchange = FakeExchange::new();
+    exchange.body = body.clone();
+    assert_eq!(
+        location.serve(&mut exchange),
+        Reply::LocalRedirect("/landing".into())
+    );
+    assert_eq!(exchange.body_read, body.len());
+
+    // A body that cannot be read to its end (over the server's limit, a broken chunk): the
+    // request side has answered, and nothing is redirected.
+    let mut exchange = FakeExchange::new();
+    exchange.body = body;
+    exchange.body_error = Some("413");
+    assert_eq!(location.serve(&mut exchange), Reply::Aborted("413"));
+}
+
+#[test]
 fn malformed_output_is_a_502_naming_location_module_and_runtime() {
     let location = Location::cgi(writing(b"hello world\n\n"));
     let mut exchange = FakeExchange::new();
