@@ -30,7 +30,9 @@ pub use component::{HttpHandler, HttpRequest, HttpResponse, ProgramKind};
 pub use error::{CompileError, LoadError, RunError};
 pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
 pub use limits::{Bytes, Limits, MemorySize, RefusedGrowth};
-pub use outbound::{ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal};
+pub use outbound::{
+    ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal, Refusals,
+};
 pub use registry::{Registry, UnknownRuntime};
 pub use stdio::{OutputBuffer, SharedReader, SharedWriter, Stdio};
 
@@ -111,9 +113,9 @@ pub struct RunReport {
     /// The guest's exit code (0 when the entry point returned normally), or why it never
     /// reached one.
     pub outcome: Result<ExitCode, RunError>,
-    /// What the guest tried and was not granted, in order. The guest saw each as an error it
-    /// could handle; mod_wasm logs them.
-    pub refusals: Vec<Refusal>,
+    /// What the guest tried and was not granted. The guest saw each as an error it could
+    /// handle; mod_wasm logs them.
+    pub refusals: Refusals,
     /// The first growth of linear memory that the memory limit refused, where the runtime can
     /// tell: a guest that fails after one most likely failed because of it.
     pub refused_growth: Option<RefusedGrowth>,
@@ -124,7 +126,7 @@ impl From<Result<ExitCode, RunError>> for RunReport {
     fn from(outcome: Result<ExitCode, RunError>) -> Self {
         Self {
             outcome,
-            refusals: Vec::new(),
+            refusals: Refusals::new(),
             refused_growth: None,
         }
     }

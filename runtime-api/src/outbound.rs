@@ -147,6 +147,63 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// What one run was refused: the first [`Refusals::KEPT`] refusals in order, and how many more
+/// there were. A guest that retries a refused connection in a loop until its time limit must
+/// grow neither the child's memory nor the error log with every try.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refusals {
+    kept: Vec<Refusal>,
+    dropped: u64,
+}
+
+impl Refusals {
+    /// How many refusals a run keeps, to be logged one by one.
+    pub const KEPT: usize = 16;
+
+    /// Nothing refused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `refusal`: kept while fewer than [`KEPT`](Self::KEPT) are, else only counted.
+    pub fn record(&mut self, refusal: Refusal) {
+        if self.kept.len() < Self::KEPT {
+            self.kept.push(refusal);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// The first refusals, in order.
+    pub fn kept(&self) -> &[Refusal] {
+        &self.kept
+    }
+
+    /// How many refusals came after those kept.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// How many refusals there were in all.
+    pub fn total(&self) -> u64 {
+        self.kept.len() as u64 + self.dropped
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
+impl<const N: usize> From<[Refusal; N]> for Refusals {
+    fn from(refusals: [Refusal; N]) -> Self {
+        let mut recorded = Refusals::new();
+        for refusal in refusals {
+            recorded.record(refusal);
+        }
+        recorded
+    }
+}
+
 /// The outbound connections a location grants: nothing unless granted. Immutable and cheap to
 /// clone, so one configuration's grants are shared by all its runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -219,7 +276,7 @@ pub struct ConnectGuard {
 
 #[derive(Debug, Default)]
 struct RunState {
-    refused: Vec<Refusal>,
+    refused: Refusals,
     /// Host lookups of granted names, done once per run.
     resolved: HashMap<String, Vec<IpAddr>>,
 }
@@ -232,12 +289,12 @@ impl ConnectGuard {
 
     /// Records a refusal and returns it, for the runtime to turn into the guest's error.
     pub fn refuse(&self, refusal: Refusal) -> Refusal {
-        self.state().refused.push(refusal.clone());
+        self.state().refused.record(refusal.clone());
         refusal
     }
 
-    /// What the guest was refused so far, in order.
-    pub fn refusals(&self) -> Vec<Refusal> {
+    /// What the guest was refused so far.
+    pub fn refusals(&self) -> Refusals {
         self.state().refused.clone()
     }
 
@@ -394,8 +451,8 @@ mod tests {
         );
         // Every clone of a guard shares its record.
         assert_eq!(
-            outbound.clone().refusals(),
-            vec![
+            outbound.clone().refusals().kept(),
+            [
                 Refusal::Connect(database),
                 Refusal::Resolve("localhost".into())
             ]
@@ -403,11 +460,29 @@ mod tests {
     }
 
     #[test]
+    fn a_run_keeps_the_first_refusals_and_counts_the_rest() {
+        let outbound = ConnectGrants::default().guard();
+        let database: SocketAddr = "127.0.0.1:3306".parse().unwrap();
+        // A guest retrying a refused connection until its time limit.
+        for _ in 0..100_000 {
+            let _ = outbound.check_connect(database);
+        }
+        let refusals = outbound.refusals();
+        assert_eq!(refusals.kept().len(), Refusals::KEPT);
+        assert!(refusals
+            .kept()
+            .iter()
+            .all(|r| *r == Refusal::Connect(database)));
+        assert_eq!(refusals.dropped(), 100_000 - Refusals::KEPT as u64);
+        assert_eq!(refusals.total(), 100_000);
+    }
+
+    #[test]
     fn each_run_keeps_its_own_record() {
         let grants = ConnectGrants::new(vec![grant("127.0.0.1:3306")]);
         let first = grants.guard();
         assert!(first.resolve("localhost").is_err());
-        assert_eq!(first.refusals().len(), 1);
+        assert_eq!(first.refusals().total(), 1);
         assert!(grants.guard().refusals().is_empty());
     }
 
@@ -429,7 +504,7 @@ mod tests {
             Ok(vec!["127.0.0.1".parse().unwrap()])
         );
         assert!(outbound.resolve("127.0.0.2").is_err());
-        assert_eq!(outbound.refusals().len(), 3);
+        assert_eq!(outbound.refusals().total(), 3);
     }
 
     #[test]

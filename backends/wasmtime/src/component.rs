@@ -11,7 +11,8 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use runtime_api::{
     CompileError, ConnectGrants, ExecutionConfig, ExitCode, HttpHandler, HttpRequest, HttpResponse,
-    LoadError, LoadedModule, Precompiled, ProgramKind, Refusal, RunError, RunReport, Stdio,
+    LoadError, LoadedModule, Precompiled, ProgramKind, Refusal, Refusals, RunError, RunReport,
+    Stdio,
 };
 use std::io::Read;
 use std::pin::Pin;
@@ -196,7 +197,7 @@ impl WasiHttpView for RunState {
 /// host:port`), and the others refused and remembered.
 struct Outbound {
     grants: ConnectGrants,
-    refusals: Arc<Mutex<Vec<Refusal>>>,
+    refusals: Arc<Mutex<Refusals>>,
 }
 
 type SendFuture = Box<
@@ -229,7 +230,7 @@ impl WasiHttpHooks for Outbound {
             let authority = uri
                 .authority()
                 .map_or_else(|| format!("{host}:{port}"), |a| a.to_string());
-            lock(&self.refusals).push(Refusal::HttpRequest(authority));
+            lock(&self.refusals).record(Refusal::HttpRequest(authority));
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let default = wasmtime_wasi_http::default_hooks();
@@ -322,7 +323,7 @@ impl LoadedModule for ComponentModule {
             .and_then(|outcome| outcome);
         RunReport {
             outcome,
-            refusals: Vec::new(),
+            refusals: Refusals::new(),
             refused_growth: store.data().memory.refused,
         }
     }

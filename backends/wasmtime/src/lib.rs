@@ -514,7 +514,7 @@ impl LoadedModule for WasmtimeModule {
         let outcome = self.call(config, &mut store);
         RunReport {
             outcome,
-            refusals: Vec::new(),
+            refusals: runtime_api::Refusals::new(),
             refused_growth: store.data().memory.refused,
         }
     }

@@ -421,10 +421,19 @@ fn run<E: Exchange>(
     });
     let took = started.elapsed();
     exchange.note(notes::RUN_MICROSECONDS, &took.as_micros().to_string());
-    tally.refusals = refusals.len() as u64;
+    tally.refusals = refusals.total();
 
-    for refusal in refusals {
+    for refusal in refusals.kept() {
         exchange.log(Level::Error, &format!("mod_wasm: {resolved}: {refusal}"));
+    }
+    if refusals.dropped() > 0 {
+        exchange.log(
+            Level::Error,
+            &format!(
+                "mod_wasm: {resolved}: and {} more refusals, not logged one by one",
+                refusals.dropped()
+            ),
+        );
     }
     for line in text_lines(&stderr.take()) {
         exchange.log(

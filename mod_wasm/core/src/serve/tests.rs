@@ -401,7 +401,7 @@ fn a_trap_is_a_500_and_refusals_are_logged_anyway() {
             .unwrap();
         RunReport {
             outcome: Err(RunError::trap("fake", "unreachable", ["main"])),
-            refusals: vec![Refusal::Resolve("db.internal".into())],
+            refusals: [Refusal::Resolve("db.internal".into())].into(),
             refused_growth: None,
         }
     });
@@ -417,6 +417,46 @@ fn a_trap_is_a_500_and_refusals_are_logged_anyway() {
     let (level, refusal) = exchange.logged("refused to resolve").unwrap();
     assert_eq!(*level, Level::Error);
     assert!(refusal.starts_with(&context), "{refusal}");
+}
+
+#[test]
+fn a_guest_refused_again_and_again_logs_the_first_refusals_and_a_count() {
+    let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
+        stdio
+            .stdout
+            .write_all(b"Content-Type: text/plain\n\nok")
+            .unwrap();
+        let mut refusals = runtime_api::Refusals::new();
+        for _ in 0..10_000 {
+            refusals.record(Refusal::Resolve("db.internal".into()));
+        }
+        RunReport {
+            outcome: Ok(ExitCode::SUCCESS),
+            refusals,
+            refused_growth: None,
+        }
+    });
+    let location = Location::cgi(runtime).counted();
+    let mut exchange = FakeExchange::new();
+    respond(location.serve(&mut exchange), &exchange);
+    let refused = exchange
+        .log
+        .iter()
+        .filter(|(_, line)| line.contains("refused to resolve"))
+        .count();
+    assert_eq!(refused, runtime_api::Refusals::KEPT);
+    let dropped = 10_000 - runtime_api::Refusals::KEPT;
+    assert!(
+        exchange
+            .logged(&format!(
+                "and {dropped} more refusals, not logged one by one"
+            ))
+            .is_some(),
+        "{:?}",
+        exchange.log
+    );
+    // The status page counts every one.
+    assert_eq!(location.figures().refusals, 10_000);
 }
 
 #[test]
@@ -864,7 +904,7 @@ fn a_failure_after_a_refused_growth_names_the_memory_limit() {
     };
     let fails = move |_: &ExecutionConfig, _| RunReport {
         outcome: Err(RunError::trap("fake", "unreachable", [])),
-        refusals: Vec::new(),
+        refusals: runtime_api::Refusals::new(),
         refused_growth: Some(growth),
     };
     let location = Location::new(FakeRuntime::new("fake").with_guest(fails), &[]);
@@ -883,7 +923,7 @@ fn a_failure_after_a_refused_growth_names_the_memory_limit() {
     // A guest that copes with the refusal succeeds; the refusal is still worth a warning.
     let copes = move |_: &ExecutionConfig, _| RunReport {
         outcome: Ok(ExitCode::SUCCESS),
-        refusals: Vec::new(),
+        refusals: runtime_api::Refusals::new(),
         refused_growth: Some(growth),
     };
     let location = Location::new(FakeRuntime::new("fake").with_guest(copes), &[]);
