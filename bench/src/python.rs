@@ -12,7 +12,7 @@ use crate::through_apache::{
     serving_child_kib, serving_child_mapped_kib, serving_child_private_dirty_kib,
     serving_child_pss_kib, SERVER_SETTINGS,
 };
-use mod_wasm_tests::{python_wasm, shared_cache_dir, Apache, Config, Scratch, APACHE_MODULES};
+use mod_wasm_tests::{load_module, python_wasm, shared_cache_dir, Apache, Config, Scratch};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -134,8 +134,9 @@ fn host_server() -> Apache {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let body = format!(
-        "{SERVER_SETTINGS}LoadModule cgid_module {APACHE_MODULES}/mod_cgid.so\n\
-         ScriptAlias /cgi-bin/ {}/\n",
+        "{SERVER_SETTINGS}{}{}ScriptAlias /cgi-bin/ {}/\n",
+        load_module("cgid"),
+        load_module("alias"),
         cgi_bin.display()
     );
     config.with_body(&body).start()
@@ -146,10 +147,11 @@ fn wasm_config(runtime: &str, cache: &std::path::Path) -> Config {
     let site = config.scratch.dir("site");
     config.scratch.file("site/hello.py", HELLO_PY);
     let body = format!(
-        "{SERVER_SETTINGS}WasmCacheDir {cache}\nAlias /py {site}\n\
+        "{SERVER_SETTINGS}{alias}WasmCacheDir {cache}\nAlias /py {site}\n\
          <Directory {site}>\n  AddHandler wasm-handler .py\n  WasmModule {python}\n  \
          WasmRuntime {runtime}\n  WasmEnableCGI On\n  WasmMapDir /site {site} ro\n  \
          WasmTimeout 600\n</Directory>\n",
+        alias = load_module("alias"),
         cache = cache.display(),
         site = site.display(),
         python = python_wasm().display(),

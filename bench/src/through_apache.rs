@@ -10,7 +10,7 @@
 use crate::load::{self, Target};
 use crate::stats::Summary;
 use crate::Plan;
-use mod_wasm_tests::{guest, Apache, Config, APACHE_MODULES};
+use mod_wasm_tests::{guest, load_module, Apache, Config};
 use std::path::Path;
 
 /// What the hello program answers, and so the static file's contents.
@@ -330,9 +330,9 @@ fn baseline_server(native_hello: &Path) -> Apache {
         )
     });
     let body = format!(
-        "{SERVER_SETTINGS}\
-         LoadModule cgid_module {APACHE_MODULES}/mod_cgid.so\n\
-         ScriptAlias /cgi-bin/ {}/\n",
+        "{SERVER_SETTINGS}{}{}ScriptAlias /cgi-bin/ {}/\n",
+        load_module("cgid"),
+        load_module("alias"),
         cgi_bin.display()
     );
     config.with_body(&body).start()

@@ -1,6 +1,6 @@
 //! The CGI layer through Apache: meta-variables in, Status/Location/headers out, bad output.
 
-use mod_wasm_tests::{for_each_runtime, guest, Apache, Config};
+use mod_wasm_tests::{for_each_runtime, guest, load_module, Apache, Config};
 
 fn cgi_location(path: &str, runtime: &str, module: &str, extra: &str) -> String {
     format!(
@@ -30,7 +30,8 @@ fn get<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn requests_become_cgi_meta_variables() {
     for_each_runtime(|runtime| {
         let apache = Config::new(&format!(
-            "SetEnv FROM_SETENV yes\n{}",
+            "{}SetEnv FROM_SETENV yes\n{}",
+            load_module("env"),
             cgi_location("/env", runtime, "cgi-env", "  WasmEnv FROM_WASMENV yes")
         ))
         .start();

@@ -8,7 +8,9 @@
 //! WasmEdge's ahead-of-time code, the longest compile of the suite (minutes), is kept in the
 //! test cache of the build directory.
 
-use mod_wasm_tests::{python_wasm, runtimes, shared_cache_dir, workspace_root, Apache, Config};
+use mod_wasm_tests::{
+    load_module, python_wasm, runtimes, shared_cache_dir, workspace_root, Apache, Config,
+};
 use std::os::unix::fs::PermissionsExt;
 
 /// The shipped example app and the vulnerable script, then scripts for what they do not show.
@@ -53,8 +55,9 @@ fn start(runtimes: &[&str]) -> Apache {
     let scratch = &config.scratch;
     let python = python_wasm();
     let mut body = format!(
-        "LoadModule cgid_module /usr/lib/apache2/modules/mod_cgid.so\n\
-         WasmCacheDir {}\n",
+        "{}{}WasmCacheDir {}\n",
+        load_module("cgid"),
+        load_module("alias"),
         shared_cache_dir().display()
     );
     for runtime in runtimes {

@@ -2,7 +2,9 @@
 //! location, across all children, as HTML, JSON and Prometheus's exposition format; mod_wasm's
 //! section of mod_status; and the request notes for the access log.
 
-use mod_wasm_tests::{for_each_runtime, guest, runtimes, Apache, Config, Mpm, APACHE_MODULES};
+use mod_wasm_tests::{
+    for_each_runtime, guest, load_module, runtimes, Apache, Config, Mpm, APACHE_MODULES,
+};
 use serde_json::Value;
 
 const STATUS: &str = "<Location /wasm-status>\n  SetHandler wasm-status\n</Location>\n";
@@ -49,10 +51,11 @@ fn the_status_page_counts_each_runtimes_requests_where_they_were_configured() {
         let scripts = config.scratch.dir("scripts");
         let sockets = mod_wasm_tests::runtime(runtime).socket_abi.clone();
         let mut body = format!(
-            "{STATUS}{}{}Alias /scripts {dir}\n<Directory {dir}>\n  AddHandler wasm-handler .py\n  \
+            "{STATUS}{}{}{}Alias /scripts {dir}\n<Directory {dir}>\n  AddHandler wasm-handler .py\n  \
              WasmRuntime {runtime}\n  WasmModule {probe}\n</Directory>\n",
             probe("/ok", runtime, &["exit", "0"]),
             probe("/trap", runtime, &["trap"]),
+            load_module("alias"),
             dir = scripts.display(),
             probe = guest("probe").display(),
         );
