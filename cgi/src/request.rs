@@ -58,8 +58,10 @@ pub struct CgiRequest {
     pub content_length: Option<u64>,
     pub server: Server,
     pub client: Client,
-    /// Variables the server configuration adds (Apache's `SetEnv`, mod_rewrite's `E=`, mod_ssl);
-    /// they never replace a variable this layer computes.
+    /// Variables the server adds (Apache's `SetEnv`, mod_rewrite's `E=`, mod_ssl, and after an
+    /// internal redirect its `REDIRECT_*` ones). They never replace a variable RFC 3875
+    /// defines; they do replace the conventions this layer adds beyond it (`HTTPS`,
+    /// `REDIRECT_STATUS`, `HTTP_*`…), as the admin or the server means them to.
     pub extra: Vec<(String, String)>,
 }
 
@@ -123,18 +125,53 @@ impl Variables {
 }
 
 impl CgiRequest {
-    /// The meta-variables of this request, in a stable order, names unique.
+    /// The meta-variables of this request, in a stable order, names unique: those RFC 3875
+    /// defines, which nothing replaces; then the server's own ([`extra`](Self::extra)); then
+    /// what Apache gives its CGI programs beyond the RFC, where the server set no value.
     pub fn meta_variables(&self) -> Vec<(String, String)> {
         let mut vars = Variables::default();
+        self.add_rfc3875_variables(&mut vars);
+        for (name, value) in &self.extra {
+            vars.set(name, value);
+        }
+        self.add_apache_variables(&mut vars);
+        self.add_header_variables(&mut vars);
+        vars.0
+    }
+
+    /// RFC 3875 §4.1's variables.
+    fn add_rfc3875_variables(&self, vars: &mut Variables) {
         let server = &self.server;
         let client = &self.client;
-
         vars.set("GATEWAY_INTERFACE", "CGI/1.1");
         vars.set("SERVER_SOFTWARE", &server.software);
         vars.set("SERVER_NAME", &server.name);
-        vars.set("SERVER_ADDR", &server.addr);
         vars.set("SERVER_PORT", server.port.to_string());
         vars.set("SERVER_PROTOCOL", &self.protocol);
+        vars.set("REQUEST_METHOD", &self.method);
+        vars.set("SCRIPT_NAME", script_name(&self.path, &self.path_info));
+        if !self.path_info.is_empty() {
+            vars.set("PATH_INFO", &self.path_info);
+            vars.set_opt("PATH_TRANSLATED", self.path_translated.as_ref());
+        }
+        vars.set("QUERY_STRING", &self.query_string);
+        vars.set("REMOTE_ADDR", &client.addr);
+        vars.set_opt("REMOTE_HOST", client.host.as_ref());
+        vars.set_opt("REMOTE_USER", client.user.as_ref());
+        vars.set_opt("AUTH_TYPE", client.auth_type.as_ref());
+        let content_type = self
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value);
+        vars.set_opt("CONTENT_TYPE", content_type);
+        vars.set_opt("CONTENT_LENGTH", self.content_length.map(|n| n.to_string()));
+    }
+
+    /// What Apache adds for its CGI programs beyond RFC 3875.
+    fn add_apache_variables(&self, vars: &mut Variables) {
+        let server = &self.server;
+        vars.set("SERVER_ADDR", &server.addr);
         vars.set_opt("SERVER_ADMIN", server.admin.as_ref());
         vars.set("REQUEST_SCHEME", &server.scheme);
         if server.scheme.eq_ignore_ascii_case("https") {
@@ -143,40 +180,14 @@ impl CgiRequest {
         vars.set("DOCUMENT_ROOT", &server.document_root);
         vars.set("CONTEXT_PREFIX", &server.context_prefix);
         vars.set("CONTEXT_DOCUMENT_ROOT", &server.context_document_root);
-
-        vars.set("REQUEST_METHOD", &self.method);
         vars.set("REQUEST_URI", &self.request_uri);
-        vars.set("SCRIPT_NAME", script_name(&self.path, &self.path_info));
-        if !self.path_info.is_empty() {
-            vars.set("PATH_INFO", &self.path_info);
-            vars.set_opt("PATH_TRANSLATED", self.path_translated.as_ref());
-        }
-        vars.set("QUERY_STRING", &self.query_string);
         vars.set_opt("SCRIPT_FILENAME", self.script_filename.as_ref());
         // PHP's CGI SAPI refuses to run unless it believes the server sent it here
-        // (cgi.force_redirect); Apache's own PHP-as-CGI setups provide this variable.
+        // (cgi.force_redirect); Apache's own PHP-as-CGI setups provide this variable. After
+        // an internal redirect (an ErrorDocument), the server's own value, the status that
+        // was redirected, came with `extra` and stays.
         vars.set("REDIRECT_STATUS", "200");
-
-        vars.set("REMOTE_ADDR", &client.addr);
-        vars.set("REMOTE_PORT", client.port.to_string());
-        vars.set_opt("REMOTE_HOST", client.host.as_ref());
-        vars.set_opt("REMOTE_USER", client.user.as_ref());
-        vars.set_opt("AUTH_TYPE", client.auth_type.as_ref());
-
-        let content_type = self
-            .headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-            .map(|(_, value)| value);
-        vars.set_opt("CONTENT_TYPE", content_type);
-        vars.set_opt("CONTENT_LENGTH", self.content_length.map(|n| n.to_string()));
-
-        self.add_header_variables(&mut vars);
-
-        for (name, value) in &self.extra {
-            vars.set(name, value);
-        }
-        vars.0
+        vars.set("REMOTE_PORT", self.client.port.to_string());
     }
 
     fn add_header_variables(&self, vars: &mut Variables) {
@@ -368,6 +379,29 @@ mod tests {
     }
 
     #[test]
+    fn the_servers_variables_replace_what_apache_adds_beyond_the_rfc() {
+        let mut req = request();
+        req.extra = vec![
+            // After an internal redirect to an ErrorDocument: the status redirected.
+            ("REDIRECT_STATUS".into(), "404".into()),
+            // An admin behind a proxy that ends TLS.
+            ("HTTPS".into(), "on".into()),
+            ("REQUEST_SCHEME".into(), "https".into()),
+            // Set by the admin, not by a header the client sends.
+            ("HTTP_X_FORWARDED_FOR".into(), "192.0.2.1".into()),
+        ];
+        let vars = req.meta_variables();
+        assert_eq!(get(&vars, "REDIRECT_STATUS"), Some("404"));
+        assert_eq!(get(&vars, "HTTPS"), Some("on"));
+        assert_eq!(get(&vars, "REQUEST_SCHEME"), Some("https"));
+        assert_eq!(get(&vars, "HTTP_X_FORWARDED_FOR"), Some("192.0.2.1"));
+        // Without them, Apache's conventions.
+        let vars = request().meta_variables();
+        assert_eq!(get(&vars, "REDIRECT_STATUS"), Some("200"));
+        assert_eq!(get(&vars, "HTTP_X_FORWARDED_FOR"), Some("10.0.0.1"));
+    }
+
+    #[test]
     fn query_string_is_always_present() {
         let mut req = request();
         req.query_string = String::new();
@@ -375,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn configured_variables_never_replace_computed_ones() {
+    fn configured_variables_never_replace_rfc3875_ones() {
         let vars = request().meta_variables();
         assert_eq!(get(&vars, "APP_MODE"), Some("test"));
         assert_eq!(get(&vars, "SCRIPT_NAME"), Some("/app"));

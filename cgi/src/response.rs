@@ -36,6 +36,9 @@ pub enum Disposition<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct CgiResponse<'a> {
     pub status: u16,
+    /// Whether the program chose the status (a `Status` field). Without one, the server's
+    /// status stands: 200, or 302 with a `Location`, or the error an `ErrorDocument` answers.
+    pub status_given: bool,
     /// The reason phrase from a `Status:` field, when the program gave one.
     pub reason: Option<String>,
     pub content_type: Option<String>,
@@ -59,7 +62,11 @@ pub enum MalformedResponse {
     NoFields,
     #[error("header line {line} is not 'Name: value': {text:?}")]
     BadHeaderLine { line: usize, text: String },
-    #[error("invalid Status field {0:?} (expected a three-digit code and an optional reason)")]
+    /// A control character (a bare CR, NUL, ESC…) would reach the response's head, where a
+    /// client or a proxy may read it as the end of a line.
+    #[error("header line {line} has a control character: {text:?}")]
+    ControlCharacter { line: usize, text: String },
+    #[error("invalid Status field {0:?} (expected a final status from 200 to 599 and an optional reason)")]
     BadStatus(String),
 }
 
@@ -97,6 +104,7 @@ pub fn parse(output: &[u8]) -> Result<Disposition<'_>, MalformedResponse> {
             path: path.to_owned(),
         });
     }
+    let status_given = status.is_some();
     let (status, reason) = match (status, &location) {
         (Some(status), _) => status,
         (None, Some(_)) => (302, None),
@@ -104,6 +112,7 @@ pub fn parse(output: &[u8]) -> Result<Disposition<'_>, MalformedResponse> {
     };
     Ok(Disposition::Respond(CgiResponse {
         status,
+        status_given,
         reason,
         content_type,
         location,
@@ -179,6 +188,12 @@ fn split_header_block(output: &[u8]) -> Result<(Vec<(String, String)>, &[u8]), M
             return Ok((fields, &output[pos..]));
         }
         let text = String::from_utf8_lossy(line);
+        if line.iter().copied().any(is_control) {
+            return Err(MalformedResponse::ControlCharacter {
+                line: line_no,
+                text: text.into_owned(),
+            });
+        }
         let bad_line = || MalformedResponse::BadHeaderLine {
             line: line_no,
             text: text.clone().into_owned(),
@@ -198,6 +213,11 @@ fn split_header_block(output: &[u8]) -> Result<(Vec<(String, String)>, &[u8]), M
     }
 }
 
+/// A byte RFC 9110 does not allow in a field: the C0 controls but horizontal tab, and DEL.
+fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
 /// RFC 9110 `tchar`.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -213,7 +233,9 @@ fn parse_status(value: &str) -> Result<(u16, Option<String>), MalformedResponse>
         return Err(bad());
     }
     let code: u16 = code.parse().map_err(|_| bad())?;
-    if !(100..=599).contains(&code) {
+    // A program's answer is final: an interim 1xx would leave the client waiting for
+    // another response that never comes.
+    if !(200..=599).contains(&code) {
         return Err(bad());
     }
     let reason = reason.filter(|r| !r.is_empty()).map(str::to_owned);
@@ -268,6 +290,13 @@ mod tests {
     }
 
     #[test]
+    fn whether_the_program_chose_the_status_is_known() {
+        assert!(respond(b"Status: 200\n\n").status_given);
+        assert!(!respond(b"Content-Type: text/plain\n\n").status_given);
+        assert!(!respond(b"Location: http://example.test/\n\n").status_given);
+    }
+
+    #[test]
     fn status_with_and_without_reason() {
         let r = respond(b"Status: 404 Not Here\nContent-Type: text/plain\n\nx");
         assert_eq!((r.status, r.reason.as_deref()), (404, Some("Not Here")));
@@ -277,7 +306,17 @@ mod tests {
 
     #[test]
     fn invalid_status_is_malformed() {
-        for status in ["abc", "20", "2000 x", "099", "600", ""] {
+        for status in [
+            "abc",
+            "20",
+            "2000 x",
+            "099",
+            "100",
+            "101 Switching",
+            "199",
+            "600",
+            "",
+        ] {
             let output = format!("Status: {status}\n\n");
             assert_eq!(
                 parse(output.as_bytes()),
@@ -285,6 +324,31 @@ mod tests {
                 "{status:?}"
             );
         }
+    }
+
+    #[test]
+    fn control_characters_in_a_field_are_malformed() {
+        for output in [
+            &b"Content-Type: text/plain\rSet-Cookie: injected=1\n\n"[..],
+            b"Status: 200 OK\rX-Injected: 1\n\n",
+            b"X-A: a\x00b\nContent-Type: text/plain\n\n",
+            b"X-A: \x1b[31mred\nContent-Type: text/plain\n\n",
+            b"X-A: del\x7f\nContent-Type: text/plain\n\n",
+            b"Content-Type: text/plain\nX-A: a\n \x0bfolded\n\n",
+        ] {
+            assert!(
+                matches!(
+                    parse(output),
+                    Err(MalformedResponse::ControlCharacter { .. })
+                ),
+                "{:?}: {:?}",
+                String::from_utf8_lossy(output),
+                parse(output)
+            );
+        }
+        // A tab is allowed in a value, and a CR before the LF ends the line.
+        let r = respond(b"X-A: a\tb\r\nContent-Type: text/plain\r\n\r\n");
+        assert_eq!(r.headers, vec![("X-A".to_owned(), "a\tb".to_owned())]);
     }
 
     #[test]
@@ -426,6 +490,7 @@ mod tests {
     fn a_response_written_out_reads_back_the_same() {
         let response = CgiResponse {
             status: 404,
+            status_given: true,
             reason: Some("Not Here".into()),
             content_type: Some("text/plain".into()),
             location: None,
@@ -497,7 +562,7 @@ mod properties {
 
     prop_compose! {
         fn response_parts()(
-            status in 100u16..=599,
+            status in 200u16..=599,
             reason in proptest::option::of("[!-~]([ -~]{0,20}[!-~])?"),
             content_type in proptest::option::of("[a-z]{1,10}/[a-z0-9.+-]{1,10}"),
             location in proptest::option::of(prop_oneof![
@@ -534,6 +599,8 @@ mod properties {
             prop_assume!(!(local && status == 200));
             let written = Disposition::Respond(CgiResponse {
                 status,
+                // What is written out always has a Status field.
+                status_given: true,
                 reason,
                 content_type,
                 location,

@@ -100,7 +100,12 @@ impl Wire for Request<'_> {
     }
 
     fn send_head(&mut self, head: &ResponseHead) {
-        self.r.status = c_int::from(head.status);
+        // A guest that chose no status leaves the server's where it is an error: the request
+        // is an ErrorDocument's, and answers that error, as under mod_cgi.
+        let servers_error = self.r.status >= 400;
+        if head.status_given || head.status != 200 || !servers_error {
+            self.r.status = c_int::from(head.status);
+        }
         if let Some(reason) = &head.reason {
             self.r.status_line = self.pool_str(&format!("{} {reason}", head.status));
         }
@@ -288,7 +293,7 @@ impl Exchange for Request<'_> {
                     user: apache::text(request.user).map(|u| u.into_owned()),
                     auth_type: apache::text(request.ap_auth_type).map(|a| a.into_owned()),
                 },
-                extra: apache::table_entries(request.subprocess_env),
+                extra: server_variables(request),
             }
         }
     }
@@ -302,6 +307,36 @@ impl Exchange for Request<'_> {
         // SAFETY: the request's notes table is live; both strings are copied into its pool.
         unsafe { apache::table_add(self.r.notes, name, value, true) };
     }
+}
+
+/// The variables the server set for the request (`SetEnv`, mod_rewrite, mod_ssl, and the
+/// `REDIRECT_*` ones of an internal redirect), with those Apache's own CGI adds after an
+/// internal redirect (an `ErrorDocument`): the URL and query string redirected.
+///
+/// # Safety
+/// `request` is a live request, and its `prev` is NULL or the live request it was redirected
+/// from.
+unsafe fn server_variables(request: &ffi::request_rec) -> Vec<(String, String)> {
+    // SAFETY: the request's tables are live.
+    let mut variables = unsafe { apache::table_entries(request.subprocess_env) };
+    // SAFETY: `prev` is NULL or live, as promised.
+    if let Some(prev) = unsafe { request.prev.as_ref() } {
+        // SAFETY: a live request's uri and args are NULL or strings in its pool.
+        let redirected = unsafe {
+            [
+                ("REDIRECT_URL", apache::text(prev.uri)),
+                ("REDIRECT_QUERY_STRING", apache::text(prev.args)),
+            ]
+        };
+        for (name, value) in redirected {
+            if let Some(value) = value {
+                if !variables.iter().any(|(n, _)| n == name) {
+                    variables.push((name.to_owned(), value.into_owned()));
+                }
+            }
+        }
+    }
+    variables
 }
 
 /// A regular expression compiled by Apache's engine, as `<LocationMatch>` compiles it.

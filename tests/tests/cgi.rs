@@ -226,6 +226,96 @@ fn output_without_a_header_block_is_a_bad_gateway() {
 }
 
 #[test]
+fn a_head_with_control_characters_or_an_interim_status_is_a_bad_gateway() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&cgi_location("/raw", runtime, "probe", "  WasmArg raw")).start();
+        // What the guest writes is the request body, byte for byte.
+        let answer = |output: &[u8]| apache.request("POST", "/raw").body(output).send();
+        assert_eq!(
+            answer(b"Content-Type: text/plain\n\nfine").text(),
+            "fine",
+            "{runtime}"
+        );
+        for (output, logged) in [
+            // A bare CR would end the line for some clients and proxies: header injection.
+            (
+                &b"Status: 200 OK\rSet-Cookie: injected=1\nContent-Type: text/plain\n\nx"[..],
+                "has a control character",
+            ),
+            (
+                b"Content-Type: text/plain\nX-Note: a\x1b[2Jb\n\nx",
+                "has a control character",
+            ),
+            (
+                b"Content-Type: text/plain\rX: y\n\nx",
+                "has a control character",
+            ),
+            // An interim status would leave the client waiting for a final one.
+            (
+                b"Status: 101 Switching Protocols\n\nx",
+                "invalid Status field",
+            ),
+            (b"Status: 100\n\nx", "invalid Status field"),
+        ] {
+            let response = answer(output);
+            let what = String::from_utf8_lossy(output);
+            assert_eq!(response.status, 502, "{runtime}: {what:?}");
+            assert!(
+                response.header("Set-Cookie").is_none() && response.header("X-Note").is_none(),
+                "{runtime}: {what:?} reached the client"
+            );
+            let log = apache.wait_for_log(logged);
+            assert!(
+                log.contains(&format!("malformed CGI response: {logged}"))
+                    || log.contains(&format!("malformed CGI response: header line 1 {logged}"))
+                    || log.contains(&format!("malformed CGI response: header line 2 {logged}")),
+                "{runtime}: {what:?}: {log}"
+            );
+        }
+    });
+}
+
+#[test]
+fn an_error_document_served_by_a_guest_sees_the_status_and_the_servers_variables_win() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&format!(
+            "{}SetEnv HTTPS on\nSetEnv REQUEST_SCHEME https\nSetEnv SCRIPT_NAME /spoofed\n\
+             ErrorDocument 404 /env\n{}",
+            load_module("env"),
+            cgi_location("/env", runtime, "cgi-env", "")
+        ))
+        .start();
+        // The guest answers the 404 of a missing file, as Apache's ErrorDocument redirects
+        // it: REDIRECT_STATUS is the status it answers for, as under mod_cgi.
+        let response = apache.get("/missing.html");
+        assert_eq!(response.status, 404, "{runtime}");
+        let text = response.text();
+        let vars: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(
+            get(&vars, "REDIRECT_STATUS"),
+            Some("404"),
+            "{runtime}: {text}"
+        );
+        assert_eq!(
+            get(&vars, "REDIRECT_URL"),
+            Some("/missing.html"),
+            "{runtime}"
+        );
+        // What the admin set stays, but not over a variable CGI defines.
+        assert_eq!(get(&vars, "HTTPS"), Some("on"), "{runtime}");
+        assert_eq!(get(&vars, "REQUEST_SCHEME"), Some("https"), "{runtime}");
+        assert_eq!(get(&vars, "SCRIPT_NAME"), Some("/env"), "{runtime}");
+        // A request of its own still says 200.
+        let vars = variables(&apache, apache.request("GET", "/env"));
+        assert_eq!(get(&vars, "REDIRECT_STATUS"), Some("200"), "{runtime}");
+    });
+}
+
+#[test]
 fn server_timing_is_sent_only_where_turned_on() {
     for_each_runtime(|runtime| {
         let apache = Config::new(&format!(

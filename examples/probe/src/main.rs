@@ -27,7 +27,11 @@
 //!                 programs do
 //!   chatter N     write N bytes to stderr, then print "ok" (no CGI headers)
 //!   pipe          CGI: copy the request body to the response as it arrives, 64 KiB at a time
+//!   raw           CGI: the request body is the whole output, header block included (for
+//!                 output that the tests write byte by byte)
 //!   drip S        CGI: print "first", wait S seconds, print "last"
+//!   trickle KIB   CGI: print KIB KiB, wait 50 ms, and again, until stopped (a response sent
+//!                 by the flusher of idle responses, piece by piece)
 //!   cut N         CGI: print N bytes of the body, then trap
 //!   residue PATH  count this run in a static, list the open descriptors, then open PATH and
 //!                 leave it open; print "runs N", "open FD FD …" and "opened FD" (no CGI
@@ -269,12 +273,26 @@ fn main() {
                 }
             }
         }
+        "raw" => {
+            std::io::copy(&mut std::io::stdin().lock(), &mut out).unwrap();
+        }
         "drip" => {
             let seconds: u64 = arg(2).parse().unwrap_or(1);
             write!(out, "Content-Type: text/plain\n\nfirst\n").unwrap();
             out.flush().unwrap();
             std::thread::sleep(std::time::Duration::from_secs(seconds));
             writeln!(out, "last").unwrap();
+        }
+        "trickle" => {
+            let kib: usize = arg(2).parse().unwrap_or(64);
+            write!(out, "Content-Type: application/octet-stream\n\n").unwrap();
+            let piece = vec![b't'; kib << 10];
+            loop {
+                if out.write_all(&piece).and_then(|()| out.flush()).is_err() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         }
         "cut" => {
             let n: usize = arg(2).parse().unwrap_or(0);

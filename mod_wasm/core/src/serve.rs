@@ -138,6 +138,10 @@ pub enum Reply<A> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResponseHead {
     pub status: u16,
+    /// Whether the guest chose the status (a CGI `Status` field, a handler's response).
+    /// Without, the server's status stands where it has one of its own: the error an
+    /// `ErrorDocument` answers, as under mod_cgi.
+    pub status_given: bool,
     /// The reason phrase from a `Status:` field, when the program gave one.
     pub reason: Option<String>,
     pub content_type: Option<String>,
@@ -160,6 +164,7 @@ impl From<cgi::CgiResponse<'_>> for ResponseHead {
     fn from(response: cgi::CgiResponse<'_>) -> Self {
         let cgi::CgiResponse {
             status,
+            status_given,
             reason,
             content_type,
             location,
@@ -168,6 +173,7 @@ impl From<cgi::CgiResponse<'_>> for ResponseHead {
         } = response;
         Self {
             status,
+            status_given,
             reason,
             content_type,
             location,

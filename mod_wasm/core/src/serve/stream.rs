@@ -369,6 +369,7 @@ impl<A: Send + 'static> runtime_api::HttpResponse for GuestResponse<A> {
         }
         let mut head = ResponseHead {
             status,
+            status_given: true,
             ..ResponseHead::default()
         };
         for (name, value) in headers {
