@@ -120,6 +120,35 @@ fn the_first_bytes_arrive_before_the_guest_finishes() {
 }
 
 #[test]
+fn a_client_that_does_not_read_delays_no_other_clients_bytes() {
+    for_each_runtime(|runtime| {
+        // Both responses are served by one child, whose idle responses one thread watches.
+        let body = probe_location(
+            "/trickle",
+            runtime,
+            &(args(&["trickle", "120"]) + "  WasmEnableCGI On\n  WasmTimeout 60\n"),
+        ) + &probe_location(
+            "/drip",
+            runtime,
+            &(args(&["drip", "2"]) + "  WasmEnableCGI On\n"),
+        ) + ONE_CHILD;
+        let apache = Config::new(&body).start();
+        // A client that asks and then reads nothing: the pieces its guest writes between
+        // pauses go out as idle flushes, until the connection's buffers are full and the
+        // flush of the next piece waits for the client.
+        let stalled = apache.request("GET", "/trickle").open().unwrap();
+        assert_eq!(stalled.status, 200, "{runtime}");
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        // Another client's first bytes still go out while its guest pauses.
+        let started = Instant::now();
+        let mut response = apache.request("GET", "/drip").open().unwrap();
+        assert_eq!(response.status, 200, "{runtime}");
+        response.expect_drip(started, runtime);
+        drop(stalled);
+    });
+}
+
+#[test]
 fn a_256_mib_upload_streams_through_the_guest_intact() {
     const LEN: u64 = 256 << 20;
     /// A pattern that differs from one 64 KiB block to the next.

@@ -415,36 +415,57 @@ fn unreadable_body() -> io::Error {
     io::Error::other("the request body could not be read")
 }
 
+/// What the flusher finds a watched conduit doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Idleness {
+    /// Its guest writes, or wrote within [`IDLE`]: look again later.
+    Busy,
+    /// Its guest has been idle with bytes waiting: flush them.
+    Due,
+    /// Nothing waits, or the run is over: stop watching it.
+    Done,
+}
+
 /// A conduit the flusher can flush once its guest is idle.
 trait Idle: Send + Sync {
-    /// Flushes when the guest has written nothing for [`IDLE`] by `now`; whether to go on
-    /// watching.
-    fn flush_if_idle(&self, now: Instant) -> bool;
+    /// Whether the guest has written nothing for [`IDLE`] by `now` while bytes wait. Never
+    /// blocks.
+    fn idleness(&self, now: Instant) -> Idleness;
+
+    /// Sends what waits and flushes it; as slow as the conduit's client is.
+    fn flush_idle(&self);
 }
 
 impl<A: Send + 'static> Idle for Mutex<Conduit<A>> {
-    fn flush_if_idle(&self, now: Instant) -> bool {
+    fn idleness(&self, now: Instant) -> Idleness {
         let mut conduit = match self.try_lock() {
             Ok(conduit) => conduit,
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            // The guest is writing or waits for the request body: it is not idle.
-            Err(std::sync::TryLockError::WouldBlock) => return true,
+            // The guest is writing or waits for the request body, or a flush is under way:
+            // it is not idle.
+            Err(std::sync::TryLockError::WouldBlock) => return Idleness::Busy,
         };
         if conduit.wire.is_none() || !conduit.dirty {
             conduit.watched = false;
-            return false;
+            return Idleness::Done;
         }
         if now.saturating_duration_since(conduit.last_write) < IDLE {
-            return true;
+            return Idleness::Busy;
         }
+        Idleness::Due
+    }
+
+    fn flush_idle(&self) {
+        let mut conduit = lock(self);
         conduit.flush();
         conduit.watched = false;
-        false
     }
 }
 
-/// The thread that flushes streamed responses whose guests went idle, one per process, started
-/// by the first streamed response (in an Apache child, after the fork).
+/// The thread that watches streamed responses for guests gone idle, one per process, started by
+/// the first streamed response (in an Apache child, after the fork). Each flush it finds due
+/// runs on a thread of its own: a client that does not read blocks its own flush, as long as
+/// the server's `Timeout`, and no other response's.
 struct Flusher {
     watched: Mutex<Vec<Weak<dyn Idle>>>,
     wake: Condvar,
@@ -489,13 +510,32 @@ impl Flusher {
             let batch = std::mem::take(&mut *lock(&self.watched));
             let still: Vec<_> = batch
                 .into_iter()
-                .filter(|conduit| {
-                    conduit
-                        .upgrade()
-                        .is_some_and(|conduit| conduit.flush_if_idle(now))
+                .filter(|watched| {
+                    let Some(conduit) = watched.upgrade() else {
+                        return false;
+                    };
+                    match conduit.idleness(now) {
+                        Idleness::Busy => true,
+                        Idleness::Done => false,
+                        Idleness::Due => {
+                            flush_aside(conduit);
+                            false
+                        }
+                    }
                 })
                 .collect();
             lock(&self.watched).extend(still);
         }
+    }
+}
+
+/// Flushes `conduit` on a thread of its own, or here when no thread can be started.
+fn flush_aside(conduit: Arc<dyn Idle>) {
+    let aside = conduit.clone();
+    let spawned = std::thread::Builder::new()
+        .name("mod_wasm-flush1".into())
+        .spawn(move || aside.flush_idle());
+    if spawned.is_err() {
+        conduit.flush_idle();
     }
 }
