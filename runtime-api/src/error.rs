@@ -33,6 +33,15 @@ pub enum CompileError {
         /// The function type the runtime has under that name.
         provided: String,
     },
+    /// The runtime could provide the import, but mod_wasm does not let it: what it would do
+    /// escapes the limits of a run.
+    #[error("{runtime}: the module imports '{module}::{name}', which mod_wasm refuses: {why}")]
+    RefusedImport {
+        runtime: &'static str,
+        module: String,
+        name: String,
+        why: &'static str,
+    },
     #[error("{runtime}: {reason}")]
     Engine {
         runtime: &'static str,

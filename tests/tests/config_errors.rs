@@ -163,6 +163,42 @@ fn a_module_with_imports_the_runtime_lacks_is_rejected() {
 }
 
 #[test]
+fn a_module_that_starts_threads_is_rejected_even_where_the_runtime_could_start_them() {
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        // (module (import "wasix_32v1" "thread_spawn_v2" (func (param i32 i32) (result i32))))
+        let threaded = config.scratch.file(
+            "threaded.wasm",
+            b"\0asm\x01\0\0\0\x01\x07\x01\x60\x02\x7f\x7f\x01\x7f\
+              \x02\x1e\x01\x0awasix_32v1\x0fthread_spawn_v2\x00\x00",
+        );
+        let config = config.with_body(&location(
+            runtime,
+            &format!("  WasmModule {}", threaded.display()),
+        ));
+        let result = config.check();
+        assert!(!result.success, "{runtime}: {}", result.output);
+        assert!(
+            result.output.contains("wasix_32v1::thread_spawn_v2"),
+            "{runtime}: {}",
+            result.output
+        );
+        // WASIX could start the thread, outside the run's limits: mod_wasm does not let it.
+        if mod_wasm_tests::runtime(runtime)
+            .extensions
+            .iter()
+            .any(|e| e == "wasix")
+        {
+            assert!(
+                result.output.contains("which mod_wasm refuses"),
+                "{runtime}: {}",
+                result.output
+            );
+        }
+    });
+}
+
+#[test]
 fn an_unknown_runtime_is_rejected_listing_the_built_in_ones() {
     assert_section_rejected(
         |_| "  WasmRuntime nonesuch".into(),

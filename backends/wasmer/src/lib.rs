@@ -68,6 +68,20 @@ const WASIX_NAMESPACES: [&str; 5] = [
     "wasix_64v1",
 ];
 
+/// WASIX functions that start threads or processes, which a module may not import. Wasmer runs
+/// what they start on its own task pool, outside the run: the time limit would not stop it,
+/// the memory limit is set on the run's instance only, and it could outlive the request.
+const THREADS_AND_PROCESSES: [&str; 8] = [
+    "thread_spawn",
+    "thread_spawn_v2",
+    "proc_fork",
+    "proc_fork_env",
+    "proc_exec",
+    "proc_exec2",
+    "proc_exec3",
+    "proc_spawn",
+];
+
 /// The Wasmer runtime, registered as `wasmer`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Wasmer;
@@ -158,6 +172,21 @@ fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileErro
             runtime: NAME,
             module: import.module().to_owned(),
             name: import.name().to_owned(),
+        });
+    }
+    // WASIX's own (`wasix_32v1::thread_spawn_v2`) and wasi-threads' (`wasi::thread-spawn`).
+    let spawning = module.imports().find(|import| {
+        let name = import.name().replace('-', "_");
+        matches!(import.ty(), ExternType::Function(_))
+            && THREADS_AND_PROCESSES.contains(&name.as_str())
+    });
+    if let Some(import) = spawning {
+        return Err(CompileError::RefusedImport {
+            runtime: NAME,
+            module: import.module().to_owned(),
+            name: import.name().to_owned(),
+            why: "threads and processes a guest starts would escape its run's time and memory \
+                  limits",
         });
     }
     let bytes = module.serialize().map_err(|e| CompileError::Engine {
@@ -512,6 +541,42 @@ mod tests {
         module
             .run(&ExecutionConfig::default(), Stdio::null())
             .outcome
+    }
+
+    /// A guest may not start threads or processes: Wasmer would run them outside its run.
+    #[test]
+    fn a_module_that_starts_threads_or_processes_is_refused() {
+        for (namespace, name, params) in [
+            ("wasix_32v1", "thread_spawn_v2", "i32 i32"),
+            ("wasix_32v1", "proc_fork", "i32 i32"),
+            ("wasi", "thread-spawn", "i32"),
+        ] {
+            let wasm = wat::parse_str(format!(
+                r#"(module
+                     (import "{namespace}" "{name}" (func (param {params}) (result i32)))
+                     (memory (export "memory") 1)
+                     (func (export "_start")))"#
+            ))
+            .unwrap();
+            let refused = Wasmer.compile(&wasm).map(|_| ()).unwrap_err().to_string();
+            assert_eq!(
+                refused,
+                format!(
+                    "wasmer: the module imports '{namespace}::{name}', which mod_wasm refuses: \
+                     threads and processes a guest starts would escape its run's time and \
+                     memory limits"
+                )
+            );
+        }
+        // Asking for the current thread's id starts nothing.
+        let wasm = wat::parse_str(
+            r#"(module
+                 (import "wasix_32v1" "thread_id" (func (param i32) (result i32)))
+                 (memory (export "memory") 1)
+                 (func (export "_start")))"#,
+        )
+        .unwrap();
+        assert!(Wasmer.compile(&wasm).is_ok());
     }
 
     /// A reactor's `_initialize` runs before its entry point, within the run's time limit.
