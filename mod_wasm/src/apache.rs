@@ -156,6 +156,7 @@ fn severity(level: Level) -> c_int {
     (match level {
         Level::Error => ffi::APLOG_ERR,
         Level::Warning => ffi::APLOG_WARNING,
+        Level::Notice => ffi::APLOG_NOTICE,
         Level::Info => ffi::APLOG_INFO,
     }) as c_int
 }

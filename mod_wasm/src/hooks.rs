@@ -179,9 +179,9 @@ unsafe extern "C" fn check_config(
             .map(|config| config.cache_dir.clone())
             .unwrap_or_default();
         // SAFETY: `pconf` is live; Apache has read `User` into ap_unixd_config by now.
-        let (default_dir, owner) = unsafe { (default_cache_dir(pconf), children_user()) };
+        let (default_dir, group) = unsafe { (default_cache_dir(pconf), children_group()) };
         let cache = cache_dir
-            .prepare(|| default_dir, owner)
+            .prepare(|| default_dir, group)
             .unwrap_or_else(|problem| {
                 report().push((Level::Warning, problem));
                 None
@@ -194,7 +194,12 @@ unsafe extern "C" fn check_config(
         } else {
             ConfigRead::Start
         };
-        let outcome = gateway.check(&servers, read);
+        // Said at once, on the console of `apachectl -t` and of a start (the error log is not
+        // open yet): a compilation can keep the check busy for minutes.
+        let outcome = gateway.check(&servers, read, &mut |level, message| {
+            // SAFETY: `main` is the live main server.
+            unsafe { apache::log_server(main, level, true, message) }
+        });
         for (server, error) in &outcome.errors {
             // SAFETY: `server` is one of the configuration's live server records.
             unsafe { apache::log_server(*server, Level::Error, true, error) };
@@ -221,13 +226,13 @@ unsafe fn default_cache_dir(pconf: *mut ffi::apr_pool_t) -> Option<PathBuf> {
     }
 }
 
-/// The user Apache's children run as, when Apache starts as root and so will switch to it.
+/// The group Apache's children run as, when Apache starts as root and so will switch to it.
 ///
 /// # Safety
-/// Apache has read its `User` directive (any time after the configuration is read).
-unsafe fn children_user() -> Option<u32> {
+/// Apache has read its `Group` directive (any time after the configuration is read).
+unsafe fn children_group() -> Option<u32> {
     // SAFETY: geteuid has no preconditions; ap_unixd_config is filled by then, as promised.
-    unsafe { (libc::geteuid() == 0).then(|| (*ptr::addr_of!(ffi::ap_unixd_config)).user_id) }
+    unsafe { (libc::geteuid() == 0).then(|| (*ptr::addr_of!(ffi::ap_unixd_config)).group_id) }
 }
 
 /// With `apachectl -t -D DUMP_WASM_RUNTIMES`, lists the runtimes built in, as Apache's own

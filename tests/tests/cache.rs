@@ -48,6 +48,50 @@ fn compile_lines(log: &str) -> Vec<&str> {
 }
 
 #[test]
+fn a_compilation_is_announced_while_it_runs_and_a_cached_one_is_not_repeated() {
+    for_each_runtime(|runtime| {
+        let cached = mod_wasm_tests::runtime(runtime).caches_compiled_code;
+        let cache = tempfile::tempdir().unwrap();
+        let config = Config::new(&hello_location(
+            runtime,
+            &format!("WasmCacheDir {}\n", cache.path().display()),
+        ));
+        // `apachectl -t` waits for every compilation: what it prints says so as it happens,
+        // at a level Apache shows whatever the LogLevel.
+        let first = config.check();
+        assert!(first.success, "{runtime}: {}", first.output);
+        let module = format!("{} with runtime {runtime}", guest("hello").display());
+        assert!(
+            first
+                .output
+                .contains(&format!("mod_wasm: compiling {module} (")),
+            "{runtime}: {}",
+            first.output
+        );
+        let finished = first
+            .output
+            .lines()
+            .find(|l| l.contains(&format!("mod_wasm: finished compiling {module} in ")))
+            .unwrap_or_else(|| panic!("{runtime}: {}", first.output));
+        if cached {
+            assert!(
+                finished.contains(&format!("cached in {}", cache.path().display())),
+                "{runtime}: {finished}"
+            );
+        } else {
+            assert!(finished.ends_with("not cached"), "{runtime}: {finished}");
+        }
+        let second = config.check();
+        assert_eq!(
+            second.output.contains("mod_wasm: compiling"),
+            !cached,
+            "{runtime}: only a runtime without a cache compiles again: {}",
+            second.output
+        );
+    });
+}
+
+#[test]
 fn a_second_start_loads_the_compiled_module_from_the_cache() {
     for_each_runtime(|runtime| {
         let cached = mod_wasm_tests::runtime(runtime).caches_compiled_code;
@@ -108,7 +152,7 @@ fn a_second_start_loads_the_compiled_module_from_the_cache() {
 }
 
 #[test]
-fn the_default_cache_is_under_the_runtime_dir_and_private_to_the_server() {
+fn the_default_cache_is_under_the_runtime_dir_and_written_by_the_server_alone() {
     use std::os::unix::fs::MetadataExt;
     let runtime = preferably_cached();
     let config = Config::new(&hello_location(runtime, ""));
@@ -124,23 +168,81 @@ fn the_default_cache_is_under_the_runtime_dir_and_private_to_the_server() {
         apache.error_log()
     );
     let metadata = std::fs::metadata(&dir).unwrap();
-    assert_eq!(metadata.mode() & 0o777, 0o700);
+    assert_eq!(metadata.mode() & 0o777, 0o750);
     let test_uid = std::fs::metadata("/proc/self").unwrap().uid();
+    // The user that started Apache writes it; the children only read it.
+    assert_eq!(metadata.uid(), test_uid);
     if test_uid == 0 {
-        // Started as root, Apache serves as www-data (see the harness): the directory is theirs.
-        assert_eq!(metadata.uid(), uid_of("www-data"));
+        // Started as root, Apache serves as www-data (see the harness): they read it as its
+        // group.
+        assert_eq!(metadata.gid(), id_of("-g", "www-data"));
     }
 }
 
-fn uid_of(user: &str) -> u32 {
+fn id_of(which: &str, user: &str) -> u32 {
     let output = std::process::Command::new("id")
-        .args(["-u", user])
+        .args([which, user])
         .output()
         .unwrap();
     String::from_utf8_lossy(&output.stdout)
         .trim()
         .parse()
         .unwrap()
+}
+
+#[test]
+fn an_entry_that_someone_else_could_have_written_is_refused_and_compiled_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let runtime = preferably_cached();
+    if !mod_wasm_tests::runtime(runtime).caches_compiled_code {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let directive = format!("WasmCacheDir {}\n", cache.path().display());
+    let first = Config::new(&hello_location(runtime, &directive)).start();
+    assert_eq!(first.get("/hello").status, 200);
+    drop(first);
+    let stored = entries(cache.path());
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    // Native code every child would run: made writable by anyone, as if planted.
+    std::fs::set_permissions(&stored[0].0, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let second = Config::new(&hello_location(runtime, &directive)).start();
+    let response = second.get("/hello");
+    let log = second.error_log();
+    assert_eq!(response.status, 200, "{log}");
+    assert_eq!(response.text(), "Hello from WebAssembly!\n");
+    let refused = log
+        .lines()
+        .find(|l| l.contains("refused ") && l.contains(&*stored[0].0.to_string_lossy()))
+        .unwrap_or_else(|| panic!("{runtime}: no refusal:\n{log}"));
+    assert!(refused.contains(":warn]"), "{refused}");
+    assert_eq!(compile_lines(&log).len(), 1, "compiled again:\n{log}");
+}
+
+#[test]
+fn a_cache_directory_others_can_write_to_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let runtime = preferably_cached();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let apache = Config::new(&hello_location(
+        runtime,
+        &format!("WasmCacheDir {}\n", cache.path().display()),
+    ))
+    .start();
+    assert_eq!(apache.get("/hello").status, 200);
+    let log = apache.error_log();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("WasmCacheDir"))
+        .unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(
+        warning.contains("only the user reading the configuration")
+            && warning.contains("compiled modules are not cached"),
+        "{warning}"
+    );
+    assert!(entries(cache.path()).is_empty());
 }
 
 #[test]

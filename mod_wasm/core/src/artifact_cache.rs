@@ -9,20 +9,28 @@
 //! artifact is recompiled rather than handed to an engine. Each is written to a temporary file
 //! and renamed into place, the checksum first: concurrent writers and readers never see a
 //! partial file, and a reader that sees a checksum of another compilation recompiles.
+//!
+//! The artifact is native code that every child runs, and the checksum says only that it is
+//! whole, not who wrote it. So the cache is written by one user, the one that reads the
+//! configuration (root, for a server started as root), and an entry is read only when that
+//! user owns its files and nobody else can write them. Children that run as another user only
+//! read it: a module they compile themselves stays in their memory.
 
 use runtime_api::{ArtifactFile, Precompiled, Runtime};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Part of every entry's key: entries of another layout are never read as this one.
 const LAYOUT: &[u8] = b"mod_wasm compiled module v2: artifact and .sha256";
 
-/// A directory of compiled modules.
+/// A directory of compiled modules, and the user that writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArtifactCache {
     dir: PathBuf,
+    writer: u32,
 }
 
 /// Where an entry lives, for one module under one runtime.
@@ -30,11 +38,38 @@ pub struct ArtifactCache {
 pub struct CacheEntry {
     runtime: &'static str,
     path: PathBuf,
+    writer: u32,
+}
+
+/// The user this process acts as.
+pub fn effective_user() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 impl ArtifactCache {
+    /// The cache in `dir`, written by this process's user: made while the configuration is
+    /// read, and inherited by the children Apache forks, which may run as another user.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            writer: effective_user(),
+        }
+    }
+
+    /// Whether this process may add entries: it acts as the user that writes the cache.
+    pub fn writable(&self) -> bool {
+        effective_user() == self.writer
+    }
+
+    /// The cache in `dir` as a process acting as another user than `writer` sees it: a child
+    /// that serves as another user than the one that read the configuration.
+    #[cfg(test)]
+    pub(crate) fn written_by(dir: impl Into<PathBuf>, writer: u32) -> Self {
+        Self {
+            dir: dir.into(),
+            writer,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -68,6 +103,7 @@ impl ArtifactCache {
         Some(CacheEntry {
             runtime: runtime.name(),
             path: self.dir.join(name),
+            writer: self.writer,
         })
     }
 }
@@ -78,18 +114,26 @@ impl CacheEntry {
     }
 
     /// The compiled module stored here, with its file: `Ok(None)` when there is none, an error
-    /// when the entry exists but cannot be read or is damaged.
+    /// when the entry exists but cannot be read, is damaged, or was not written by the
+    /// cache's user alone.
     pub fn load(&self) -> io::Result<Option<Precompiled>> {
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
+        self.trust(&self.path, &file)?;
         let mut artifact = Vec::new();
         file.read_to_end(&mut artifact)?;
         let damaged = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
-        let checksum = match std::fs::read_to_string(self.checksum_path()) {
-            Ok(checksum) => checksum,
+        let checksum_path = self.checksum_path();
+        let checksum = match File::open(&checksum_path) {
+            Ok(mut checksum_file) => {
+                self.trust(&checksum_path, &checksum_file)?;
+                let mut checksum = String::new();
+                checksum_file.read_to_string(&mut checksum)?;
+                checksum
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(damaged("damaged cache entry: its checksum file is missing"))
             }
@@ -141,6 +185,26 @@ impl CacheEntry {
         let file = write_in_place(&self.path, artifact)?;
         let stored = ArtifactFile::recorded(&self.path, &file)?;
         Ok(precompiled.in_memory_only().stored_in(stored))
+    }
+
+    /// Refuses a file of the entry that the cache's user does not own, or that others can
+    /// write: someone else could have put it there.
+    fn trust(&self, path: &Path, file: &File) -> io::Result<()> {
+        let metadata = file.metadata()?;
+        if metadata.uid() == self.writer && metadata.mode() & 0o022 == 0 {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "refused {}: it belongs to uid {} with mode {:o}, and only files of the user that \
+                 writes the cache (uid {}), writable by it alone, are loaded",
+                path.display(),
+                metadata.uid(),
+                metadata.mode() & 0o7777,
+                self.writer
+            ),
+        ))
     }
 
     fn checksum_path(&self) -> PathBuf {
@@ -238,6 +302,41 @@ mod tests {
         drop(held);
         waiter.join().unwrap();
         assert!(acquired.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn an_entry_someone_else_could_have_written_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(dir.path());
+        let runtime = cached("v1");
+        let entry = cache.entry(&runtime, b"module").unwrap();
+        entry
+            .store(&runtime.compile(b"\0asm native code").unwrap())
+            .unwrap();
+        assert!(entry.load().unwrap().is_some());
+        let mode = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        for file in [entry.path().to_owned(), entry.checksum_path()] {
+            for open in [0o666, 0o664] {
+                mode(&file, open);
+                let error = entry.load().unwrap_err();
+                assert_eq!(error.kind(), io::ErrorKind::PermissionDenied, "{error}");
+                assert!(error.to_string().starts_with("refused "), "{error}");
+            }
+            mode(&file, 0o644);
+        }
+        assert!(entry.load().unwrap().is_some());
+        // Files of another user than the one that writes the cache.
+        let theirs = ArtifactCache::written_by(dir.path(), effective_user().wrapping_add(1));
+        assert!(!theirs.writable());
+        let error = theirs
+            .entry(&runtime, b"module")
+            .unwrap()
+            .load()
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied, "{error}");
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! Apache holds the configuration as sections per server; the adapter hands them over as
 //! [`ServerSections`], and [`effective_configs`] merges them the way requests will see them.
 
-use crate::modules::{ModuleKey, Provenance};
+use crate::modules::{CompileStep, ModuleKey, Provenance};
 use crate::origin::location_contains;
 use crate::section::SectionConfig;
 use crate::serve::{Gateway, Level};
 use crate::stats::Compile;
+use runtime_api::error::seconds;
 use std::time::Instant;
 
 /// One server's (main server or virtual host) sections, in configuration order. `S` names
@@ -140,11 +141,14 @@ impl<S> Default for CheckReport<S> {
 
 impl Gateway<'_> {
     /// Resolves and compiles every effective configuration of `servers`, keeps what they use
-    /// and forgets the artifacts of modules no longer configured.
+    /// and forgets the artifacts of modules no longer configured. Each compilation is
+    /// announced through `say` as it starts and when it ends, at [`Level::Notice`]: the
+    /// check waits for it, and so does whoever started the server.
     pub fn check<S: Copy>(
         &self,
         servers: &[ServerSections<S>],
         read: ConfigRead,
+        say: &mut dyn FnMut(Level, &str),
     ) -> CheckReport<S> {
         let mut report = CheckReport::default();
         let mut in_use: Vec<ModuleKey> = Vec::new();
@@ -165,7 +169,11 @@ impl Gateway<'_> {
                     continue;
                 }
                 let started = Instant::now();
-                match self.modules.compile(&key, resolved.runtime) {
+                let mut progress = |step: CompileStep| say(Level::Notice, &announce(&key, step));
+                match self
+                    .modules
+                    .compile_reporting(&key, resolved.runtime, &mut progress)
+                {
                     Ok(obtained) => {
                         if let Some(problem) = obtained.cache_problem {
                             report
@@ -226,6 +234,35 @@ impl Gateway<'_> {
         }
         self.modules.retain(&in_use);
         report
+    }
+}
+
+/// What a compilation step says to whoever waits for it.
+fn announce(key: &ModuleKey, step: CompileStep) -> String {
+    match step {
+        CompileStep::Started { bytes, cached_at } => {
+            let kept = match cached_at {
+                Some(path) => format!("its code will be kept in {}", path.display()),
+                None => "its code is not kept across starts (WasmCacheDir off, or a runtime \
+                         whose code cannot be cached)"
+                    .to_owned(),
+            };
+            format!(
+                "mod_wasm: compiling {key} ({:.1} MiB); a large module takes minutes with some \
+                 runtimes; {kept}",
+                bytes as f64 / f64::from(1 << 20)
+            )
+        }
+        CompileStep::Finished { took, cached_at } => {
+            let kept = match cached_at {
+                Some(path) => format!("cached in {}", path.display()),
+                None => "not cached".to_owned(),
+            };
+            format!(
+                "mod_wasm: finished compiling {key} in {}; {kept}",
+                seconds(took)
+            )
+        }
     }
 }
 
@@ -435,8 +472,32 @@ mod tests {
         }];
         let modules = ModuleStore::new();
         let gateway = gateway_of(&site, &modules);
-        let report = gateway.check(&servers, ConfigRead::Start);
+        let mut said = Vec::new();
+        let report = gateway.check(&servers, ConfigRead::Start, &mut |level, line| {
+            said.push((level, line.to_owned()))
+        });
         assert_eq!(runtime.compiles(), 2, "good.wasm once, bad.wasm once");
+        // Each compilation is announced as it starts, and the one that succeeds as it ends,
+        // at a level every LogLevel shows.
+        let lines: Vec<&str> = said.iter().map(|(_, line)| line.as_str()).collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(said.iter().all(|(level, _)| *level == Level::Notice));
+        assert!(
+            lines[0].starts_with(&format!(
+                "mod_wasm: compiling {good} with runtime alpha (0.0 MiB)"
+            )),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with(&format!(
+                "mod_wasm: finished compiling {good} with runtime alpha in "
+            )),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with(&format!("mod_wasm: compiling {bad} with runtime alpha")),
+            "{lines:?}"
+        );
         assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
         let (server, error) = &report.errors[0];
         assert_eq!(*server, "main");
@@ -449,7 +510,12 @@ mod tests {
             .1
             .starts_with(&format!("mod_wasm: compiled {good} with runtime alpha (")));
 
-        let again = gateway.check(&servers, ConfigRead::Start);
+        let mut said_again = 0;
+        let again = gateway.check(&servers, ConfigRead::Start, &mut |_, _| said_again += 1);
+        assert_eq!(
+            said_again, 1,
+            "only the module that fails is compiled again"
+        );
         assert!(
             again.notes[0]
                 .1
@@ -478,14 +544,14 @@ mod tests {
         let modules = ModuleStore::new();
         let gateway = gateway_of(&site, &modules);
         assert!(gateway
-            .check(&servers(&kept), ConfigRead::Start)
+            .check(&servers(&kept), ConfigRead::Start, &mut |_, _| {})
             .errors
             .is_empty());
 
         // A bad deploy: the file no longer compiles. A start (or apachectl -t) refuses it; a
         // running server that restarts keeps the code it had.
         std::fs::write(&deployed, b"\0asX").unwrap();
-        let restart = gateway.check(&servers(&kept), ConfigRead::Restart);
+        let restart = gateway.check(&servers(&kept), ConfigRead::Restart, &mut |_, _| {});
         assert!(restart.errors.is_empty(), "{:?}", restart.errors);
         let (level, note) = &restart.notes[0];
         assert_eq!(*level, Level::Error);
@@ -500,7 +566,7 @@ mod tests {
         assert!(modules.has_artifact(&key) && modules.unavailable(&key).is_none());
         assert_eq!(
             gateway
-                .check(&servers(&kept), ConfigRead::Start)
+                .check(&servers(&kept), ConfigRead::Start, &mut |_, _| {})
                 .errors
                 .len(),
             1
@@ -514,7 +580,7 @@ mod tests {
         apply(&mut added, &restarting, "WasmModule", &[new.as_str()]).unwrap();
         let fresh = ModuleStore::new();
         let gateway = gateway_of(&site, &fresh);
-        let restart = gateway.check(&servers(&added), ConfigRead::Restart);
+        let restart = gateway.check(&servers(&added), ConfigRead::Restart, &mut |_, _| {});
         assert!(restart.errors.is_empty(), "{:?}", restart.errors);
         assert!(
             restart.notes[0].1.contains("answered with 503"),
@@ -528,7 +594,13 @@ mod tests {
         assert!(fresh.unavailable(&key).is_some());
         // The next read that succeeds puts it back in service.
         std::fs::write(&new, EMPTY_MODULE).unwrap();
-        assert!(gateway.check(&servers(&added), ConfigRead::Restart).notes[0].0 != Level::Error);
+        assert!(
+            gateway
+                .check(&servers(&added), ConfigRead::Restart, &mut |_, _| {})
+                .notes[0]
+                .0
+                != Level::Error
+        );
         assert!(fresh.unavailable(&key).is_none());
     }
 }

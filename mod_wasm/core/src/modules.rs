@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// One module file under one runtime.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -88,6 +88,24 @@ pub struct Obtained {
     pub cache_problem: Option<String>,
 }
 
+/// A compilation as it happens, for whoever waits for it: compiling a large module (an
+/// interpreter) takes minutes with some runtimes, and nobody should wait without knowing why.
+/// Not reported for an artifact that is reused or read from the on-disk cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompileStep<'a> {
+    /// About to compile a module of `bytes` bytes, whose code will be kept at `cached_at`
+    /// (`None`: not kept across starts).
+    Started {
+        bytes: u64,
+        cached_at: Option<&'a Path>,
+    },
+    /// Compiled in `took`; its code was kept at `cached_at`, when the on-disk cache took it.
+    Finished {
+        took: Duration,
+        cached_at: Option<&'a Path>,
+    },
+}
+
 /// A module made runnable in this process, and how it got there.
 pub struct Loaded {
     pub module: Arc<dyn LoadedModule>,
@@ -132,6 +150,16 @@ impl ModuleStore {
     /// Compiles `key.path` with `runtime` unless an artifact for the unchanged file exists, in
     /// memory or in the on-disk cache.
     pub fn compile(&self, key: &ModuleKey, runtime: &dyn Runtime) -> Result<Obtained, String> {
+        self.compile_reporting(key, runtime, &mut |_| {})
+    }
+
+    /// [`compile`](Self::compile), telling `progress` when a compilation starts and ends.
+    pub fn compile_reporting(
+        &self,
+        key: &ModuleKey,
+        runtime: &dyn Runtime,
+        progress: &mut dyn FnMut(CompileStep),
+    ) -> Result<Obtained, String> {
         let stamp = FileStamp::of(&key.path)
             .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
         if let Some(artifact) = lock(&self.compiled).get(key) {
@@ -145,9 +173,10 @@ impl ModuleStore {
         }
         let wasm = std::fs::read(&key.path)
             .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
-        let entry = lock(&self.disk)
-            .as_ref()
-            .and_then(|cache| cache.entry(runtime, &wasm));
+        let (entry, writable) = match lock(&self.disk).as_ref() {
+            Some(cache) => (cache.entry(runtime, &wasm), cache.writable()),
+            None => (None, false),
+        };
         let mut cache_problem = None;
         let mut cached = None;
         if let Some(entry) = &entry {
@@ -161,9 +190,11 @@ impl ModuleStore {
                 }
             }
         }
-        // Compiling for the cache: whoever else needs this entry waits, and then loads it.
+        // Compiling for the cache: whoever else needs this entry waits, and then loads it. A
+        // process that may not write the cache (a child serving as another user) compiles
+        // for itself.
         let mut compiling = None;
-        if let (Some(entry), None) = (&entry, &cached) {
+        if let (Some(entry), None, true) = (&entry, &cached, writable) {
             match entry.lock() {
                 Ok(lock) => {
                     compiling = Some(lock);
@@ -180,10 +211,22 @@ impl ModuleStore {
         let (precompiled, provenance) = match cached {
             Some(precompiled) => (precompiled, Provenance::Cached),
             None => {
+                let started = Instant::now();
+                progress(CompileStep::Started {
+                    bytes: wasm.len() as u64,
+                    cached_at: entry
+                        .as_ref()
+                        .filter(|_| writable)
+                        .map(|entry| entry.path()),
+                });
                 let mut precompiled = runtime.compile(&wasm).map_err(|e| e.to_string())?;
-                if let Some(entry) = &entry {
+                let mut cached_at = None;
+                if let Some(entry) = entry.as_ref().filter(|_| writable) {
                     match entry.store(&precompiled) {
-                        Ok(stored) => precompiled = stored,
+                        Ok(stored) => {
+                            precompiled = stored;
+                            cached_at = Some(entry.path());
+                        }
                         Err(e) => {
                             cache_problem = Some(format!(
                                 "cannot write {}: {e}; the module will be compiled again at the next start",
@@ -192,6 +235,10 @@ impl ModuleStore {
                         }
                     }
                 }
+                progress(CompileStep::Finished {
+                    took: started.elapsed(),
+                    cached_at,
+                });
                 (precompiled, Provenance::Compiled)
             }
         };
@@ -324,6 +371,24 @@ mod tests {
             assert!(obtained.cache_problem.is_none());
         }
         assert_eq!(runtime.compiles(), 1);
+    }
+
+    #[test]
+    fn a_process_that_may_not_write_the_cache_compiles_for_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = module(dir.path(), "app.wasm");
+        let runtime = FakeRuntime::new("fake").with_artifact_key("v1");
+        let cache_dir = dir.path().join("cache");
+        std::fs::create_dir(&cache_dir).unwrap();
+        let store = ModuleStore::new();
+        // A child serving as another user than the one that writes the cache.
+        let writer = crate::artifact_cache::effective_user().wrapping_add(1);
+        store.use_disk_cache(Some(ArtifactCache::written_by(&cache_dir, writer)));
+        let obtained = store.compile(&key, &runtime).unwrap();
+        assert_eq!(obtained.provenance, Provenance::Compiled);
+        assert!(obtained.precompiled.file().is_none(), "kept in memory");
+        let written: Vec<_> = std::fs::read_dir(&cache_dir).unwrap().collect();
+        assert!(written.is_empty(), "{written:?}");
     }
 
     #[test]

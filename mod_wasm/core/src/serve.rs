@@ -32,6 +32,9 @@ pub const STDERR_LOGGED: usize = 64 * 1024;
 pub enum Level {
     Error,
     Warning,
+    /// What the admin should see whatever the `LogLevel`, as Apache's own start-up notices:
+    /// long work the server waits for.
+    Notice,
     Info,
 }
 

@@ -75,13 +75,16 @@ impl ServerConfig {
 
 impl CacheDir {
     /// The cache this setting asks for, its directory created if needed: `default_dir` is the
-    /// default's path, `owner` the user Apache's children run as when it starts as root (they
-    /// cache modules compiled at their first request). A directory that cannot be prepared is
-    /// a problem to report as a warning: modules are then compiled without a cache.
+    /// default's path, `children_group` the group Apache's children run as when it starts as
+    /// root. The cache is written only by this process's user (the one that reads the
+    /// configuration) and read by the children: native code from it runs in every child, so
+    /// nobody else may be able to put a file there. A directory that cannot be prepared, or
+    /// that others could write to, is a problem to report as a warning: modules are then
+    /// compiled without a cache.
     pub fn prepare(
         &self,
         default_dir: impl FnOnce() -> Option<PathBuf>,
-        owner: Option<u32>,
+        children_group: Option<u32>,
     ) -> Result<Option<ArtifactCache>, String> {
         let dir = match self {
             CacheDir::Off => return Ok(None),
@@ -91,7 +94,7 @@ impl CacheDir {
                  not cached",
             )?,
         };
-        create_private(&dir, owner)
+        create_or_trust(&dir, children_group)
             .map(|()| Some(ArtifactCache::new(&dir)))
             .map_err(|e| {
                 format!(
@@ -102,21 +105,37 @@ impl CacheDir {
     }
 }
 
-/// Creates `dir` if needed. A directory created here is private to the server: mode 0700,
-/// owned by `owner` when given. An existing directory keeps the owner and mode the admin gave
-/// it. Either way it must be writable now: failing here names the reason once, instead of at
-/// every entry.
-fn create_private(dir: &Path, owner: Option<u32>) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+/// Creates `dir` if needed, or makes sure an existing one is safe to load code from. A
+/// directory created here belongs to this process's user, with `children_group` (when given)
+/// as its group so that the children can read it: mode 0750. An existing directory keeps the
+/// owner and mode the admin gave it, but must belong to this process's user and be writable by
+/// nobody else. Either way it must be writable now: failing here names the reason once,
+/// instead of at every entry.
+fn create_or_trust(dir: &Path, children_group: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     if !dir.is_dir() {
-        // Parents as any directory, the cache itself private.
+        // Parents as any directory, the cache itself closed to other users.
         if let Some(parent) = dir.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::DirBuilder::new().mode(0o700).create(dir)?;
-        if let Some(owner) = owner {
-            std::os::unix::fs::chown(dir, Some(owner), None)?;
+        std::fs::DirBuilder::new().mode(0o750).create(dir)?;
+        if let Some(group) = children_group {
+            std::os::unix::fs::chown(dir, None, Some(group))?;
         }
+    }
+    let metadata = std::fs::metadata(dir)?;
+    let user = crate::artifact_cache::effective_user();
+    if metadata.uid() != user || metadata.mode() & 0o022 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "the directory belongs to uid {} with mode {:o}; the compiled code children run \
+                 must come from a directory that only the user reading the configuration (uid \
+                 {user}) can write to",
+                metadata.uid(),
+                metadata.mode() & 0o7777
+            ),
+        ));
     }
     let probe = dir.join(".writable");
     std::fs::File::create(&probe)?;
@@ -164,19 +183,33 @@ mod tests {
     }
 
     #[test]
-    fn a_new_cache_dir_is_private_and_an_existing_one_is_left_alone() {
+    fn a_new_cache_dir_is_closed_to_others_and_an_existing_one_must_be_too() {
         use std::os::unix::fs::PermissionsExt;
         let root = tempfile::tempdir().unwrap();
         let new = root.path().join("a/cache");
         let cache = CacheDir::Dir(new.clone()).prepare(|| None, None).unwrap();
         assert_eq!(cache.unwrap().dir(), new);
         let mode = std::fs::metadata(&new).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(mode & 0o777, 0o750);
 
+        // The admin's own mode stays, as long as nobody else can write.
         std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
         CacheDir::Dir(new.clone()).prepare(|| None, None).unwrap();
         let mode = std::fs::metadata(&new).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
+
+        // A directory others can write to could be given code for every child.
+        for open in [0o775, 0o777, 0o1777] {
+            std::fs::set_permissions(&new, std::fs::Permissions::from_mode(open)).unwrap();
+            let err = CacheDir::Dir(new.clone())
+                .prepare(|| None, None)
+                .unwrap_err();
+            assert!(
+                err.contains("only the user reading the configuration")
+                    && err.ends_with("compiled modules are not cached"),
+                "{open:o}: {err}"
+            );
+        }
     }
 
     #[test]
