@@ -47,24 +47,52 @@ fn compile_lines(log: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A module of 1.5 MiB that compiles at once: an empty one with a large custom section.
+fn large_module() -> Vec<u8> {
+    const PAYLOAD: usize = 3 << 19;
+    let mut module = b"\0asm\x01\0\0\0\0".to_vec();
+    let mut size = PAYLOAD + 2;
+    while size >= 0x80 {
+        module.push((size as u8 & 0x7f) | 0x80);
+        size >>= 7;
+    }
+    module.push(size as u8);
+    module.extend_from_slice(b"\x01x");
+    module.resize(module.len() + PAYLOAD, 0);
+    module
+}
+
 #[test]
-fn a_compilation_is_announced_while_it_runs_and_a_cached_one_is_not_repeated() {
+#[test]
+fn a_large_compilation_is_announced_while_it_runs_and_a_cached_one_is_not_repeated() {
     for_each_runtime(|runtime| {
         let cached = mod_wasm_tests::runtime(runtime).caches_compiled_code;
         let cache = tempfile::tempdir().unwrap();
-        let config = Config::new(&hello_location(
-            runtime,
-            &format!("WasmCacheDir {}\n", cache.path().display()),
+        let config = Config::new("");
+        let large = config.scratch.file("large.wasm", large_module());
+        let config = config.with_body(&format!(
+            "WasmCacheDir {}\n{}<Location /large>\n  SetHandler wasm-handler\n  \
+             WasmRuntime {runtime}\n  WasmModule {}\n</Location>\n",
+            cache.path().display(),
+            hello_location(runtime, ""),
+            large.display()
         ));
         // `apachectl -t` waits for every compilation: what it prints says so as it happens,
-        // at a level Apache shows whatever the LogLevel.
+        // at a level Apache shows whatever the LogLevel, for a module large enough to take
+        // time (hello is not).
         let first = config.check();
         assert!(first.success, "{runtime}: {}", first.output);
-        let module = format!("{} with runtime {runtime}", guest("hello").display());
+        let module = format!("{} with runtime {runtime}", large.display());
         assert!(
-            first
-                .output
-                .contains(&format!("mod_wasm: compiling {module} (")),
+            first.output.contains(&format!(
+                "mod_wasm: compiling {module} (1.5 MiB), which can take minutes"
+            )),
+            "{runtime}: {}",
+            first.output
+        );
+        let hello = guest("hello").display().to_string();
+        assert!(
+            !first.output.contains(&hello),
             "{runtime}: {}",
             first.output
         );

@@ -11,7 +11,7 @@ use crate::section::SectionConfig;
 use crate::serve::{Gateway, Level};
 use crate::stats::Compile;
 use runtime_api::error::seconds;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One server's (main server or virtual host) sections, in configuration order. `S` names
 /// the server to whoever logs what the check finds.
@@ -169,7 +169,11 @@ impl Gateway<'_> {
                     continue;
                 }
                 let started = Instant::now();
-                let mut progress = |step: CompileStep| say(Level::Notice, &announce(&key, step));
+                let mut progress = |step: CompileStep| {
+                    if step.bytes() >= ANNOUNCED_FROM {
+                        say(Level::Notice, &announce(&key, step));
+                    }
+                };
                 match self
                     .modules
                     .compile_reporting(&key, resolved.runtime, &mut progress)
@@ -237,6 +241,11 @@ impl Gateway<'_> {
     }
 }
 
+/// The size from which a compilation is announced as it starts and ends: from about here, it
+/// takes seconds (an interpreter such as CPython: minutes, with some runtimes). Smaller ones
+/// are only noted once the error log is open.
+pub const ANNOUNCED_FROM: u64 = 1 << 20;
+
 /// What a compilation step says to whoever waits for it.
 fn announce(key: &ModuleKey, step: CompileStep) -> String {
     match step {
@@ -248,20 +257,23 @@ fn announce(key: &ModuleKey, step: CompileStep) -> String {
                     .to_owned(),
             };
             format!(
-                "mod_wasm: compiling {key} ({:.1} MiB); a large module takes minutes with some \
-                 runtimes; {kept}",
+                "mod_wasm: compiling {key} ({:.1} MiB), which can take minutes; {kept}",
                 bytes as f64 / f64::from(1 << 20)
             )
         }
-        CompileStep::Finished { took, cached_at } => {
+        CompileStep::Finished {
+            took, cached_at, ..
+        } => {
             let kept = match cached_at {
                 Some(path) => format!("cached in {}", path.display()),
                 None => "not cached".to_owned(),
             };
-            format!(
-                "mod_wasm: finished compiling {key} in {}; {kept}",
+            let took = if took < Duration::from_secs(1) {
                 seconds(took)
-            )
+            } else {
+                format!("{:.1} s", took.as_secs_f64())
+            };
+            format!("mod_wasm: finished compiling {key} in {took}; {kept}")
         }
     }
 }
@@ -440,18 +452,37 @@ mod tests {
         assert_eq!(modules, ["f.wasm", "f.wasm", "d.wasm", "d.wasm"]);
     }
 
+    /// A module of 1 MiB and a little: an empty one with a custom section.
+    fn large_module() -> Vec<u8> {
+        let payload = ANNOUNCED_FROM as usize;
+        let mut module = EMPTY_MODULE.to_vec();
+        module.push(0);
+        let mut size = payload + 2;
+        while size >= 0x80 {
+            module.push((size as u8 & 0x7f) | 0x80);
+            size >>= 7;
+        }
+        module.push(size as u8);
+        module.extend_from_slice(b"\x01x");
+        module.resize(module.len() + payload, 0);
+        module
+    }
+
     #[test]
     fn the_check_compiles_each_module_once_and_names_what_fails() {
         let dir = tempfile::tempdir().unwrap();
         let runtime = FakeRuntime::new("alpha");
         let site = site_with(&runtime);
-        let good = module(dir.path(), "good.wasm", EMPTY_MODULE);
+        let large = large_module();
+        let good = module(dir.path(), "good.wasm", &large);
         let defaults = section(&site, &[("WasmModule", &good)]);
         let same = section(&site, &[("WasmArg", "other")]);
-        let bad = module(dir.path(), "bad.wasm", EMPTY_MODULE);
+        let bad = module(dir.path(), "bad.wasm", &large);
         let broken = section(&site, &[("WasmModule", &bad)]);
         // Since the directive was read, the file became something the runtime cannot compile.
-        std::fs::write(&bad, b"\0asX").unwrap();
+        let mut unusable = large.clone();
+        unusable[3] = b'X';
+        std::fs::write(&bad, unusable).unwrap();
         let servers = [ServerSections {
             server: "main",
             defaults: &defaults,
@@ -477,14 +508,14 @@ mod tests {
             said.push((level, line.to_owned()))
         });
         assert_eq!(runtime.compiles(), 2, "good.wasm once, bad.wasm once");
-        // Each compilation is announced as it starts, and the one that succeeds as it ends,
-        // at a level every LogLevel shows.
+        // Each compilation of a large module is announced as it starts, and the one that
+        // succeeds as it ends, at a level every LogLevel shows.
         let lines: Vec<&str> = said.iter().map(|(_, line)| line.as_str()).collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(said.iter().all(|(level, _)| *level == Level::Notice));
         assert!(
             lines[0].starts_with(&format!(
-                "mod_wasm: compiling {good} with runtime alpha (0.0 MiB)"
+                "mod_wasm: compiling {good} with runtime alpha (1.0 MiB), which can take minutes"
             )),
             "{lines:?}"
         );

@@ -99,11 +99,22 @@ pub enum CompileStep<'a> {
         bytes: u64,
         cached_at: Option<&'a Path>,
     },
-    /// Compiled in `took`; its code was kept at `cached_at`, when the on-disk cache took it.
+    /// Compiled a module of `bytes` bytes in `took`; its code was kept at `cached_at`, when
+    /// the on-disk cache took it.
     Finished {
+        bytes: u64,
         took: Duration,
         cached_at: Option<&'a Path>,
     },
+}
+
+impl CompileStep<'_> {
+    /// The size of the module being compiled.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            CompileStep::Started { bytes, .. } | CompileStep::Finished { bytes, .. } => *bytes,
+        }
+    }
 }
 
 /// A module made runnable in this process, and how it got there.
@@ -236,6 +247,7 @@ impl ModuleStore {
                     }
                 }
                 progress(CompileStep::Finished {
+                    bytes: wasm.len() as u64,
                     took: started.elapsed(),
                     cached_at,
                 });
