@@ -114,7 +114,8 @@ try {
     await screenshot(page, `${link.runtime}-${link.example}`);
     if (link.example === "ls") {
       // A directory inside the grant lists too.
-      const sub = page.locator("a", { hasText: "hello/" });
+      // Exactly hello/: the examples also have http-hello/.
+      const sub = page.getByRole("link", { name: "hello/", exact: true });
       await Promise.all([page.waitForNavigation(), sub.click()]);
       const listed = await page.textContent("body");
       check(`${link.runtime}: ls of a subdirectory`, listed.includes("Cargo.toml"), listed.slice(0, 300));

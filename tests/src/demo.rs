@@ -1,13 +1,14 @@
 //! The demo site: every example under every runtime a build of mod_wasm has, on one page, one
-//! row per example and one column per runtime. `scripts/demo` serves it (through the
-//! `demo-site` program) and the browser test (`tests/tests/demo.rs`) clicks through it.
+//! row per example and one column per runtime, and the whole configuration of the server that
+//! serves it. `scripts/demo` writes both (through the `demo-site` program) and starts Apache;
+//! the browser test (`tests/tests/demo.rs`) runs `scripts/demo` and clicks through the page.
 //!
 //! What each runtime can run, the build says ([`Build`]): the WASIX example only where the
 //! `wasix` extension is, the guestbook only where there are sockets, built for that runtime's
 //! socket ABI, the WASI 0.2 components only where the runtime runs components. The Python app
 //! runs under every runtime, when CPython for WASI is there.
 
-use crate::{Build, APACHE_MODULES};
+use crate::{load_module, running_as_root, Build};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,21 @@ pub struct Site<'a> {
     pub database: Option<&'a Database>,
     /// Without it, the Python app is left out.
     pub python: Option<Python<'a>>,
+}
+
+/// The server that serves the site: what its configuration needs besides the site.
+pub struct Server<'a> {
+    /// Its ServerRoot: the document root (`htdocs`), Apache's runtime files (`run`) and its
+    /// pid file are there.
+    pub dir: &'a Path,
+    pub port: u16,
+    /// The mod_wasm shared object.
+    pub module_so: &'a Path,
+    /// Where compiled modules are kept (`WasmCacheDir`); without it, mod_wasm's default, in
+    /// the runtime directory.
+    pub cache: Option<&'a Path>,
+    /// Where the error log goes (`/dev/stderr`: the terminal that started the demo).
+    pub error_log: &'a str,
 }
 
 /// CPython for WASI and the directory of the Python app (`examples/python`).
@@ -168,17 +184,62 @@ const EXAMPLES: &[Example] = &[
 const HOST_CGI: &str = "/cgi-bin/python3";
 
 impl Site<'_> {
-    /// The configuration sections of the site (to go into a server that loads mod_wasm and
-    /// mod_dir, with `DirectoryIndex index.html`), and its page.
-    pub fn render(&self) -> (String, String) {
+    /// The whole configuration of `server` serving the site, and the site's page (its
+    /// `htdocs/index.html`). Apache is given this file and nothing else: every module it
+    /// needs is loaded here.
+    pub fn render(&self, server: &Server) -> (String, String) {
+        let dir = server.dir.display();
+        let mut conf = format!(
+            "# Written by demo-site for scripts/demo.\n\
+             ServerRoot {dir}\n\
+             ServerName 127.0.0.1\n\
+             Listen 127.0.0.1:{port}\n",
+            port = server.port
+        );
+        let mut modules = vec!["mpm_event", "authz_core", "mime", "dir"];
+        if self.python.is_some() {
+            // The sandbox demo's script, run by the host's python3: ScriptAlias and mod_cgid.
+            modules.extend(["alias", "cgid"]);
+        }
+        for module in modules {
+            conf.push_str(&load_module(module));
+        }
+        let _ = writeln!(
+            conf,
+            "LoadModule wasm_module {}",
+            server.module_so.display()
+        );
+        if running_as_root() {
+            // Started as root, Apache serves as www-data, which must be able to read the site.
+            conf.push_str("User www-data\nGroup www-data\n");
+        }
+        let _ = write!(
+            conf,
+            "PidFile {dir}/httpd.pid\n\
+             DefaultRuntimeDir {dir}/run\n\
+             ErrorLog {}\n\
+             LogLevel warn wasm:info\n\
+             TypesConfig /etc/mime.types\n\
+             DocumentRoot {dir}/htdocs\n\
+             DirectoryIndex index.html\n",
+            server.error_log
+        );
+        if let Some(cache) = server.cache {
+            let _ = writeln!(conf, "WasmCacheDir {}", cache.display());
+        }
+        conf.push_str(&self.sections());
+        (conf, self.page())
+    }
+
+    /// The site's own sections.
+    fn sections(&self) -> String {
         // Loopback only, like the whole demo; a real site adds `Require local` (README).
         let mut sections =
             String::from("<Location /wasm-status>\n  SetHandler wasm-status\n</Location>\n");
         if let Some(python) = self.python {
-            let _ = write!(
+            let _ = writeln!(
                 sections,
-                "LoadModule cgid_module {APACHE_MODULES}/mod_cgid.so\n\
-                 ScriptAlias {HOST_CGI}/ {}/\n",
+                "ScriptAlias {HOST_CGI}/ {}/",
                 python.app.display()
             );
         }
@@ -201,7 +262,7 @@ impl Site<'_> {
                 }
             }
         }
-        (sections, self.page())
+        sections
     }
 
     /// The module that runs `example` under `runtime`, if that runtime can run it.

@@ -1,76 +1,130 @@
-//! The demo as a person sees it: headless Chromium (Debian's, driven by playwright-core) opens
-//! the demo page, follows every link, submits every form and signs every guestbook, under every
-//! runtime the module has (`tests/browser/demo.mjs` says what a person must see). Screenshots of
-//! every page it checks are kept in `<target>/demo-screenshots`.
+//! The demo as a person gets it and sees it: `scripts/demo` itself starts the demo (its own
+//! configuration, its own MariaDB, on free ports), and headless Chromium (Debian's, driven by
+//! playwright-core) opens the page, follows every link, submits every form and signs every
+//! guestbook, under every runtime the module has (`tests/browser/demo.mjs` says what a person
+//! must see). Screenshots of every page it checks are kept in `<target>/demo-screenshots`.
 
-use mod_wasm_tests::demo::{Database, Python, Site};
-use mod_wasm_tests::mariadb::MariaDb;
 use mod_wasm_tests::{
-    components_dir, guests_dir, python_wasm, shared_cache_dir, target_dir, workspace_root, Build,
-    Config, APACHE_MODULES,
+    components_dir, free_port, guests_dir, module_so, shared_cache_dir, target_dir, workspace_root,
+    Scratch,
 };
-use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `scripts/demo`, running in a process group of its own (the script, Apache and MariaDB),
+/// stopped when dropped as Ctrl-C would stop it, and killed if that does not end it.
+struct Demo {
+    child: Child,
+    port: u16,
+    output: PathBuf,
+    _dir: Scratch,
+}
+
+impl Demo {
+    /// Runs `scripts/demo --no-build` on the build under test, and waits until its page
+    /// answers.
+    fn start() -> Demo {
+        let dir = Scratch::new();
+        let output = dir.path().join("output.log");
+        let log = std::fs::File::create(&output).unwrap();
+        let port = free_port();
+        let child = Command::new(workspace_root().join("scripts/demo"))
+            .arg("--no-build")
+            .env("MOD_WASM_SO", module_so())
+            .env("MOD_WASM_GUESTS", guests_dir())
+            .env("MOD_WASM_COMPONENTS", components_dir())
+            .env("MOD_WASM_DEMO_SITE", env!("CARGO_BIN_EXE_demo-site"))
+            .env("MOD_WASM_DEMO_PORT", port.to_string())
+            .env("MOD_WASM_DEMO_DB_PORT", free_port().to_string())
+            .env("MOD_WASM_DEMO_DIR", dir.path().join("demo"))
+            // CPython's compiled code comes from the cache the Python tests use too.
+            .env("MOD_WASM_DEMO_CACHE", shared_cache_dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("running scripts/demo");
+        let mut demo = Demo {
+            child,
+            port,
+            output,
+            _dir: dir,
+        };
+        demo.wait_for_page();
+        demo
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// What the script and the servers it started printed.
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    fn wait_for_page(&mut self) {
+        // A cold cache compiles CPython for every runtime before the server starts.
+        let deadline = Instant::now() + Duration::from_secs(1200);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "scripts/demo ended ({status}) before serving:\n{}",
+                    self.output()
+                );
+            }
+            let page = mod_wasm_tests::Request::new(self.port, "GET", "/").try_send();
+            if let Ok(page) = page {
+                assert_eq!(page.status, 200, "the demo page:\n{}", self.output());
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "scripts/demo did not serve its page in time:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Sends the demo's process group `signal`.
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([
+                &format!("-{signal}"),
+                "--",
+                &format!("-{}", self.child.id()),
+            ])
+            .status();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.signal("INT");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.signal("KILL");
+        let _ = self.child.wait();
+    }
+}
 
 #[test]
-fn a_person_can_use_every_link_and_form_of_the_demo() {
-    let db = MariaDb::start();
-    let database = Database {
-        port: db.port,
-        name: "guestbook".into(),
-        user: "guestbook".into(),
-        password: "demo-password".into(),
-    };
-    db.create_database(&database.name, &database.user, &database.password);
-
-    let config = Config::new("");
-    // What `ls` lists: a tree like the examples' (the checkout may not be readable by the user
-    // Apache's children run as).
-    let listing = config.scratch.dir("listing");
-    config
-        .scratch
-        .file("listing/hello/Cargo.toml", "[package]\n");
-    config
-        .scratch
-        .file("listing/echo/Cargo.toml", "[package]\n");
-    // The Python app, where the server's children can read it.
-    let app = config.scratch.dir("python");
-    for name in ["hello.py", "show.py", "readme.txt"] {
-        let copy = config.scratch.file(
-            &format!("python/{name}"),
-            std::fs::read(workspace_root().join("examples/python").join(name)).unwrap(),
-        );
-        // show.py is also the host's CGI script.
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let site = Site {
-        build: Build::under_test(),
-        guests: &guests_dir(),
-        components: &components_dir(),
-        listing: &listing,
-        database: Some(&database),
-        python: Some(Python {
-            interpreter: &python_wasm(),
-            app: &app,
-        }),
-    };
-    let (sections, page) = site.render();
-    config.scratch.file("htdocs/index.html", page);
-    // CPython's compiled code comes from the cache the Python tests fill.
-    let cache = shared_cache_dir();
-    let apache = config
-        .with_body(&format!(
-            "LoadModule dir_module {APACHE_MODULES}/mod_dir.so\nDirectoryIndex index.html\n\
-             WasmCacheDir {}\n{sections}",
-            cache.display()
-        ))
-        .start();
-
+fn a_person_can_use_every_link_and_form_of_the_demo_as_scripts_demo_serves_it() {
+    let demo = Demo::start();
     let screenshots = target_dir().join("demo-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
     let output = Command::new("node")
         .arg(workspace_root().join("tests/browser/demo.mjs"))
-        .arg(format!("http://127.0.0.1:{}/", apache.port()))
+        .arg(demo.url())
         .arg(&screenshots)
         .output()
         .expect("running node (scripts/setup installs it, Chromium and playwright-core)");
@@ -81,8 +135,8 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
     );
     assert!(
         output.status.success(),
-        "{report}\nerror log:\n{}",
-        apache.error_log()
+        "{report}\nscripts/demo and its servers:\n{}",
+        demo.output()
     );
     // Every runtime's column was clicked through, and every guestbook signed.
     for runtime in mod_wasm_tests::runtimes() {
@@ -104,4 +158,19 @@ fn a_person_can_use_every_link_and_form_of_the_demo() {
         "{report}"
     );
     eprintln!("{report}");
+}
+
+#[test]
+fn scripts_demo_stops_its_servers_when_it_is_interrupted() {
+    let demo = Demo::start();
+    let url = demo.url();
+    let port = demo.port;
+    drop(demo);
+    // Ctrl-C stopped Apache (and MariaDB with it): nothing answers any more.
+    assert!(
+        mod_wasm_tests::Request::new(port, "GET", "/")
+            .try_send()
+            .is_err(),
+        "{url} still answers after the demo was interrupted"
+    );
 }

@@ -1,58 +1,81 @@
-//! Writes the demo site for `scripts/demo`: its page into the document root, its configuration
-//! sections to stdout, for the module `MOD_WASM_SO` and the guests in `MOD_WASM_GUESTS`.
+//! Writes the demo for `scripts/demo`: the whole Apache configuration (`DIR/httpd.conf`) and
+//! the page (`DIR/htdocs/index.html`), for the module `MOD_WASM_SO` and the guests in
+//! `MOD_WASM_GUESTS` and `MOD_WASM_COMPONENTS`.
 //!
-//!     demo-site HTDOCS LISTING [DB_PORT DB_NAME DB_USER DB_PASSWORD]
+//!     demo-site DIR PORT LISTING PYTHON_APP [--cache CACHE] [--database PORT NAME USER PASSWORD]
 //!
-//! LISTING is the directory the `ls` example may list; without a database, the guestbook is
-//! left out. The Python app is served from `examples/python`, when scripts/setup has fetched
-//! CPython for WASI there.
+//! LISTING is the directory the `ls` example may list, PYTHON_APP the Python app's directory
+//! (a copy of `examples/python`, which the server's children must be able to read); CPython
+//! for WASI is taken from where scripts/setup fetches it. CACHE is the `WasmCacheDir`.
+//! Without a database, the guestbook is left out.
 
-use mod_wasm_tests::demo::{Database, Python, Site};
+use mod_wasm_tests::demo::{Database, Python, Server, Site};
 use mod_wasm_tests::{components_dir, guests_dir, module_so, workspace_root, Build, PYTHON_WASM};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+const USAGE: &str = "usage: demo-site DIR PORT LISTING PYTHON_APP [--cache CACHE] \
+                     [--database PORT NAME USER PASSWORD]";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (htdocs, listing, database) = match &args[..] {
-        [htdocs, listing] => (htdocs, listing, None),
-        [htdocs, listing, port, name, user, password] => {
-            let port = port.parse().unwrap_or_else(|_| usage());
-            let database = Database {
-                port,
-                name: name.clone(),
-                user: user.clone(),
-                password: password.clone(),
-            };
-            (htdocs, listing, Some(database))
+    let mut args = std::env::args().skip(1);
+    let mut positional = || args.next().unwrap_or_else(|| usage());
+    let dir = PathBuf::from(positional());
+    let port = positional().parse().unwrap_or_else(|_| usage());
+    let listing = PathBuf::from(positional());
+    let app = PathBuf::from(positional());
+    let (mut cache, mut database) = (None, None);
+    let rest: Vec<String> = args.collect();
+    let mut options = rest.iter();
+    while let Some(option) = options.next() {
+        let mut value = || options.next().cloned().unwrap_or_else(|| usage());
+        match option.as_str() {
+            "--cache" => cache = Some(PathBuf::from(value())),
+            "--database" => {
+                database = Some(Database {
+                    port: value().parse().unwrap_or_else(|_| usage()),
+                    name: value(),
+                    user: value(),
+                    password: value(),
+                })
+            }
+            _ => usage(),
         }
-        _ => usage(),
-    };
-    let build = Build::of(&module_so());
-    let (interpreter, app) = (
-        workspace_root().join(PYTHON_WASM),
-        workspace_root().join("examples/python"),
-    );
+    }
+
+    let so = module_so();
+    let build = Build::of(&so);
+    let interpreter = workspace_root().join(PYTHON_WASM);
     let site = Site {
         build: &build,
         guests: &guests_dir(),
         components: &components_dir(),
-        listing: &PathBuf::from(listing),
+        listing: &listing,
         database: database.as_ref(),
         python: Some(Python {
             interpreter: &interpreter,
             app: &app,
         }),
     };
-    let (sections, page) = site.render();
-    let index = PathBuf::from(htdocs).join("index.html");
-    if let Err(e) = std::fs::write(&index, page) {
-        eprintln!("demo-site: cannot write {}: {e}", index.display());
+    let server = Server {
+        dir: &dir,
+        port,
+        module_so: &so,
+        cache: cache.as_deref(),
+        error_log: "/dev/stderr",
+    };
+    let (conf, page) = site.render(&server);
+    write(&dir.join("htdocs/index.html"), &page);
+    write(&dir.join("httpd.conf"), &conf);
+}
+
+fn write(path: &Path, contents: &str) {
+    if let Err(e) = std::fs::write(path, contents) {
+        eprintln!("demo-site: cannot write {}: {e}", path.display());
         std::process::exit(1);
     }
-    print!("{sections}");
 }
 
 fn usage() -> ! {
-    eprintln!("usage: demo-site HTDOCS LISTING [DB_PORT DB_NAME DB_USER DB_PASSWORD]");
+    eprintln!("{USAGE}");
     std::process::exit(2);
 }
