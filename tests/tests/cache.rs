@@ -63,7 +63,6 @@ fn large_module() -> Vec<u8> {
 }
 
 #[test]
-#[test]
 fn a_large_compilation_is_announced_while_it_runs_and_a_cached_one_is_not_repeated() {
     for_each_runtime(|runtime| {
         let cached = mod_wasm_tests::runtime(runtime).caches_compiled_code;
