@@ -246,8 +246,25 @@ pub fn python_wasm() -> PathBuf {
 
 /// Where tests keep modules compiled by runtimes that cache them (`WasmCacheDir`), across test
 /// runs: a big module such as CPython is compiled once per build directory, not once per run.
+///
+/// mod_wasm uses a cache only when the user that starts Apache owns it and nobody else can
+/// write to it. One that an earlier build of mod_wasm made for Apache's children (theirs, mode
+/// 0700) is therefore removed, once per test process, before any server uses it: it would
+/// otherwise leave every server to compile CPython again.
 pub fn shared_cache_dir() -> PathBuf {
-    target_dir().join("mod_wasm-test-cache")
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::MetadataExt;
+        let dir = target_dir().join("mod_wasm-test-cache");
+        let user = std::fs::metadata("/proc/self").map(|m| m.uid());
+        if let (Ok(cache), Ok(user)) = (std::fs::metadata(&dir), user) {
+            if cache.uid() != user || cache.mode() & 0o022 != 0 {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        dir
+    })
+    .clone()
 }
 
 /// Apache's multi-processing modules the tests run under.
