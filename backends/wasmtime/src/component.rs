@@ -16,8 +16,9 @@ use runtime_api::{
 };
 use std::io::Read;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Instant;
 use wasmtime::component::{Component, InstancePre, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::filesystem::Descriptor;
@@ -28,27 +29,6 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
-
-/// The tokio runtime `wasmtime-wasi-http` needs for its timers and for the connections of
-/// outgoing requests. Runs are polled on the Apache worker thread (`block_on`); its one worker
-/// thread drives the outgoing connections.
-fn tokio() -> Result<&'static tokio::runtime::Runtime, LoadError> {
-    static TOKIO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(tokio) = TOKIO.get() {
-        return Ok(tokio);
-    }
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(16)
-        .thread_name("mod_wasm-wasmtime")
-        .enable_all()
-        .build()
-        .map_err(|e| LoadError::Engine {
-            runtime: NAME,
-            reason: format!("cannot start the tokio runtime components need: {e}"),
-        })?;
-    Ok(TOKIO.get_or_init(|| tokio))
-}
 
 /// Compiles a component of `kind` and checks that it links against WASI 0.2 (and, for a
 /// handler, `wasi:http`).
@@ -87,7 +67,7 @@ pub(crate) fn load(component: Component) -> Result<Arc<dyn LoadedModule>, LoadEr
         runtime: NAME,
         reason,
     };
-    let tokio = tokio()?;
+    let tokio = crate::tokio()?;
     let linker = linker(component.engine()).map_err(engine_error)?;
     let kind = if ProxyPre::new(
         linker
@@ -272,22 +252,14 @@ impl ComponentModule {
         Ok(store)
     }
 
-    /// Runs `run` to its end on this thread, within the run's time limit: a guest waiting in a
-    /// host call (a sleep, an outgoing request) is not reached by the epoch, so the deadline
-    /// also bounds the whole run.
+    /// Runs `run`, a run due to end by `deadline`, to its end on this thread.
     fn block_on<T>(
         &self,
+        deadline: Instant,
         config: &ExecutionConfig,
         run: impl std::future::Future<Output = T>,
     ) -> Result<T, RunError> {
-        let _tokio = self.tokio.enter();
-        let deadline = config.limits.timeout + crate::EPOCH_TICK * 2;
-        self.tokio
-            .block_on(async { tokio::time::timeout(deadline, run).await })
-            .map_err(|_| RunError::TimedOut {
-                runtime: NAME,
-                limit: config.limits.timeout,
-            })
+        crate::block_on(self.tokio, deadline, &config.limits, run)
     }
 }
 
@@ -305,8 +277,9 @@ impl LoadedModule for ComponentModule {
             Ok(store) => store,
             Err(e) => return Err(e).into(),
         };
+        let deadline = store.data().clock.deadline;
         let outcome = self
-            .block_on(config, async {
+            .block_on(deadline, config, async {
                 let command = pre
                     .instantiate_async(&mut store)
                     .await
@@ -365,7 +338,8 @@ impl HttpHandler for ComponentModule {
         let refusals = store.data().outbound.refusals.clone();
         let refused_growth = Arc::new(Mutex::new(None));
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let ran = self.block_on(config, async {
+        let deadline = store.data().clock.deadline;
+        let ran = self.block_on(deadline, config, async {
             let handed = hand_over(&mut store, request, body, sender);
             let growth = refused_growth.clone();
             // The handler owns the store: when it is over, dropping the store drops what the

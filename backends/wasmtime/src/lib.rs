@@ -16,7 +16,7 @@ use runtime_api::{
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
     PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline,
@@ -120,45 +120,98 @@ fn start_epoch_ticker() -> std::io::Result<()> {
     }
 }
 
-/// The epoch ticks after which a run of `timeout` is stopped: the ticks it spans, rounded up,
-/// plus one, because the run may start just before a tick.
-fn deadline_ticks(timeout: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_nanos();
-    u64::try_from(timeout.as_nanos().div_ceil(tick) + 1).unwrap_or(u64::MAX)
-}
-
 /// How often, in epoch ticks, a run checks whether the server is stopping (every 100 ms).
 const STOP_CHECK_TICKS: u64 = 10;
 
-/// A run's time: the epoch ticks it has left, counted down in steps of at most
-/// [`STOP_CHECK_TICKS`], at the end of each of which it checks whether the server is stopping.
+/// A run's time: its deadline on the wall clock, checked every time the epoch passes the
+/// store's deadline, at most [`STOP_CHECK_TICKS`] apart, when it also checks whether the
+/// server is stopping. Time the guest spends waiting in host calls counts: the epoch is only
+/// a reminder to look at the clock.
 pub(crate) struct RunClock {
-    ticks_left: u64,
+    pub(crate) deadline: Instant,
+    /// Epoch ticks from now to the next check.
     pub(crate) step: u64,
 }
 
 impl RunClock {
     pub(crate) fn new(timeout: Duration) -> Self {
-        let ticks_left = deadline_ticks(timeout);
+        let now = Instant::now();
+        let deadline = now + timeout;
         Self {
-            ticks_left,
-            step: ticks_left.min(STOP_CHECK_TICKS),
+            deadline,
+            step: ticks_until(deadline, now),
         }
     }
 
     /// At the end of a step: stop the run, or let it go on for the next step.
     pub(crate) fn step_over(&mut self) -> wasmtime::Result<UpdateDeadline> {
-        self.ticks_left -= self.step;
         if runtime_api::stopping::requested() {
             return Err(wasmtime::Error::new(ServerStopping));
         }
-        if self.ticks_left == 0 {
+        let now = Instant::now();
+        if now >= self.deadline {
             // Traps with `Trap::Interrupt`: the time limit.
             return Ok(UpdateDeadline::Interrupt);
         }
-        self.step = self.ticks_left.min(STOP_CHECK_TICKS);
+        self.step = ticks_until(self.deadline, now);
         Ok(UpdateDeadline::Continue(self.step))
     }
+}
+
+/// The epoch ticks from `now` to `deadline`, rounded up, between one and [`STOP_CHECK_TICKS`].
+fn ticks_until(deadline: Instant, now: Instant) -> u64 {
+    let left = deadline.saturating_duration_since(now).as_nanos();
+    let ticks = left.div_ceil(EPOCH_TICK.as_nanos());
+    u64::try_from(ticks).map_or(STOP_CHECK_TICKS, |t| t.clamp(1, STOP_CHECK_TICKS))
+}
+
+/// The tokio runtime that drives runs, whose host calls are asynchronous: timers, and the
+/// connections of a handler's outgoing requests. Runs are polled on the Apache worker thread
+/// (`block_on`); its one worker thread drives the outgoing connections, and its blocking threads
+/// make preview1's file calls, one per run at a time: as many as Apache's default `ThreadLimit`.
+fn tokio() -> Result<&'static tokio::runtime::Runtime, LoadError> {
+    static TOKIO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(tokio) = TOKIO.get() {
+        return Ok(tokio);
+    }
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(64)
+        .thread_name("mod_wasm-wasmtime")
+        .enable_all()
+        .build()
+        .map_err(|e| LoadError::Engine {
+            runtime: NAME,
+            reason: format!("cannot start the tokio runtime runs need: {e}"),
+        })?;
+    Ok(TOKIO.get_or_init(|| tokio))
+}
+
+/// Runs `run`, a run due to end by `deadline` (its store's clock's), to its end on this thread. A guest
+/// computing is stopped by the epoch; one waiting in a host call (a sleep, `poll_oneoff`, an
+/// outgoing request) is a pending future, which is dropped when its deadline passes or the
+/// server stops.
+pub(crate) fn block_on<T>(
+    tokio: &tokio::runtime::Runtime,
+    deadline: Instant,
+    limits: &runtime_api::Limits,
+    run: impl std::future::Future<Output = T>,
+) -> Result<T, RunError> {
+    use runtime_api::stopping::{cutoff, Cutoff};
+    let _tokio = tokio.enter();
+    tokio.block_on(async {
+        tokio::select! {
+            biased;
+            ran = run => Ok(ran),
+            cut = cutoff(deadline) => Err(match cut {
+                Cutoff::Deadline => RunError::TimedOut {
+                    runtime: NAME,
+                    limit: limits.timeout,
+                },
+                Cutoff::Stopping => RunError::Stopped { runtime: NAME },
+            }),
+        }
+    })
 }
 
 /// Why a run was ended by its clock although its time was not up.
@@ -258,7 +311,7 @@ fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileErro
 
 fn wasi_linker(engine: &Engine) -> Result<Linker<RunState>, String> {
     let mut linker = Linker::new(engine);
-    p1::add_to_linker_sync(&mut linker, |state: &mut RunState| &mut state.wasi)
+    p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
         .map_err(|e| format!("cannot link WASI: {e:#}"))?;
     // Guests cannot create symbolic links, under any runtime: a link in a granted directory
     // could point anywhere, for the host's other programs to follow. wasmtime would create it
@@ -425,7 +478,10 @@ impl Runtime for Wasmtime {
         let instance_pre = linker
             .instantiate_pre(&module)
             .map_err(|e| engine_error(format!("cannot link the module: {e:#}")))?;
-        Ok(Arc::new(WasmtimeModule { instance_pre }))
+        Ok(Arc::new(WasmtimeModule {
+            instance_pre,
+            tokio: tokio()?,
+        }))
     }
 }
 
@@ -459,9 +515,11 @@ pub(crate) fn trap(error: &wasmtime::Error) -> RunError {
     RunError::trap(NAME, reason, frames)
 }
 
-/// A module pre-linked against WASI preview1 in this process's engine.
+/// A module pre-linked against WASI preview1 in this process's engine. Its runs are called
+/// asynchronously, so that a guest waiting in a host call can be ended at its deadline.
 struct WasmtimeModule {
     instance_pre: InstancePre<RunState>,
+    tokio: &'static tokio::runtime::Runtime,
 }
 
 /// The WASI context of one run, before it is built as preview1 or 0.2: its args, env, stdio
@@ -496,7 +554,10 @@ impl LoadedModule for WasmtimeModule {
     /// WASI preview1 has no sockets, so no connection is ever refused; memory growth may be.
     fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
         let wasi = match wasi_builder(config, stdio) {
-            Ok(mut builder) => builder.build_p1(),
+            // With blocking allowed, preview1's `poll_oneoff` sleeps on a lone clock with
+            // `std::thread::sleep`, which no deadline can end; without, it is a timer the run
+            // waits for as a future, and file calls take a hop to tokio's blocking threads.
+            Ok(mut builder) => builder.allow_blocking_current_thread(false).build_p1(),
             Err(e) => return Err(e).into(),
         };
         let state = RunState {
@@ -507,11 +568,13 @@ impl LoadedModule for WasmtimeModule {
             },
             clock: RunClock::new(config.limits.timeout),
         };
+        let deadline = state.clock.deadline;
         let mut store = Store::new(self.instance_pre.module().engine(), state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(store.data().clock.step);
         store.epoch_deadline_callback(|mut store| store.data_mut().clock.step_over());
-        let outcome = self.call(config, &mut store);
+        let run = self.call(config, &mut store);
+        let outcome = block_on(self.tokio, deadline, &config.limits, run).and_then(|ran| ran);
         RunReport {
             outcome,
             refusals: runtime_api::Refusals::new(),
@@ -521,18 +584,19 @@ impl LoadedModule for WasmtimeModule {
 }
 
 impl WasmtimeModule {
-    fn call(
+    async fn call(
         &self,
         config: &ExecutionConfig,
         store: &mut Store<RunState>,
     ) -> Result<ExitCode, RunError> {
-        let instance =
-            self.instance_pre
-                .instantiate(&mut *store)
-                .map_err(|e| RunError::Instantiate {
-                    runtime: NAME,
-                    reason: format!("{e:#}"),
-                })?;
+        let instance = self
+            .instance_pre
+            .instantiate_async(&mut *store)
+            .await
+            .map_err(|e| RunError::Instantiate {
+                runtime: NAME,
+                reason: format!("{e:#}"),
+            })?;
         let entry_point = &config.entry_point;
         let func = instance
             .get_func(&mut *store, entry_point.as_str())
@@ -546,7 +610,7 @@ impl WasmtimeModule {
                 runtime: NAME,
                 entry_point: entry_point.clone(),
             })?;
-        match func.call(&mut *store, ()) {
+        match func.call_async(&mut *store, ()).await {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => match e.downcast_ref::<I32Exit>() {
                 Some(exit) => Ok(ExitCode(exit.0)),
@@ -561,19 +625,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_run_clock_counts_its_ticks_down_in_steps_then_interrupts() {
-        // 250 ms: 25 ticks, and one for a run that starts just before a tick.
-        let mut clock = RunClock::new(Duration::from_millis(250));
+    fn a_run_clock_checks_every_stop_check_and_interrupts_once_its_time_is_up() {
+        let now = Instant::now();
+        assert_eq!(
+            ticks_until(now + Duration::from_secs(5), now),
+            STOP_CHECK_TICKS
+        );
+        assert_eq!(ticks_until(now + Duration::from_millis(25), now), 3);
+        // A check due now still waits for the next tick.
+        assert_eq!(ticks_until(now, now), 1);
+
+        let mut clock = RunClock::new(Duration::from_secs(60));
         assert_eq!(clock.step, STOP_CHECK_TICKS);
-        let mut steps = vec![clock.step];
-        loop {
-            match clock.step_over().unwrap() {
-                UpdateDeadline::Continue(step) => steps.push(step),
-                UpdateDeadline::Interrupt => break,
-                _ => panic!("a synchronous run neither yields nor suspends"),
-            }
-        }
-        assert_eq!(steps, [10, 10, 6]);
-        assert_eq!(RunClock::new(Duration::from_millis(20)).step, 3);
+        assert!(matches!(
+            clock.step_over().unwrap(),
+            UpdateDeadline::Continue(STOP_CHECK_TICKS)
+        ));
+        // Time spent outside the guest's code (waiting in a host call) counts: a clock checked
+        // after its deadline interrupts at once, however few ticks it saw.
+        clock.deadline = Instant::now();
+        assert!(matches!(
+            clock.step_over().unwrap(),
+            UpdateDeadline::Interrupt
+        ));
     }
 }
