@@ -18,6 +18,7 @@ mod wasi;
 
 use net::AcceptAbi;
 use runtime_api::signals::Unblocked;
+use runtime_api::stopping::{cutoff, Cutoff};
 use runtime_api::{
     Abi, Capabilities, CompileError, ConnectGrants, ConnectGuard, ExecutionConfig, ExitCode,
     LoadError, LoadedModule, MemorySize, Precompiled, RunError, RunReport, Runtime, SharedReader,
@@ -25,6 +26,7 @@ use runtime_api::{
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 use wasmedge_sdk::config::{
     CommonConfigOptions, CompilerConfigOptions, ConfigBuilder, RuntimeConfigOptions,
 };
@@ -408,12 +410,31 @@ impl WasmEdgeModule {
             }
             let (instance, executor) = lease.parts();
             match instance.get_func_mut(config.entry_point.as_str()) {
-                Ok(mut entry_point) => self.tokio.block_on(executor.call_func_async_with_timeout(
-                    &AsyncState::new(),
-                    &mut entry_point,
-                    [],
-                    config.limits.timeout,
-                )),
+                Ok(mut entry_point) => {
+                    let deadline = Instant::now() + config.limits.timeout;
+                    let async_state = AsyncState::new();
+                    let call = executor.call_func_async_with_timeout(
+                        &async_state,
+                        &mut entry_point,
+                        [],
+                        config.limits.timeout,
+                    );
+                    // The SDK's signal reaches a guest running its code; one waiting in a host
+                    // call is a suspended call, which is dropped at the deadline (resuming the
+                    // guest with an error that ends it) or when the server stops.
+                    let cut = self.tokio.block_on(async {
+                        tokio::select! {
+                            biased;
+                            called = call => Ok(called),
+                            cut = cutoff(deadline) => Err(cut),
+                        }
+                    });
+                    match cut {
+                        Ok(called) => called,
+                        Err(Cutoff::Deadline) => Err(Box::new(WasmEdgeError::ExecuteTimeout)),
+                        Err(Cutoff::Stopping) => return Err(RunError::Stopped { runtime }),
+                    }
+                }
                 Err(_) => {
                     return Err(RunError::MissingEntryPoint {
                         runtime,
