@@ -487,10 +487,11 @@ impl WasmerModule {
             runtime: NAME,
             reason: format!("cannot let the time limit's signal reach this thread: {e}"),
         })?;
-        let watch = self
-            .process
-            .watchdog
-            .watch(started + config.limits.timeout, store.interrupter());
+        let watch = self.process.watchdog.watch(
+            started + config.limits.timeout,
+            store.interrupter(),
+            wasi.data(&store).thread.clone(),
+        );
         // A reactor's `_initialize` runs before its entry point, as WASIX would run it.
         let initialize = instance
             .exports
@@ -502,9 +503,12 @@ impl WasmerModule {
             None => Ok(Box::default()),
         }
         .and_then(|_| func.call(&mut store, &[]));
+        let stopped = watch.fired();
         drop(watch);
         drop(unblocked);
         let outcome = match called {
+            // Ended by the watchdog, in its code or in a wait (as an exit).
+            _ if stopped => Err(RunError::interrupted(NAME, &config.limits)),
             Ok(_) => Ok(ExitCode::SUCCESS),
             Err(error) => match error.downcast::<WasiError>() {
                 Ok(WasiError::Exit(code)) => Ok(ExitCode(code.raw())),

@@ -1,7 +1,8 @@
 //! Adapters from blocking `Read`/`Write` to the `VirtualFile`s WASIX uses as standard streams.
 //!
-//! The streams behind them are in-memory or otherwise quick, so every poll completes at once by
-//! blocking in place, as the wasmtime backend's adapters do.
+//! The streams behind them are in-memory or the client's connection, so every poll completes at
+//! once by blocking in place, as the wasmtime backend's adapters do. While a call blocks, the
+//! watchdog's signal is held back (see [`quiet`]).
 
 use runtime_api::{SharedReader, SharedWriter};
 use std::fmt;
@@ -64,6 +65,16 @@ macro_rules! stream_file {
     };
 }
 
+/// Holds the watchdog's signal back from the current thread while the guard lives. Reading the
+/// request body or writing the response may wait for the client, and Apache waits again, with
+/// its whole timeout, after every signal that interrupts the wait: the watchdog's, repeated
+/// until the guest ends, would keep it waiting forever. Held back, the signal reaches the guest
+/// once the call returns, and the call itself ends by the run's deadline (the pipeline bounds
+/// the client's I/O by it).
+fn quiet() -> Option<runtime_api::signals::Blocked> {
+    runtime_api::signals::Blocked::new(libc::SIGUSR1).ok()
+}
+
 /// What a readiness poll reports: the streams never make the guest wait.
 const READY_BYTES: usize = 64 * 1024;
 
@@ -84,6 +95,7 @@ impl AsyncRead for ReaderFile {
         _: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let _quiet = quiet();
         let n = self.get_mut().0.read(buf.initialize_unfilled())?;
         buf.advance(n);
         Poll::Ready(Ok(()))
@@ -129,9 +141,11 @@ impl AsyncWrite for WriterFile {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let _quiet = quiet();
         Poll::Ready(self.get_mut().0.write(buf))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _quiet = quiet();
         Poll::Ready(self.get_mut().0.flush())
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -7,11 +7,18 @@
 //! a host function is kept until the function returns; one that arrives just before the guest
 //! enters wasm can be missed, so an interrupted run that has not ended is interrupted again
 //! every [`RETRY`] until it does.
+//!
+//! A guest waiting in a host call (a sleep, `poll_oneoff`, a socket) would only return to its
+//! code when the wait ends, so its WASIX thread is also sent `SIGKILL`, WASIX's own: the waits
+//! WASIX makes interruptible end with it, and the guest exits.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use wasmer::Interrupter;
+use wasmer_wasix::types::wasi::Signal;
+use wasmer_wasix::WasiThread;
 
 /// How soon a run that was interrupted and is still running is interrupted again.
 const RETRY: Duration = Duration::from_millis(10);
@@ -43,12 +50,32 @@ struct Runs {
 struct Watched {
     deadline: Instant,
     interrupter: Interrupter,
+    thread: WasiThread,
+    fired: Arc<AtomicBool>,
+}
+
+impl Watched {
+    fn stop(&self) {
+        self.interrupter.interrupt();
+        if !self.fired.swap(true, Ordering::SeqCst) {
+            self.thread.signal(Signal::Sigkill);
+        }
+    }
 }
 
 /// One run being watched; dropping it ends the watch.
 pub struct Watch {
     watchdog: &'static Watchdog,
     id: u64,
+    fired: Arc<AtomicBool>,
+}
+
+impl Watch {
+    /// Whether the run was stopped: its deadline passed, or the server is stopping. A run
+    /// stopped while it waited ends as if it had exited, and only this tells the two apart.
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Watch {
@@ -99,13 +126,20 @@ impl Watchdog {
         watchdog.changed.notify_one();
     }
 
-    /// Interrupts the store of `interrupter` at `deadline` (and again until the watch ends).
-    pub fn watch(&'static self, deadline: Instant, interrupter: Interrupter) -> Watch {
+    /// Interrupts the store of `interrupter` at `deadline` (and again until the watch ends),
+    /// and ends the waits of its WASIX `thread`.
+    pub fn watch(
+        &'static self,
+        deadline: Instant,
+        interrupter: Interrupter,
+        thread: WasiThread,
+    ) -> Watch {
         let deadline = if runtime_api::stopping::requested() {
             Instant::now()
         } else {
             deadline
         };
+        let fired = Arc::new(AtomicBool::new(false));
         let mut runs = self.lock();
         let id = runs.next_id;
         runs.next_id += 1;
@@ -114,6 +148,8 @@ impl Watchdog {
             Watched {
                 deadline,
                 interrupter,
+                thread,
+                fired: fired.clone(),
             },
         );
         let sooner = runs.next_wake.is_none_or(|wake| deadline < wake);
@@ -121,7 +157,11 @@ impl Watchdog {
         if sooner {
             self.changed.notify_one();
         }
-        Watch { watchdog: self, id }
+        Watch {
+            watchdog: self,
+            id,
+            fired,
+        }
     }
 
     fn watch_forever(&self) -> ! {
@@ -130,7 +170,7 @@ impl Watchdog {
             let now = Instant::now();
             for run in runs.watched.values_mut() {
                 if run.deadline <= now {
-                    run.interrupter.interrupt();
+                    run.stop();
                     run.deadline = now + RETRY;
                 }
             }
