@@ -12,7 +12,7 @@ use runtime_api::Limits;
 use std::collections::HashMap;
 use std::ffi::{c_int, CStr, CString};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const HANDLER_NAME: &CStr = c"wasm-handler";
 
@@ -39,7 +39,11 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
         if handler != Some(HANDLER_NAME) {
             return DECLINED;
         }
-        let mut request = Request { r, body_done: true };
+        let mut request = Request {
+            r,
+            body_done: true,
+            io_deadline: None,
+        };
         // SAFETY: per_dir_config is the request's merged configuration vector, alive with it.
         let Some(config) = (unsafe { apache::section_config(request.r.per_dir_config) }) else {
             request.log(Level::Error, "mod_wasm: no configuration for this request");
@@ -66,6 +70,43 @@ struct Request<'r> {
     r: &'r mut ffi::request_rec,
     /// Whether the request body is read to its end (or there is none).
     body_done: bool,
+    /// When reads and writes on the client's connection give up, besides the server's `Timeout`.
+    io_deadline: Option<Instant>,
+}
+
+impl Request<'_> {
+    /// Does `io` with the connection's socket timing out by the I/O deadline at the latest, as
+    /// mod_reqtimeout bounds reads: the core filters wait on the socket for no longer than its
+    /// timeout, and fail as at the server's `Timeout` (a read with 408, a write as a client gone).
+    fn bounded<T>(&mut self, io: impl FnOnce(&mut Self) -> T) -> T {
+        let Some(deadline) = self.io_deadline else {
+            return io(self);
+        };
+        // SAFETY: the request's connection is live; its socket, if it has one (not under
+        // HTTP/2's streams), lives as long as the connection.
+        let socket = unsafe { ffi::ap_get_conn_socket(self.r.connection) };
+        if socket.is_null() {
+            return io(self);
+        }
+        let mut timeout: ffi::apr_interval_time_t = 0;
+        // SAFETY: a live socket, and a place for its timeout.
+        unsafe { ffi::apr_socket_timeout_get(socket, &mut timeout) };
+        // At least a millisecond: a timeout of 0 would make the socket non-blocking.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let left = ffi::apr_interval_time_t::try_from(left.as_micros())
+            .unwrap_or(ffi::apr_interval_time_t::MAX)
+            .max(1000);
+        // A negative timeout blocks without end.
+        if timeout >= 0 && timeout <= left {
+            return io(self);
+        }
+        // SAFETY: as above; the socket's own timeout is put back below.
+        unsafe { ffi::apr_socket_timeout_set(socket, left) };
+        let done = io(self);
+        // SAFETY: as above.
+        unsafe { ffi::apr_socket_timeout_set(socket, timeout) };
+        done
+    }
 }
 
 // SAFETY: a request is used by one thread at a time. The pipeline hands it to another thread
@@ -84,16 +125,26 @@ impl Wire for Request<'_> {
         }
         // SAFETY: the request is live and set up for reading (`start_body`); Apache's
         // client-block API reads from its input filters into the buffer, at most its length.
-        let n = unsafe { ffi::ap_get_client_block(self.r, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = self.bounded(|request| unsafe {
+            ffi::ap_get_client_block(request.r, buf.as_mut_ptr().cast(), buf.len())
+        });
         match usize::try_from(n) {
             Ok(0) => {
                 self.body_done = true;
                 Ok(0)
             }
             Ok(n) => Ok(n),
-            // The input filters have already answered (e.g. 413 over LimitRequestBody).
             Err(_) => {
                 self.body_done = true;
+                // A read the run's deadline cut short: the client was too slow for the run, as
+                // for the server's `Timeout`; nothing has answered it yet.
+                if self
+                    .io_deadline
+                    .is_some_and(|deadline| Instant::now() >= deadline)
+                {
+                    return Err(ffi::HTTP_REQUEST_TIME_OUT as c_int);
+                }
+                // The input filters have already answered (e.g. 413 over LimitRequestBody).
                 Err(ffi::AP_FILTER_ERROR)
             }
         }
@@ -129,12 +180,15 @@ impl Wire for Request<'_> {
     }
 
     fn send_body(&mut self, bytes: &[u8]) -> Result<(), ClientGone> {
-        let failed = bytes.chunks(c_int::MAX as usize).any(|piece| {
-            // SAFETY: writing a valid buffer to the live request's output filters, in a piece
-            // that ap_rwrite's int length can hold.
-            let written =
-                unsafe { ffi::ap_rwrite(piece.as_ptr().cast(), piece.len() as c_int, self.r) };
-            written < 0
+        let failed = self.bounded(|request| {
+            bytes.chunks(c_int::MAX as usize).any(|piece| {
+                // SAFETY: writing a valid buffer to the live request's output filters, in a
+                // piece that ap_rwrite's int length can hold.
+                let written = unsafe {
+                    ffi::ap_rwrite(piece.as_ptr().cast(), piece.len() as c_int, request.r)
+                };
+                written < 0
+            })
         });
         if failed {
             return Err(ClientGone);
@@ -144,7 +198,7 @@ impl Wire for Request<'_> {
 
     fn flush(&mut self) -> Result<(), ClientGone> {
         // SAFETY: the request is live; a flush bucket goes down its output filters.
-        match unsafe { ffi::ap_rflush(self.r) } {
+        match self.bounded(|request| unsafe { ffi::ap_rflush(request.r) }) {
             0 => Ok(()),
             _ => Err(ClientGone),
         }
@@ -171,6 +225,10 @@ impl Wire for Request<'_> {
             apache::brigade_append(brigade, ffi::apr_bucket_eos_create(connection.bucket_alloc));
             ffi::ap_pass_brigade(self.r.output_filters, brigade);
         }
+    }
+
+    fn bound_io(&mut self, deadline: Option<Instant>) {
+        self.io_deadline = deadline;
     }
 }
 

@@ -76,6 +76,13 @@ pub trait Wire: Send {
     /// Ends a response that started but cannot be completed: the client sees it cut off, and
     /// the connection is not reused.
     fn break_off(&mut self);
+
+    /// Bounds the reads and writes that follow by `deadline` as well as by the server's own
+    /// `Timeout`, or (`None`) by the server's alone again. A read or write still waiting for the
+    /// client at the deadline fails as it would at the server's timeout. While a guest runs,
+    /// its deadline bounds them: a client that sends its body slowly, or does not take the
+    /// response, cannot hold a run past its time limit.
+    fn bound_io(&mut self, deadline: Option<Instant>);
 }
 
 /// The client no longer takes the response.
@@ -415,6 +422,9 @@ fn run<E: Exchange>(
         stderr: Box::new(stderr.clone()),
     };
     let started = Instant::now();
+    // The client cannot hold the run past its time limit, by sending slowly or reading slowly;
+    // what is left to deliver once the run is over has the server's own timeout.
+    exchange.bound_io(Some(started + execution.limits.timeout));
     let RunReport {
         outcome,
         refusals,
@@ -428,6 +438,7 @@ fn run<E: Exchange>(
         ),
         _ => module.run(&execution, stdio),
     });
+    exchange.bound_io(None);
     let took = started.elapsed();
     exchange.note(notes::RUN_MICROSECONDS, &took.as_micros().to_string());
     tally.refusals = refusals.total();
@@ -481,6 +492,16 @@ fn run<E: Exchange>(
             status: conduit.status().unwrap_or(200),
         };
     }
+    // A body read that failed at the run's deadline ended the run, whatever the guest made of
+    // the failure in the moment it had left.
+    let outcome = if conduit.abort.is_some() && took >= execution.limits.timeout {
+        Err(RunError::TimedOut {
+            runtime: resolved.runtime.name(),
+            limit: execution.limits.timeout,
+        })
+    } else {
+        outcome
+    };
     let verdict = judge(resolved, outcome, refused_growth, &conduit, exchange, tally);
     if let Err(status) = verdict {
         if conduit.started() {
@@ -542,10 +563,19 @@ fn judge<E: Exchange>(
     tally: &mut Tally,
 ) -> Result<(), u16> {
     if conduit.abort.is_some() {
-        exchange.log(
-            Level::Info,
-            &format!("mod_wasm: {resolved}: the request body could not be read"),
-        );
+        let line = match &outcome {
+            // A body that had not arrived by the deadline also ended the run at it.
+            Err(RunError::TimedOut { limit, .. }) => {
+                tally.failure = Some(Failure::TimedOut);
+                format!(
+                    "the request body could not be read: it had not arrived when the guest \
+                     was stopped after WasmTimeout {}",
+                    seconds(*limit)
+                )
+            }
+            _ => "the request body could not be read".to_owned(),
+        };
+        exchange.log(Level::Info, &format!("mod_wasm: {resolved}: {line}"));
         return Err(400);
     }
     // A guest cut off by the limit usually fails afterwards; the limit is the cause to log.

@@ -26,6 +26,8 @@ struct FakeExchange {
     client: Arc<std::sync::Mutex<Client>>,
     log: Vec<(Level, String)>,
     notes: Vec<(&'static str, String)>,
+    /// Every bound the pipeline put on reading and writing, in order.
+    io_bounds: Vec<Option<Instant>>,
 }
 
 /// What a fake client received.
@@ -56,6 +58,7 @@ impl FakeExchange {
             client: Arc::default(),
             log: Vec::new(),
             notes: Vec::new(),
+            io_bounds: Vec::new(),
         }
     }
 
@@ -116,6 +119,10 @@ impl Wire for FakeExchange {
 
     fn break_off(&mut self) {
         self.client.lock().unwrap().broken = true;
+    }
+
+    fn bound_io(&mut self, deadline: Option<Instant>) {
+        self.io_bounds.push(deadline);
     }
 }
 
@@ -849,6 +856,51 @@ fn every_run_is_limited_by_the_sections_limits_or_the_servers_timeout() {
             timeout: std::time::Duration::from_secs(2),
             memory: runtime_api::MemorySize::from_mib(16),
         }
+    );
+}
+
+#[test]
+fn the_client_is_bounded_by_the_runs_deadline_while_it_runs_and_not_after() {
+    let location = Location::new(writing(b"Status: 200\n\nbody"), &[("WasmTimeout", &["2"])]);
+    let mut exchange = FakeExchange::new();
+    let before = Instant::now();
+    respond(location.serve(&mut exchange), &exchange);
+    let after = Instant::now();
+    let [Some(deadline), None] = exchange.io_bounds[..] else {
+        panic!("bounds: {:?}", exchange.io_bounds);
+    };
+    let limit = std::time::Duration::from_secs(2);
+    assert!(deadline >= before + limit && deadline <= after + limit);
+}
+
+#[test]
+fn a_body_that_fails_at_the_deadline_is_logged_as_the_time_limit_whatever_the_guest_did() {
+    // The guest meets the failed read at its deadline and traps before its engine stops it.
+    let runtime = FakeRuntime::new("fake").with_guest(|_, mut stdio| {
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let mut body = Vec::new();
+        assert!(stdio.stdin.read_to_end(&mut body).is_err());
+        Err(RunError::Trap {
+            runtime: "fake",
+            reason: "unreachable".into(),
+        })
+        .into()
+    });
+    let location = Location::new(
+        runtime,
+        &[("WasmEnableCGI", &["On"]), ("WasmTimeout", &["50ms"])],
+    );
+    let mut exchange = FakeExchange::new();
+    exchange.body = b"partial".to_vec();
+    exchange.body_error = Some("408");
+    assert_eq!(location.serve(&mut exchange), Reply::Aborted("408"));
+    let (_, line) = exchange.logged("request body").unwrap();
+    assert!(
+        line.ends_with(
+            "the request body could not be read: it had not arrived when the guest was stopped \
+             after WasmTimeout 50 ms"
+        ),
+        "{line}"
     );
 }
 
