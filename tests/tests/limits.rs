@@ -104,16 +104,23 @@ fn looping_guests_do_not_starve_the_server() {
 fn a_stopping_server_ends_its_guests_instead_of_waiting_for_them() {
     for_each_runtime(|runtime| {
         let body = probe_location("/spin", runtime, "  WasmArg spin\n  WasmTimeout 120")
+            + &probe_location(
+                "/nap",
+                runtime,
+                "  WasmArg nap\n  WasmArg 120\n  WasmEnableCGI On\n  WasmTimeout 120",
+            )
             + &probe_location("/ok", runtime, "  WasmArg exit\n  WasmArg 0");
         let apache = Config::new(&body).mpm(Mpm::Event).start();
         // The module is loaded in the child before the looping guests start.
         assert_eq!(apache.get("/ok").status, 200, "{runtime}");
         let port = apache.port();
-        let loops: Vec<_> = (0..4)
-            .map(|_| {
+        // Two guests computing, two waiting.
+        let loops: Vec<_> = ["/spin", "/nap", "/spin", "/nap"]
+            .into_iter()
+            .map(|path| {
                 std::thread::spawn(move || {
                     // The server closes the connection when it stops: no answer.
-                    mod_wasm_tests::http::Request::new(port, "GET", "/spin")
+                    mod_wasm_tests::http::Request::new(port, "GET", path)
                         .try_send()
                         .map(|response| response.status)
                 })

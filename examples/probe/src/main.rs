@@ -30,6 +30,7 @@
 //!   raw           CGI: the request body is the whole output, header block included (for
 //!                 output that the tests write byte by byte)
 //!   drip S        CGI: print "first", wait S seconds, print "last"
+//!   nap S         CGI: wait S seconds, then print "awake" (a guest that waits before it answers)
 //!   trickle KIB   CGI: print KIB KiB, wait 50 ms, and again, until stopped (a response sent
 //!                 by the flusher of idle responses, piece by piece)
 //!   cut N         CGI: print N bytes of the body, then trap
@@ -282,6 +283,11 @@ fn main() {
             out.flush().unwrap();
             std::thread::sleep(std::time::Duration::from_secs(seconds));
             writeln!(out, "last").unwrap();
+        }
+        "nap" => {
+            let seconds: u64 = arg(2).parse().unwrap_or(1);
+            std::thread::sleep(std::time::Duration::from_secs(seconds));
+            write!(out, "Content-Type: text/plain\n\nawake\n").unwrap();
         }
         "trickle" => {
             let kib: usize = arg(2).parse().unwrap_or(64);
