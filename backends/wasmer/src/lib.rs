@@ -23,6 +23,7 @@
 mod fs;
 mod memory;
 mod net;
+mod poll;
 mod pool;
 mod stdio;
 mod watchdog;
@@ -419,6 +420,7 @@ impl WasmerModule {
         for version in versions {
             imports.extend(&generate_import_object_from_env(store, &wasi.env, *version));
         }
+        poll::correct_zero_timeouts(store, &wasi.env, &mut imports);
         let imported_memory = match self.imported_memory {
             Some(ty) => {
                 let memory = Memory::new(store, ty).map_err(|e| e.to_string())?;
