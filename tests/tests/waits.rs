@@ -1,7 +1,8 @@
 //! `WasmTimeout` bounds a run however it spends its time, under every runtime: a guest that
 //! waits in a host call (a sleep, which is `poll_oneoff` on a clock) is stopped at its deadline
 //! as one that computes is, and a client cannot hold a run past it by sending its body slowly
-//! or by not taking the response. The worker is free again at the deadline.
+//! or by not taking the response. The worker is free again at the deadline. And a wait of no
+//! time does not wait.
 
 use mod_wasm_tests::{for_each_runtime, guest, Apache, Config};
 use std::io::{Read, Write};
@@ -172,5 +173,19 @@ fn a_client_that_does_not_take_the_response_does_not_hold_the_run_past_its_limit
             "{runtime}: {line}"
         );
         drop(stream);
+    });
+}
+
+#[test]
+fn a_poll_that_must_not_wait_returns_at_once() {
+    // C's `poll(fds, n, 0)`; CPython makes one when it imports `selectors`.
+    for_each_runtime(|runtime| {
+        let apache = server(runtime, &[("poll0", "poll0")]);
+        let started = Instant::now();
+        let response = apache.get("/poll0");
+        let took = started.elapsed();
+        assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(response.body, b"polled 0\n", "{runtime}");
+        assert!(took < LIMIT, "{runtime}: the poll waited {took:?}");
     });
 }

@@ -31,6 +31,8 @@
 //!                 output that the tests write byte by byte)
 //!   drip S        CGI: print "first", wait S seconds, print "last"
 //!   nap S         CGI: wait S seconds, then print "awake" (a guest that waits before it answers)
+//!   poll0         CGI: poll no descriptors with a timeout of 0 ms, as C's `poll(NULL, 0, 0)`
+//!                 (WASI: a relative clock of 0 ns, "do not wait"); print "polled N"
 //!   trickle KIB   CGI: print KIB KiB, wait 50 ms, and again, until stopped (a response sent
 //!                 by the flusher of idle responses, piece by piece)
 //!   cut N         CGI: print N bytes of the body, then trap
@@ -288,6 +290,14 @@ fn main() {
             let seconds: u64 = arg(2).parse().unwrap_or(1);
             std::thread::sleep(std::time::Duration::from_secs(seconds));
             write!(out, "Content-Type: text/plain\n\nawake\n").unwrap();
+        }
+        "poll0" => {
+            extern "C" {
+                fn poll(fds: *mut std::ffi::c_void, count: std::ffi::c_ulong, timeout: i32) -> i32;
+            }
+            // SAFETY: no descriptors to read or write; only the timeout is looked at.
+            let ready = unsafe { poll(std::ptr::null_mut(), 0, 0) };
+            write!(out, "Content-Type: text/plain\n\npolled {ready}\n").unwrap();
         }
         "trickle" => {
             let kib: usize = arg(2).parse().unwrap_or(64);
