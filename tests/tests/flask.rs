@@ -1,0 +1,109 @@
+//! A real Python web application from PyPI: Flask's quick-start app with a counter in SQLite
+//! (`examples/flask`, Flask installed by `scripts/setup`), run by CPython for WASI through
+//! `wsgiref`'s CGI handler, under every runtime that runs CPython in reasonable time. Routing,
+//! Flask's own 404, a redirect after a POST, and concurrent writes to the database in a
+//! read-write grant, none of them lost.
+
+use mod_wasm_tests::{python_wasm, runtimes, shared_cache_dir, workspace_root, Apache, Config};
+use std::path::Path;
+
+/// WasmEdge's interpreter takes seconds for CPython to say hello; Flask's imports take it
+/// minutes.
+const TOO_SLOW: &str = "wasmedge-interpreter";
+
+/// Concurrent POSTs per runtime.
+const WRITERS: usize = 4;
+
+/// Copies the files under `from` into the scratch directory at `to`, readable by the children.
+fn copy_tree(config: &Config, from: &Path, to: &str) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let relative = format!("{to}/{name}");
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(config, &entry.path(), &relative);
+        } else {
+            config
+                .scratch
+                .file(&relative, std::fs::read(entry.path()).unwrap());
+        }
+    }
+}
+
+fn start(runtimes: &[&str]) -> Apache {
+    let example = workspace_root().join("examples/flask");
+    let site_packages = example.join("site-packages");
+    assert!(
+        site_packages.join("flask").is_dir(),
+        "{} has no Flask: install it with scripts/setup",
+        site_packages.display()
+    );
+    let config = Config::new("");
+    copy_tree(&config, &site_packages, "app/site-packages");
+    config
+        .scratch
+        .file("app/app.py", std::fs::read(example.join("app.py")).unwrap());
+    let mut body = format!("WasmCacheDir {}\n", shared_cache_dir().display());
+    for runtime in runtimes {
+        let data = config.scratch.writable_dir(&format!("data-{runtime}"));
+        body += &format!(
+            "<Location /{runtime}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+             WasmModule {python}\n  WasmEnableCGI On\n  WasmMapDir /app {app} ro\n  \
+             WasmMapDir /data {data} rw\n  WasmEnv PYTHONPATH /app/site-packages\n  \
+             WasmArg /app/app.py\n  WasmTimeout 120\n</Location>\n",
+            python = python_wasm().display(),
+            app = config.scratch.path().join("app").display(),
+            data = data.display(),
+        );
+    }
+    config.with_body(&body).start()
+}
+
+#[test]
+fn flask_from_pypi_serves_routes_redirects_and_sqlite_under_every_runtime() {
+    let runtimes: Vec<&str> = runtimes()
+        .into_iter()
+        .filter(|runtime| *runtime != TOO_SLOW)
+        .collect();
+    let apache = start(&runtimes);
+    for runtime in runtimes {
+        let hello = apache.get(&format!("/{runtime}/"));
+        assert_eq!(hello.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(hello.body, b"Hello, World!\n", "{runtime}");
+
+        let missing = apache.get(&format!("/{runtime}/nowhere"));
+        assert_eq!(missing.status, 404, "{runtime}: Flask's own 404");
+
+        let port = apache.port();
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    mod_wasm_tests::http::Request::new(port, "POST", &format!("/{runtime}/count"))
+                        .send()
+                })
+            })
+            .collect();
+        for writer in writers {
+            let posted = writer.join().unwrap();
+            assert_eq!(posted.status, 302, "{runtime}: {}", apache.error_log());
+            let location = posted
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+                .map(|(_, value)| value.as_str());
+            let counter = format!("/{runtime}/count");
+            assert_eq!(
+                location,
+                Some(counter.as_str()),
+                "{runtime}: redirected to the counter, under the mount point"
+            );
+        }
+        let counted = apache.get(&format!("/{runtime}/count"));
+        assert_eq!(counted.status, 200, "{runtime}");
+        assert_eq!(
+            counted.body,
+            format!("{WRITERS}\n").as_bytes(),
+            "{runtime}: every concurrent write kept"
+        );
+    }
+}
