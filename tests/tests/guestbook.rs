@@ -1,8 +1,14 @@
 //! WasmAllowConnect against a real MariaDB: the guestbook example reaches its database only
-//! where a location grants the connection, on the runtimes that have sockets.
+//! where a location grants the connection, on the runtimes that have sockets. And a database
+//! that never answers does not hold a run past its time limit.
 
 use mod_wasm_tests::mariadb::MariaDb;
 use mod_wasm_tests::{guest, runtimes, Apache, Config};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The runtimes with outbound sockets, each with the guestbook built for its socket ABI
 /// (`guestbook-<abi>`; examples/guestbook has a build per ABI).
@@ -205,5 +211,110 @@ fn runtimes_without_sockets_cannot_be_granted_connections() {
                 result.output
             );
         }
+    }
+}
+
+/// A server on a loopback port that accepts connections and never says a word: a database
+/// that hangs before its greeting. Stopped (its connections closed) when dropped.
+struct SilentServer {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    accepting: Option<JoinHandle<()>>,
+}
+
+impl SilentServer {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepting = std::thread::spawn({
+            let (accepted, stop) = (accepted.clone(), stop.clone());
+            move || {
+                let mut held: Vec<TcpStream> = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            held.push(stream);
+                            accepted.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }
+        });
+        Self {
+            port,
+            accepted,
+            stop,
+            accepting: Some(accepting),
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(accepting) = self.accepting.take() {
+            let _ = accepting.join();
+        }
+    }
+}
+
+#[test]
+fn a_database_that_never_answers_does_not_hold_the_run_past_its_limit() {
+    const LIMIT: Duration = Duration::from_secs(2);
+    // The deadline holds within 100 ms; a busy test machine gets the rest.
+    const SLACK: Duration = Duration::from_secs(2);
+    let silent = SilentServer::start();
+    for (runtime, build) in socket_runtimes() {
+        eprintln!("== runtime {runtime}");
+        let apache = Config::new(&format!(
+            "Timeout 60
+<Location /guestbook>
+  SetHandler wasm-handler
+  WasmRuntime {runtime}
+  WasmModule {module}
+  WasmEnableCGI On
+  WasmTimeout {limit}
+  WasmEnv DB_HOST 127.0.0.1
+  WasmEnv DB_PORT {port}
+  WasmEnv DB_USER guest
+  WasmEnv DB_PASSWORD {PASSWORD}
+  WasmEnv DB_NAME guestbook
+  WasmAllowConnect 127.0.0.1:{port}
+</Location>
+",
+            module = guest(&build).display(),
+            limit = LIMIT.as_secs(),
+            port = silent.port,
+        ))
+        .start();
+        let connected_before = silent.accepted();
+        let started = Instant::now();
+        let response = apache.get("/guestbook");
+        let took = started.elapsed();
+        assert_eq!(response.status, 504, "{runtime}: {}", apache.error_log());
+        assert!(
+            took < LIMIT + SLACK,
+            "{runtime}: the run waiting for its database ended after {took:?}"
+        );
+        // It was stopped while it waited for the greeting, not before it connected.
+        assert_eq!(silent.accepted(), connected_before + 1, "{runtime}");
+        let needle = format!(
+            "the guest was stopped after WasmTimeout {} s",
+            LIMIT.as_secs()
+        );
+        assert!(
+            apache.wait_for_log(&needle).contains(&needle),
+            "{runtime}: {}",
+            apache.error_log()
+        );
     }
 }

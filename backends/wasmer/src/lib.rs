@@ -26,6 +26,7 @@ mod net;
 mod poll;
 mod pool;
 mod stdio;
+mod stop;
 mod watchdog;
 
 use memory::{LimitingTunables, MemoryLimit};
@@ -37,6 +38,7 @@ use runtime_api::{
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+use stop::Stop;
 use virtual_net::host::LocalNetworking;
 use wasmer::sys::vm::TrapCode;
 use wasmer::sys::{BaseTunables, Cranelift, NativeEngineExt};
@@ -314,12 +316,14 @@ struct WasmerModule {
 }
 
 impl WasmerModule {
-    /// The WASIX environment of one run, whose networking goes through `connections`.
+    /// The WASIX environment of one run, whose networking goes through `connections` and
+    /// ends its waits at `stop`.
     fn environment(
         &self,
         config: &ExecutionConfig,
         stdio: Stdio,
         connections: ConnectGuard,
+        stop: &Arc<Stop>,
     ) -> Result<wasmer_wasix::WasiEnvBuilder, RunError> {
         let filesystem =
             fs::guest_filesystem(&config.preopens, self.process.tokio.handle().clone())
@@ -337,7 +341,11 @@ impl WasmerModule {
             .mount_fs(filesystem)
             .runtime(Arc::new(
                 OverriddenRuntime::new(self.process.wasix.clone()).with_networking(Arc::new(
-                    net::GrantedNetworking::new(self.process.host_network.clone(), connections),
+                    net::GrantedNetworking::new(
+                        self.process.host_network.clone(),
+                        connections,
+                        stop.clone(),
+                    ),
                 )),
             ));
         for preopen in &config.preopens {
@@ -462,7 +470,8 @@ impl WasmerModule {
         let started = Instant::now();
         // WASIX's host files and timers find tokio through the current thread's context.
         let _tokio = self.process.tokio.enter();
-        let builder = self.environment(config, stdio, connections)?;
+        let stop = Stop::new();
+        let builder = self.environment(config, stdio, connections, &stop)?;
         let mut store = Store::new(self.process.engine.clone());
         let (instance, wasi) = {
             let _limited = memory.enter();
@@ -493,6 +502,7 @@ impl WasmerModule {
             started + config.limits.timeout,
             store.interrupter(),
             wasi.data(&store).thread.clone(),
+            stop,
         );
         // A reactor's `_initialize` runs before its entry point, as WASIX would run it.
         let initialize = instance

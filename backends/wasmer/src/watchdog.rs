@@ -10,10 +10,11 @@
 //!
 //! A guest waiting in a host call (a sleep, `poll_oneoff`, a socket) would only return to its
 //! code when the wait ends, so its WASIX thread is also sent `SIGKILL`, WASIX's own: the waits
-//! WASIX makes interruptible end with it, and the guest exits.
+//! WASIX makes interruptible end with it, and the guest exits. The run's [`Stop`] ends the
+//! others (its sockets).
 
+use crate::stop::Stop;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use wasmer::Interrupter;
@@ -51,13 +52,13 @@ struct Watched {
     deadline: Instant,
     interrupter: Interrupter,
     thread: WasiThread,
-    fired: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 }
 
 impl Watched {
     fn stop(&self) {
         self.interrupter.interrupt();
-        if !self.fired.swap(true, Ordering::SeqCst) {
+        if self.stop.stop() {
             self.thread.signal(Signal::Sigkill);
         }
     }
@@ -67,14 +68,14 @@ impl Watched {
 pub struct Watch {
     watchdog: &'static Watchdog,
     id: u64,
-    fired: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 }
 
 impl Watch {
     /// Whether the run was stopped: its deadline passed, or the server is stopping. A run
     /// stopped while it waited ends as if it had exited, and only this tells the two apart.
     pub fn fired(&self) -> bool {
-        self.fired.load(Ordering::SeqCst)
+        self.stop.stopped()
     }
 }
 
@@ -127,19 +128,19 @@ impl Watchdog {
     }
 
     /// Interrupts the store of `interrupter` at `deadline` (and again until the watch ends),
-    /// and ends the waits of its WASIX `thread`.
+    /// and ends the waits of its WASIX `thread` and those registered with `stop`.
     pub fn watch(
         &'static self,
         deadline: Instant,
         interrupter: Interrupter,
         thread: WasiThread,
+        stop: Arc<Stop>,
     ) -> Watch {
         let deadline = if runtime_api::stopping::requested() {
             Instant::now()
         } else {
             deadline
         };
-        let fired = Arc::new(AtomicBool::new(false));
         let mut runs = self.lock();
         let id = runs.next_id;
         runs.next_id += 1;
@@ -149,7 +150,7 @@ impl Watchdog {
                 deadline,
                 interrupter,
                 thread,
-                fired: fired.clone(),
+                stop: stop.clone(),
             },
         );
         let sooner = runs.next_wake.is_none_or(|wake| deadline < wake);
@@ -160,7 +161,7 @@ impl Watchdog {
         Watch {
             watchdog: self,
             id,
-            fired,
+            stop,
         }
     }
 
