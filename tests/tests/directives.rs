@@ -254,6 +254,86 @@ fn read_only_directories_can_be_listed_read_and_inspected() {
 }
 
 #[test]
+fn making_a_directory_fails_where_mkdir_fails() {
+    // SQLite's locking under WASI (`unix-dotfile`) is a `mkdir`: a process holds the lock only
+    // because making a directory that another one made fails.
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        let rw = config.scratch.writable_dir("rw");
+        std::fs::create_dir(rw.join("held")).unwrap();
+        let probes = [
+            ("/again", "mkdir /d/held"),
+            ("/nested", "mkdir /d/missing/new"),
+            ("/new", "mkdir /d/new"),
+        ];
+        let body: String = probes
+            .iter()
+            .map(|(path, args)| {
+                let args: String = args
+                    .split(' ')
+                    .map(|a| format!("  WasmArg {a}\n"))
+                    .collect();
+                let grant = format!("  WasmMapDir /d {} rw", rw.display());
+                probe_location(path, runtime, &format!("{args}{grant}"))
+            })
+            .collect();
+        let apache = config.with_body(&body).start();
+        let again = lines(&apache, "/again");
+        assert!(
+            again[0].starts_with("error: File exists"),
+            "{runtime}: made a directory that exists: {again:?}"
+        );
+        let nested = lines(&apache, "/nested");
+        assert!(
+            nested[0].starts_with("error:") && !rw.join("missing").exists(),
+            "{runtime}: made the missing parent too: {nested:?}"
+        );
+        assert_eq!(lines(&apache, "/new"), ["created"], "{runtime}");
+        assert!(rw.join("new").is_dir(), "{runtime}");
+    });
+}
+
+#[test]
+fn a_lock_made_of_a_directory_passes_from_one_request_to_the_next() {
+    // Two requests take the same lock at once: the second waits until the first removed
+    // the directory, and then makes it.
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        let rw = config.scratch.writable_dir("rw");
+        let body = probe_location(
+            "/lock",
+            runtime,
+            &format!(
+                "  WasmEnableCGI On\n  WasmArg lock\n  WasmArg /d/held\n  WasmArg 500\n  \
+                 WasmMapDir /d {} rw",
+                rw.display()
+            ),
+        );
+        let apache = config.with_body(&body).start();
+        let port = apache.port();
+        let first = std::thread::spawn(move || {
+            mod_wasm_tests::http::Request::new(port, "GET", "/lock").send()
+        });
+        // The first has the lock by now (mod_wasm's start of a run takes milliseconds).
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let second = apache.get("/lock");
+        let first = first.join().unwrap();
+        for (which, response) in [("first", first), ("second", second)] {
+            assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
+            assert!(
+                response.text().starts_with("acquired after"),
+                "{runtime}: the {which} request: {}",
+                response.text()
+            );
+        }
+        assert!(
+            !rw.join("held").exists(),
+            "{runtime}: the lock was released"
+        );
+    });
+}
+
+#[test]
 fn wasm_entry_point_calls_another_export() {
     for_each_runtime(|runtime| {
         let apache = Config::new(&probe_location(

@@ -1,7 +1,7 @@
 //! A preopened host directory as WasmEdge's Rust WASI sees it.
 //!
 //! async-wasi's `DiskFileSys` confines paths to its directory (lexically, like Wasmer's host
-//! filesystem) but has two gaps that [`HostDir`] closes:
+//! filesystem) but has gaps that [`HostDir`] closes:
 //! - it grants every right, so a read-only directory would be writable: here every change is
 //!   refused with `EROFS` when the location maps the directory `ro`, and what is opened there
 //!   is opened without the rights to change it;
@@ -11,6 +11,8 @@
 //! - a directory's descriptor only gets the rights the guest asks for, and wasi-libc asks for
 //!   no more than the parent's inheriting rights, which `DiskFileSys` makes file rights: a
 //!   subdirectory could not be listed. Here a directory gets the rights of a directory;
+//! - making a directory makes its missing parents and succeeds when it exists (`mkdir -p`),
+//!   which breaks the locks made of a directory (SQLite's under WASI): here it is `mkdir`;
 //! - it follows symbolic links wherever they point. Here a path whose resolution leaves the
 //!   directory is refused with `EPERM` before `DiskFileSys` sees it, as wasmtime refuses it:
 //!   for opening (reading, writing, listing), `stat` and every change. Guests cannot create
@@ -218,9 +220,11 @@ impl WasiFileSys for HostDir {
 
     fn path_create_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
         self.writable()?;
-        self.confined(dir_ino, path, false)?;
-        let dir = self.inner(dir_ino)?;
-        self.disk.path_create_directory(dir, path)
+        let host = self.confined(dir_ino, path, false)?;
+        // Not `DiskFileSys`'s, which makes the missing parents and succeeds on a directory
+        // that exists: locks made of a directory (SQLite's under WASI) rely on that failing.
+        std::fs::create_dir(host)?;
+        Ok(())
     }
 
     fn path_remove_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
@@ -409,6 +413,16 @@ mod tests {
         dir.path_create_directory(ROOT, "sub").unwrap();
         assert!(host.path().join("new.txt").is_file());
         assert!(host.path().join("sub").is_dir());
+        assert_eq!(
+            dir.path_create_directory(ROOT, "sub"),
+            Err(Errno::__WASI_ERRNO_EXIST),
+            "a directory that exists is not made again"
+        );
+        assert_eq!(
+            dir.path_create_directory(ROOT, "missing/sub"),
+            Err(Errno::__WASI_ERRNO_NOENT),
+            "nor a missing parent"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! The tokio runtime WASIX needs for host files and timers is created lazily by `load`, in the
 //! child.
 
+mod dircache;
 mod fs;
 mod memory;
 mod net;
@@ -29,6 +30,7 @@ mod stdio;
 mod stop;
 mod watchdog;
 
+use dircache::EntryCache;
 use memory::{LimitingTunables, MemoryLimit};
 use runtime_api::signals::Unblocked;
 use runtime_api::{
@@ -389,6 +391,7 @@ impl WasmerModule {
         &self,
         builder: wasmer_wasix::WasiEnvBuilder,
         store: &mut Store,
+        entries: &EntryCache,
     ) -> Result<(Instance, WasiFunctionEnv), RunError> {
         let instantiate_error = |reason: String| RunError::Instantiate {
             runtime: NAME,
@@ -404,7 +407,7 @@ impl WasmerModule {
         let mut wasi = builder
             .finalize(store)
             .map_err(|e| instantiate_error(e.to_string()))?;
-        let instantiated = self.instantiate_in(&mut wasi, store);
+        let instantiated = self.instantiate_in(&mut wasi, store, entries);
         if instantiated.is_err() {
             // Ends the WASIX process that `finalize` started.
             wasi.on_exit(store, Some(Errno::Noexec.into()));
@@ -418,6 +421,7 @@ impl WasmerModule {
         &self,
         wasi: &mut WasiFunctionEnv,
         store: &mut Store,
+        entries: &EntryCache,
     ) -> Result<Instance, String> {
         // Nearly every module imports one version; more are merged into the first.
         let mut versions = self.wasi_versions.iter();
@@ -429,6 +433,7 @@ impl WasmerModule {
             imports.extend(&generate_import_object_from_env(store, &wasi.env, *version));
         }
         poll::correct_zero_timeouts(store, &wasi.env, &mut imports);
+        dircache::correct_stale_entries(store, &wasi.env, &mut imports, entries);
         let imported_memory = match self.imported_memory {
             Some(ty) => {
                 let memory = Memory::new(store, ty).map_err(|e| e.to_string())?;
@@ -471,11 +476,12 @@ impl WasmerModule {
         // WASIX's host files and timers find tokio through the current thread's context.
         let _tokio = self.process.tokio.enter();
         let stop = Stop::new();
-        let builder = self.environment(config, stdio, connections, &stop)?;
+        let entries = EntryCache::default();
+        let builder = entries.watch(self.environment(config, stdio, connections, &stop)?);
         let mut store = Store::new(self.process.engine.clone());
         let (instance, wasi) = {
             let _limited = memory.enter();
-            self.instantiate(builder, &mut store)
+            self.instantiate(builder, &mut store, &entries)
         }?;
         let entry_point = &config.entry_point;
         let func = instance

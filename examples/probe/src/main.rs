@@ -16,6 +16,9 @@
 //!   ls PATH       print the names in directory PATH, sorted, one per line, or "error: ..."
 //!   stat PATH     print "directory" or "file of N bytes" for PATH, or "error: ..."
 //!   mkdir PATH    create directory PATH; print "created" or "error: ..."
+//!   lock PATH MS  CGI: take a lock made of a directory, as SQLite does under WASI: `mkdir
+//!                 PATH` until it succeeds (every 10 ms, for up to 10 s), hold it MS ms,
+//!                 remove it; print "acquired after N tries", or "never acquired: ERROR"
 //!   symlink T L   create a symbolic link L pointing to T; print "linked" or "error: ..."
 //!   script        CGI: print SCRIPT_FILENAME and the contents of that file (interpreter mode)
 //!   headers       CGI: repeated Set-Cookie and a custom header
@@ -31,6 +34,10 @@
 //!                 output that the tests write byte by byte)
 //!   drip S        CGI: print "first", wait S seconds, print "last"
 //!   nap S         CGI: wait S seconds, then print "awake" (a guest that waits before it answers)
+//!   sleeps        CGI: sleep 200 ms the ways C programs do: `usleep` (a relative wait on the
+//!                 realtime clock: SQLite's busy wait) and `clock_nanosleep` to an absolute
+//!                 time on the monotonic clock (CPython's `time.sleep`); print
+//!                 "NAME: returned R after N ms" for each
 //!   poll0         CGI: poll no descriptors with a timeout of 0 ms, as C's `poll(NULL, 0, 0)`
 //!                 (WASI: a relative clock of 0 ns, "do not wait"); print "polled N"
 //!   trickle KIB   CGI: print KIB KiB, wait 50 ms, and again, until stopped (a response sent
@@ -110,6 +117,64 @@ fn symlink(target: &str, link: &str) -> std::io::Result<()> {
 #[cfg(not(target_os = "wasi"))]
 fn symlink(target: &str, link: &str) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, link)
+}
+
+/// The ways C programs sleep, as `(name, sleep for ms)` returning what the C call returned.
+#[cfg(target_os = "wasi")]
+fn c_sleeps() -> [(&'static str, fn(u32) -> i32); 2] {
+    use std::ffi::{c_int, c_long, c_uint, c_void};
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: c_long,
+    }
+    extern "C" {
+        fn usleep(microseconds: c_uint) -> c_int;
+        fn clock_gettime(clock: *const c_void, now: *mut Timespec) -> c_int;
+        fn clock_nanosleep(
+            clock: *const c_void,
+            flags: c_int,
+            until: *const Timespec,
+            remaining: *mut Timespec,
+        ) -> c_int;
+        // wasi-libc's clock ids are addresses: CLOCK_MONOTONIC is `&_CLOCK_MONOTONIC`.
+        static _CLOCK_MONOTONIC: u8;
+    }
+    const TIMER_ABSTIME: c_int = 1;
+    fn relative_realtime(ms: u32) -> i32 {
+        // SAFETY: no pointers.
+        unsafe { usleep(ms * 1000) }
+    }
+    fn absolute_monotonic(ms: u32) -> i32 {
+        // SAFETY: the clock id is wasi-libc's own; both timespecs live across the calls.
+        unsafe {
+            let monotonic = std::ptr::addr_of!(_CLOCK_MONOTONIC).cast();
+            let mut until = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            if clock_gettime(monotonic, &mut until) != 0 {
+                return -1;
+            }
+            let nanos = until.tv_nsec as i64 + i64::from(ms) * 1_000_000;
+            until.tv_sec += nanos / 1_000_000_000;
+            until.tv_nsec = (nanos % 1_000_000_000) as c_long;
+            clock_nanosleep(monotonic, TIMER_ABSTIME, &until, std::ptr::null_mut())
+        }
+    }
+    [
+        ("usleep", relative_realtime),
+        ("clock_nanosleep absolute", absolute_monotonic),
+    ]
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn c_sleeps() -> [(&'static str, fn(u32) -> i32); 1] {
+    fn sleep(ms: u32) -> i32 {
+        std::thread::sleep(std::time::Duration::from_millis(ms.into()));
+        0
+    }
+    [("std::thread::sleep", sleep)]
 }
 
 fn main() {
@@ -208,6 +273,29 @@ fn main() {
             Ok(()) => writeln!(out, "created").unwrap(),
             Err(e) => writeln!(out, "error: {e}").unwrap(),
         },
+        "lock" => {
+            let hold: u64 = arg(3).parse().unwrap_or(0);
+            write!(out, "Content-Type: text/plain\n\n").unwrap();
+            let mut tries = 0;
+            let acquired = loop {
+                tries += 1;
+                match std::fs::create_dir(arg(2)) {
+                    Ok(()) => break Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 1000 => {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            match acquired {
+                Ok(()) => {
+                    std::thread::sleep(std::time::Duration::from_millis(hold));
+                    std::fs::remove_dir(arg(2)).unwrap();
+                    writeln!(out, "acquired after {tries} tries").unwrap();
+                }
+                Err(e) => writeln!(out, "never acquired: {e}").unwrap(),
+            }
+        }
         "symlink" => match symlink(arg(2), arg(3)) {
             Ok(()) => writeln!(out, "linked").unwrap(),
             Err(e) => writeln!(out, "error: {e}").unwrap(),
@@ -290,6 +378,15 @@ fn main() {
             let seconds: u64 = arg(2).parse().unwrap_or(1);
             std::thread::sleep(std::time::Duration::from_secs(seconds));
             write!(out, "Content-Type: text/plain\n\nawake\n").unwrap();
+        }
+        "sleeps" => {
+            write!(out, "Content-Type: text/plain\n\n").unwrap();
+            for (name, sleep) in c_sleeps() {
+                let started = std::time::Instant::now();
+                let returned = sleep(200);
+                let ms = started.elapsed().as_millis();
+                writeln!(out, "{name}: returned {returned} after {ms} ms").unwrap();
+            }
         }
         "poll0" => {
             extern "C" {

@@ -1,0 +1,177 @@
+//! A correction to WASIX's `path_create_directory`: WASIX keeps, per run, every directory
+//! entry it has looked up, and trusts what it keeps. A run that once saw a directory fails to
+//! make one of that name (`EEXIST`) for the rest of its life, even after another request
+//! removed it. Locks made of a directory rely on exactly that `mkdir` (SQLite's under WASI,
+//! `unix-dotfile`, which CPython's `sqlite3` uses): a request that found the database locked
+//! waited for its busy timeout and failed, though the lock had long been released.
+//!
+//! Here a `path_create_directory` that WASIX fails with `EEXIST` is tried once more after the
+//! run's cached entries of that name whose file is gone have been forgotten, as WASIX forgets
+//! an entry it removes itself.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use virtual_fs::FileSystem;
+use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Imports, RuntimeError, Store, Value};
+use wasmer_wasix::fs::{InodeGuard, Kind};
+use wasmer_wasix::types::wasi::Errno;
+use wasmer_wasix::{WasiEnv, WasiEnvBuilder};
+
+/// The namespaces whose `path_create_directory` takes a 32-bit path pointer and length.
+const NAMESPACES: [&str; 2] = ["wasi_snapshot_preview1", "wasix_32v1"];
+
+/// The root of one run's cache of directory entries, known once WASIX has built its
+/// filesystem.
+#[derive(Clone, Default)]
+pub(crate) struct EntryCache {
+    root: Arc<OnceLock<InodeGuard>>,
+}
+
+impl EntryCache {
+    /// Has `builder` hand this cache the root of the run's entries when it builds them.
+    pub(crate) fn watch(&self, builder: WasiEnvBuilder) -> WasiEnvBuilder {
+        let root = self.root.clone();
+        builder.setup_fs(Box::new(move |_, fs| {
+            let _ = root.set(fs.root_inode.clone());
+            Ok(())
+        }))
+    }
+
+    /// Forgets the cached entries named `name` whose file `exists` no longer finds; true if
+    /// there were any.
+    fn forget_gone(&self, name: &str, exists: &dyn Fn(&Path) -> bool) -> bool {
+        self.root
+            .get()
+            .is_some_and(|root| forget_gone_under(root, name, exists))
+    }
+}
+
+/// The path a cached entry stands for, for the kinds a directory can be confused with.
+fn entry_path(inode: &InodeGuard) -> Option<PathBuf> {
+    match &*inode.read() {
+        Kind::Dir { path, .. } | Kind::File { path, .. } => Some(path.clone()),
+        _ => None,
+    }
+}
+
+fn forget_gone_under(dir: &InodeGuard, name: &str, exists: &dyn Fn(&Path) -> bool) -> bool {
+    let (gone, subdirectories) = {
+        let kind = dir.read();
+        let entries = match &*kind {
+            Kind::Dir { entries, .. } | Kind::Root { entries } => entries,
+            _ => return false,
+        };
+        let gone = entries
+            .get(name)
+            .and_then(entry_path)
+            .is_some_and(|path| !exists(&path));
+        let subdirectories: Vec<InodeGuard> = entries
+            .values()
+            .filter(|entry| matches!(&*entry.read(), Kind::Dir { .. } | Kind::Root { .. }))
+            .cloned()
+            .collect();
+        (gone, subdirectories)
+    };
+    if gone {
+        if let Kind::Dir { entries, .. } | Kind::Root { entries } = &mut *dir.write() {
+            entries.remove(name);
+        }
+    }
+    let mut forgot = gone;
+    for subdirectory in subdirectories {
+        forgot |= forget_gone_under(&subdirectory, name, exists);
+    }
+    forgot
+}
+
+/// The last name in `path`, if it is one (not `.` or `..`).
+fn last_name(path: &str) -> Option<&str> {
+    match Path::new(path).components().next_back()? {
+        Component::Normal(name) => name.to_str(),
+        _ => None,
+    }
+}
+
+/// Replaces the `path_create_directory` of `imports` with one that does not trust a stale
+/// cache (see the module's documentation).
+pub(crate) fn correct_stale_entries(
+    store: &mut Store,
+    env: &FunctionEnv<WasiEnv>,
+    imports: &mut Imports,
+    cache: &EntryCache,
+) {
+    for namespace in NAMESPACES {
+        let Some(Extern::Function(wasix)) = imports.get_export(namespace, "path_create_directory")
+        else {
+            continue;
+        };
+        let cache = cache.clone();
+        let corrected = Function::new_typed_with_env(
+            store,
+            env,
+            move |mut ctx: FunctionEnvMut<WasiEnv>,
+                  fd: i32,
+                  path: i32,
+                  path_len: i32|
+                  -> Result<i32, RuntimeError> {
+                let args = [fd, path, path_len].map(Value::I32);
+                let errno = call(&wasix, &mut ctx, &args)?;
+                if errno != Errno::Exist as i32 {
+                    return Ok(errno);
+                }
+                let (env, store) = ctx.data_and_store_mut();
+                let Some(name) = env
+                    .try_memory_view(&store)
+                    .and_then(|view| read_string(&view, path, path_len))
+                else {
+                    return Ok(errno);
+                };
+                let Some(name) = last_name(&name) else {
+                    return Ok(errno);
+                };
+                let root = env.fs_root();
+                let exists = |path: &Path| root.symlink_metadata(path).is_ok();
+                if cache.forget_gone(name, &exists) {
+                    call(&wasix, &mut ctx, &args)
+                } else {
+                    Ok(errno)
+                }
+            },
+        );
+        imports.define(namespace, "path_create_directory", corrected);
+    }
+}
+
+fn call(
+    wasix: &Function,
+    ctx: &mut FunctionEnvMut<WasiEnv>,
+    args: &[Value],
+) -> Result<i32, RuntimeError> {
+    match wasix.call(ctx, args)?.first() {
+        Some(Value::I32(errno)) => Ok(*errno),
+        _ => Err(RuntimeError::new(
+            "WASIX's path_create_directory returned no errno",
+        )),
+    }
+}
+
+fn read_string(view: &wasmer::MemoryView, at: i32, len: i32) -> Option<String> {
+    let (at, len) = (u32::try_from(at).ok()?, u32::try_from(len).ok()?);
+    let mut bytes = vec![0; len as usize];
+    view.read(u64::from(at), &mut bytes).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_name_of_a_path_is_a_name() {
+        assert_eq!(last_name("lk.sqlite.lock"), Some("lk.sqlite.lock"));
+        assert_eq!(last_name("db/lk.sqlite.lock"), Some("lk.sqlite.lock"));
+        assert_eq!(last_name("db/lock/"), Some("lock"));
+        assert_eq!(last_name(".."), None);
+        assert_eq!(last_name(""), None);
+    }
+}
