@@ -189,3 +189,30 @@ fn a_poll_that_must_not_wait_returns_at_once() {
         assert!(took < LIMIT, "{runtime}: the poll waited {took:?}");
     });
 }
+
+#[test]
+fn c_programs_sleep_as_long_as_they_ask() {
+    // SQLite waits for a lock with `usleep`, and gives up after the sum of the times it asked
+    // for: a sleep that returns at once makes a busy database an error. CPython's `time.sleep`
+    // is `clock_nanosleep` to an absolute time on the monotonic clock.
+    for_each_runtime(|runtime| {
+        let apache = server(runtime, &[("sleeps", "sleeps")]);
+        let response = apache.get("/sleeps");
+        assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
+        let text = response.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{runtime}: {text}");
+        for line in lines {
+            let (name, result) = line.split_once(": ").unwrap();
+            let slept: u64 = result
+                .strip_prefix("returned 0 after ")
+                .and_then(|rest| rest.strip_suffix(" ms"))
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or_else(|| panic!("{runtime}: {name} failed: {result}"));
+            assert!(
+                (195..1500).contains(&slept),
+                "{runtime}: {name} asked for 200 ms and slept {slept} ms"
+            );
+        }
+    });
+}
