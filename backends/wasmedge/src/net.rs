@@ -9,7 +9,8 @@
 //! - `sock_connect`: only to granted addresses;
 //! - `sock_bind`, `sock_listen`: refused, nothing is served from inside a request;
 //! - `sock_getaddrinfo`: answered for granted names only. async-wasi implements it but does not
-//!   register it; it is added here so that guests can connect by name.
+//!   register it; it is added here so that guests can connect by name, as a future (the
+//!   host's resolver runs on a blocking thread), so that a slow lookup ends at the deadline.
 //!
 //! `sock_accept` has two signatures under one name: WasmEdge's `(fd, *fd)` and WASI preview1's
 //! `(fd, flags, *fd)`, which wasi-libc's programs (CPython among them) import. A module gets
@@ -23,11 +24,15 @@ use runtime_api::{ConnectGuard, Refusal};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use wasmedge_sdk::error::{CoreError, CoreExecutionError};
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::error::Errno;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::memory::{Memory as _, WasmPtr};
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::types::{
     __wasi_address_t, __wasi_errno_t, __wasi_sock_type_t,
 };
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::preview_1::async_socket;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::preview_1::async_socket::addrinfo::{
+    AddressFamily as AddrinfoFamily, WasiAddrinfo, WasiSockaddr,
+};
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::WasiCtx;
 use wasmedge_sdk::r#async::wasi::AsyncWasiModule;
 use wasmedge_sdk::r#async::AsyncInstance;
@@ -134,11 +139,10 @@ pub fn guard_sockets(
     });
     let data: *mut SocketGuard = &mut *guard;
     let i32s = |n: usize| vec![ValType::I32; n];
-    let sync_functions: [(&str, usize, SyncGuarded); 4] = [
+    let sync_functions: [(&str, usize, SyncGuarded); 3] = [
         ("sock_open", 3, sock_open),
         ("sock_bind", 3, sock_bind),
         ("sock_listen", 2, sock_listen),
-        ("sock_getaddrinfo", 8, sock_getaddrinfo),
     ];
     for (name, params, function) in sync_functions {
         let ty = FuncType::new(i32s(params), i32s(1));
@@ -146,6 +150,15 @@ pub fn guard_sockets(
         let function = unsafe { Function::create_sync_func(&ty, function, data, 0) }?;
         module.add_func(name, function);
     }
+    module.add_async_func(
+        "sock_getaddrinfo",
+        AsyncFunction::create_async_func(
+            &FuncType::new(i32s(8), i32s(1)),
+            sock_getaddrinfo,
+            data,
+            0,
+        )?,
+    );
     let ty = FuncType::new(i32s(3), i32s(1));
     module.add_async_func(
         "sock_connect",
@@ -222,43 +235,85 @@ fn sock_listen(
 }
 
 /// `sock_getaddrinfo(node, node_len, service, service_len, hints, *res, max_len, *res_len)`:
-/// async-wasi's lookup, for granted names only.
-fn sock_getaddrinfo(
-    guard: &mut SocketGuard,
-    _: &mut Instance,
-    frame: &mut CallingFrame,
+/// for granted names only, answered as async-wasi answers it (its first IPv4 address, in the
+/// first of the guest's `addrinfo`s) from the guard's lookup. That lookup asks the host's
+/// resolver, which blocks: it runs on a blocking thread, so that the call is a future like a
+/// connect, which ends at the run's deadline however long the resolver takes.
+fn sock_getaddrinfo<'data, 'inst, 'frame, 'fut>(
+    guard: &'data mut SocketGuard,
+    _: &'inst mut AsyncInstance,
+    frame: &'frame mut CallingFrame,
     args: Vec<WasmValue>,
-) -> Results {
-    let [node, node_len, service, service_len, hints, res, max_len, res_len] = args[..] else {
-        return signature_mismatch();
-    };
-    let ptr = |value: WasmValue| value.to_i32() as u32 as usize;
-    let mut memory = frame.memory_mut(0).ok_or_else(no_memory)?;
-    let name = match memory.get_slice(WasmPtr::<u8>::from(ptr(node)), ptr(node_len)) {
-        // The node is NUL-terminated within its length.
-        Ok(bytes) => {
-            String::from_utf8_lossy(bytes.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
+) -> Box<dyn Future<Output = Results> + Send + 'fut>
+where
+    'data: 'fut,
+    'inst: 'fut,
+    'frame: 'fut,
+{
+    Box::new(async move {
+        let [node, node_len, _service, _service_len, _hints, res, max_len, res_len] = args[..]
+        else {
+            return signature_mismatch();
+        };
+        let ptr = |value: WasmValue| value.to_i32() as u32 as usize;
+        let mut memory = frame.memory_mut(0).ok_or_else(no_memory)?;
+        let name = match memory.get_slice(WasmPtr::<u8>::from(ptr(node)), ptr(node_len)) {
+            // The node is NUL-terminated within its length.
+            Ok(bytes) => {
+                String::from_utf8_lossy(bytes.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
+            }
+            Err(e) => return errno(e.0),
+        };
+        if max_len.to_i32() == 0 {
+            return errno(__wasi_errno_t::__WASI_ERRNO_INVAL);
         }
-        Err(e) => return errno(e.0),
+        let connections = guard.connections.clone();
+        let resolved = tokio::task::spawn_blocking(move || connections.resolve(&name)).await;
+        let addresses = match resolved {
+            Ok(Ok(addresses)) => addresses,
+            Ok(Err(refusal)) => return refused(&refusal),
+            Err(_) => return errno(__wasi_errno_t::__WASI_ERRNO_IO),
+        };
+        let first_ipv4 = addresses.iter().find_map(|address| match address {
+            IpAddr::V4(ipv4) => Some(*ipv4),
+            IpAddr::V6(_) => None,
+        });
+        let answered = write_addrinfo(
+            &mut *memory,
+            WasmPtr::from(ptr(res)),
+            WasmPtr::from(ptr(res_len)),
+            first_ipv4,
+        );
+        errno(answered.err().map_or(0, |e| e.0))
+    })
+}
+
+/// Writes `address` (port 0) into the first `addrinfo` whose address `*res` points to, and the
+/// count of answers (0 or 1) at `res_len`, as async-wasi's `sock_getaddrinfo` does.
+fn write_addrinfo(
+    memory: &mut impl wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::memory::Memory,
+    res: WasmPtr<u32>,
+    res_len: WasmPtr<u32>,
+    address: Option<Ipv4Addr>,
+) -> Result<(), Errno> {
+    let Some(address) = address else {
+        return memory.write_data(res_len, 0);
     };
-    if let Err(refusal) = guard.connections.resolve(&name) {
-        return refused(&refusal);
+    let info_ptr = *memory.get_data(res)?;
+    let info = memory.mut_data(WasmPtr::<WasiAddrinfo>::from(info_ptr as usize))?;
+    info.ai_addrlen = 4;
+    let sockaddr_ptr = WasmPtr::<WasiSockaddr>::from(info.ai_addr as usize);
+    let sockaddr = memory.mut_data(sockaddr_ptr)?;
+    sockaddr.family = AddrinfoFamily::Inet4;
+    let (data_ptr, data_len) = (sockaddr.sa_data as usize, sockaddr.sa_data_len as usize);
+    let data = memory.mut_slice(WasmPtr::<u8>::from(data_ptr), data_len)?;
+    if data.len() < 6 {
+        return Err(Errno::__WASI_ERRNO_INVAL);
     }
-    // SAFETY: a host function of this run.
-    let wasi = unsafe { guard.wasi() };
-    let outcome = async_socket::addrinfo::sock_getaddrinfo(
-        wasi,
-        &mut *memory,
-        WasmPtr::from(ptr(node)),
-        node_len.to_i32() as u32,
-        WasmPtr::from(ptr(service)),
-        service_len.to_i32() as u32,
-        WasmPtr::from(ptr(hints)),
-        WasmPtr::from(ptr(res)),
-        max_len.to_i32() as u32,
-        WasmPtr::from(ptr(res_len)),
-    );
-    errno(outcome.err().map_or(0, |e| e.0))
+    // The port (0: none was asked for), then the address, both in network order.
+    data[..2].copy_from_slice(&0u16.to_be_bytes());
+    data[2..6].copy_from_slice(&address.octets());
+    memory.write_data(res_len, 1)
 }
 
 /// `sock_connect(fd, *address, port)`: async-wasi's connect, to granted addresses only.
