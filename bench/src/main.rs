@@ -4,6 +4,7 @@
 //!     mod_wasm-bench [--quick] [--out DIR]
 //!     mod_wasm-bench --soak [--quick] [--out DIR]
 //!     mod_wasm-bench --python [--quick] [--out DIR]
+//!     mod_wasm-bench --flask [--quick] [--out DIR]
 //!     mod_wasm-bench --hello RUNTIME [SECONDS]
 //!
 //! `scripts/bench` builds what it needs and runs it; see `docs/benchmarks/README.md`. Inputs
@@ -14,10 +15,12 @@
 //! every measurement briefly, to check the benchmark itself works; its numbers mean nothing.
 //! `--soak` runs only the soak instead (see [`soak`]) and writes `soak.md`; `--python` runs
 //! only CPython for WASI against python3 under mod_cgid (see [`python`]) and writes
-//! `python.md`. `--hello` only runs hello in process under one runtime, over and over for
+//! `python.md`; `--flask` runs only the Flask app (see [`flask`]) and writes `flask.md`.
+//! `--hello` only runs hello in process under one runtime, over and over for
 //! SECONDS (default 10), and prints the time per run: a steady load to profile with `perf`.
 
 mod chart;
+mod flask;
 mod in_process;
 mod large_module;
 mod load;
@@ -82,6 +85,7 @@ struct Options {
     quick: bool,
     soak: bool,
     python: bool,
+    flask: bool,
     /// `--hello`: the runtime, and for how long.
     hello: Option<(String, Duration)>,
     out: PathBuf,
@@ -92,6 +96,7 @@ fn parse_options() -> Result<Options, String> {
         quick: false,
         soak: false,
         python: false,
+        flask: false,
         hello: None,
         out: PathBuf::from("docs/benchmarks"),
     };
@@ -101,6 +106,7 @@ fn parse_options() -> Result<Options, String> {
             "--quick" => options.quick = true,
             "--soak" => options.soak = true,
             "--python" => options.python = true,
+            "--flask" => options.flask = true,
             "--hello" => {
                 let runtime = args.next().ok_or("--hello needs a runtime")?;
                 let seconds = match args.next() {
@@ -119,7 +125,7 @@ fn parse_options() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: mod_wasm-bench [--soak | --python] [--quick] [--out DIR]\n       \
+                    "usage: mod_wasm-bench [--soak | --python | --flask] [--quick] [--out DIR]\n       \
                      mod_wasm-bench --hello RUNTIME [SECONDS]"
                         .into(),
                 );
@@ -144,6 +150,17 @@ compiled code of its own), with the linear memories of the load's 16 concurrent 
 runtime may keep for reuse: what every further child costs again. Compiled code mapped from the \
 cache's files is not in it but in the last column, resident once for all the children that map \
 it; runtimes that copy compiled code into each child have it in private dirty.\n";
+
+/// What the Flask report measures, above its table.
+const FLASK_INTRO: &str = "The README's Flask app (`examples/flask`: Flask's quick-start app, \
+Flask from PyPI, installed by `scripts/setup`) answers `GET /` through `wsgiref`'s CGI handler, \
+run by CPython 3.12 for WASI under every runtime that runs it in reasonable time (not WasmEdge's \
+interpreter), and as a CGI script by the host's python3 under mod_cgid. Each figure is one \
+request at a time, after a first request that loads the module and fills a cache. Under \
+mod_wasm, Flask's bytecode is compiled from source on every request, or read from CPython's \
+bytecode cache (`PYTHONPYCACHEPREFIX`) in a read-write grant that the first request filled, or \
+from that same cache granted read-only: bytecode compiled in advance, which the guest cannot \
+change. The host's python3 reads the bytecode pip compiled when it installed Flask.\n";
 
 /// A directory named by an environment variable, with the build's default beside it.
 fn input_dir(variable: &str, default: &str) -> PathBuf {
@@ -231,6 +248,34 @@ fn main() {
             std::fs::write(
                 &file,
                 format!("# Python\n\n`{command}`\n\n{quick}{PYTHON_INTRO}\n{table}"),
+            )
+        });
+        if let Err(e) = written {
+            eprintln!("cannot write {}: {e}", file.display());
+            std::process::exit(1);
+        }
+        eprintln!("wrote {}", file.display());
+        return;
+    }
+
+    if options.flask {
+        let plan = if options.quick {
+            flask::FlaskPlan::QUICK
+        } else {
+            flask::FlaskPlan::FULL
+        };
+        let table = flask::markdown(&flask::run(&plan, &names));
+        print!("{table}");
+        let quick = if options.quick {
+            "**Quick mode**: one request per figure; the numbers mean little.\n\n"
+        } else {
+            ""
+        };
+        let file = options.out.join("flask.md");
+        let written = std::fs::create_dir_all(&options.out).and_then(|()| {
+            std::fs::write(
+                &file,
+                format!("# Flask\n\n`{command}`\n\n{quick}{FLASK_INTRO}\n{table}"),
             )
         });
         if let Err(e) = written {

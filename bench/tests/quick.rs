@@ -106,3 +106,33 @@ fn the_quick_python_benchmark_measures_every_runtime_and_python3() {
         );
     }
 }
+
+#[test]
+fn the_quick_flask_benchmark_measures_each_bytecode_under_every_runtime_and_python3() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_mod_wasm-bench"))
+        .args(["--flask", "--quick", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("running the Flask benchmark");
+    assert!(status.success(), "the Flask benchmark failed: {status}");
+    let report = std::fs::read_to_string(out.path().join("flask.md")).unwrap();
+    assert!(report.contains("**Quick mode**"), "{report}");
+    assert!(
+        report.contains("| mod_cgid, python3 | compiled by pip at install | "),
+        "{report}"
+    );
+    for runtime in builtin_runtimes::registry().names() {
+        if runtime == "wasmedge-interpreter" {
+            continue;
+        }
+        for bytecode in [
+            "compiled on every request",
+            "`PYTHONPYCACHEPREFIX`, read-write grant",
+            "`PYTHONPYCACHEPREFIX`, read-only grant",
+        ] {
+            let row = format!("| mod_wasm, {runtime} | {bytecode} | ");
+            assert!(report.contains(&row), "no {row:?} in:\n{report}");
+        }
+    }
+}
