@@ -6,6 +6,8 @@
 //! to while it runs ([`stream`]). A guest that fails before its response started gets a clean
 //! error status; one that fails after has its response cut off, as under mod_cgi.
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod stream;
 
 use crate::modules::{ModuleStore, Provenance};

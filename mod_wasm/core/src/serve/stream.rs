@@ -246,7 +246,7 @@ impl<A: Send + 'static> Conduit<A> {
     }
 
     /// Takes `bytes` the guest wrote.
-    fn take(&mut self, bytes: &[u8]) {
+    pub(super) fn take(&mut self, bytes: &[u8]) {
         self.last_write = Instant::now();
         let streamed = self.delivery.mode == DeliveryMode::Streamed;
         match &mut self.output {
