@@ -294,42 +294,43 @@ fn making_a_directory_fails_where_mkdir_fails() {
 }
 
 #[test]
-fn a_lock_made_of_a_directory_passes_from_one_request_to_the_next() {
-    // Two requests take the same lock at once: the second waits until the first removed
-    // the directory, and then makes it.
+fn a_lock_passes_from_one_request_to_the_next() {
+    // Two requests take the same lock at once: the second waits until the first removed it,
+    // and then takes it. A lock made of a directory (SQLite's under WASI) and one made of a
+    // file created with O_EXCL (`open(path, "x")`).
     for_each_runtime(|runtime| {
-        let config = Config::new("");
-        let rw = config.scratch.writable_dir("rw");
-        let body = probe_location(
-            "/lock",
-            runtime,
-            &format!(
-                "  WasmEnableCGI On\n  WasmArg lock\n  WasmArg /d/held\n  WasmArg 500\n  \
-                 WasmMapDir /d {} rw",
-                rw.display()
-            ),
-        );
-        let apache = config.with_body(&body).start();
-        let port = apache.port();
-        let first = std::thread::spawn(move || {
-            mod_wasm_tests::http::Request::new(port, "GET", "/lock").send()
-        });
-        // The first has the lock by now (mod_wasm's start of a run takes milliseconds).
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        let second = apache.get("/lock");
-        let first = first.join().unwrap();
-        for (which, response) in [("first", first), ("second", second)] {
-            assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
-            assert!(
-                response.text().starts_with("acquired after"),
-                "{runtime}: the {which} request: {}",
-                response.text()
+        for kind in ["directory", "file"] {
+            let config = Config::new("");
+            let rw = config.scratch.writable_dir("rw");
+            let body = probe_location(
+                "/lock",
+                runtime,
+                &format!(
+                    "  WasmEnableCGI On\n  WasmArg lock\n  WasmArg /d/held\n  WasmArg 500\n  \
+                     WasmArg {}\n  WasmMapDir /d {} rw",
+                    if kind == "file" { "file" } else { "dir" },
+                    rw.display()
+                ),
             );
+            let apache = config.with_body(&body).start();
+            let port = apache.port();
+            let first = std::thread::spawn(move || {
+                mod_wasm_tests::http::Request::new(port, "GET", "/lock").send()
+            });
+            // The first has the lock by now (mod_wasm's start of a run takes milliseconds).
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let second = apache.get("/lock");
+            let first = first.join().unwrap();
+            for (which, response) in [("first", first), ("second", second)] {
+                assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
+                assert!(
+                    response.text().starts_with("acquired after"),
+                    "{runtime}, a {kind}: the {which} request: {}",
+                    response.text()
+                );
+            }
+            assert!(!rw.join("held").exists(), "{runtime}, a {kind}: released");
         }
-        assert!(
-            !rw.join("held").exists(),
-            "{runtime}: the lock was released"
-        );
     });
 }
 

@@ -1,23 +1,24 @@
-//! A correction to WASIX's `path_create_directory`: WASIX keeps, per run, every directory
+//! A correction to WASIX's `path_create_directory` and `path_open`: WASIX keeps, per run, every directory
 //! entry it has looked up, and trusts what it keeps. A run that once saw a directory fails to
 //! make one of that name (`EEXIST`) for the rest of its life, even after another request
 //! removed it. Locks made of a directory rely on exactly that `mkdir` (SQLite's under WASI,
 //! `unix-dotfile`, which CPython's `sqlite3` uses): a request that found the database locked
 //! waited for its busy timeout and failed, though the lock had long been released.
 //!
-//! Here a `path_create_directory` that WASIX fails with `EEXIST` is tried once more after the
-//! run's cached entries of that name whose file is gone have been forgotten, as WASIX forgets
-//! an entry it removes itself.
+//! Creating a file with `O_CREAT | O_EXCL` (a lock file, as `open(path, "x")` makes one) has
+//! the same trouble. Here a `path_create_directory`, or a `path_open` with both flags, that
+//! WASIX fails with `EEXIST` is tried once more after the run's cached entries of that name
+//! whose file is gone have been forgotten, as WASIX forgets an entry it removes itself.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use virtual_fs::FileSystem;
-use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Imports, RuntimeError, Store, Value};
+use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Imports, Store, Value};
 use wasmer_wasix::fs::{InodeGuard, Kind};
 use wasmer_wasix::types::wasi::Errno;
 use wasmer_wasix::{WasiEnv, WasiEnvBuilder};
 
-/// The namespaces whose `path_create_directory` takes a 32-bit path pointer and length.
+/// The namespaces whose functions take 32-bit path pointers and lengths.
 const NAMESPACES: [&str; 2] = ["wasi_snapshot_preview1", "wasix_32v1"];
 
 /// The root of one run's cache of directory entries, known once WASIX has built its
@@ -92,7 +93,37 @@ fn last_name(path: &str) -> Option<&str> {
     }
 }
 
-/// Replaces the `path_create_directory` of `imports` with one that does not trust a stale
+/// A WASIX function that creates a name and fails with `EEXIST` when the name is taken: where
+/// in its arguments the path is, and whether a call is one that must create.
+struct Creation {
+    function: &'static str,
+    path: usize,
+    path_len: usize,
+    creates: fn(&[Value]) -> bool,
+}
+
+/// `path_open`'s `O_CREAT | O_EXCL`.
+const CREATE_EXCLUSIVE: i32 = 1 | 4;
+
+const CREATIONS: [Creation; 2] = [
+    // path_create_directory(fd, path, path_len)
+    Creation {
+        function: "path_create_directory",
+        path: 1,
+        path_len: 2,
+        creates: |_| true,
+    },
+    // path_open(fd, dirflags, path, path_len, oflags, rights, rights, fdflags, *fd): a lock
+    // file made with `O_EXCL`, as `open(path, "x")` makes one, has the same trouble.
+    Creation {
+        function: "path_open",
+        path: 2,
+        path_len: 3,
+        creates: |args| matches!(args.get(4), Some(Value::I32(oflags)) if oflags & CREATE_EXCLUSIVE == CREATE_EXCLUSIVE),
+    },
+];
+
+/// Replaces the functions of `imports` that create a name with ones that do not trust a stale
 /// cache (see the module's documentation).
 pub(crate) fn correct_stale_entries(
     store: &mut Store,
@@ -101,57 +132,47 @@ pub(crate) fn correct_stale_entries(
     cache: &EntryCache,
 ) {
     for namespace in NAMESPACES {
-        let Some(Extern::Function(wasix)) = imports.get_export(namespace, "path_create_directory")
-        else {
-            continue;
-        };
-        let cache = cache.clone();
-        let corrected = Function::new_typed_with_env(
-            store,
-            env,
-            move |mut ctx: FunctionEnvMut<WasiEnv>,
-                  fd: i32,
-                  path: i32,
-                  path_len: i32|
-                  -> Result<i32, RuntimeError> {
-                let args = [fd, path, path_len].map(Value::I32);
-                let errno = call(&wasix, &mut ctx, &args)?;
-                if errno != Errno::Exist as i32 {
-                    return Ok(errno);
-                }
-                let (env, store) = ctx.data_and_store_mut();
-                let Some(name) = env
-                    .try_memory_view(&store)
-                    .and_then(|view| read_string(&view, path, path_len))
-                else {
-                    return Ok(errno);
-                };
-                let Some(name) = last_name(&name) else {
-                    return Ok(errno);
-                };
-                let root = env.fs_root();
-                let exists = |path: &Path| root.symlink_metadata(path).is_ok();
-                if cache.forget_gone(name, &exists) {
-                    call(&wasix, &mut ctx, &args)
-                } else {
-                    Ok(errno)
-                }
-            },
-        );
-        imports.define(namespace, "path_create_directory", corrected);
-    }
-}
-
-fn call(
-    wasix: &Function,
-    ctx: &mut FunctionEnvMut<WasiEnv>,
-    args: &[Value],
-) -> Result<i32, RuntimeError> {
-    match wasix.call(ctx, args)?.first() {
-        Some(Value::I32(errno)) => Ok(*errno),
-        _ => Err(RuntimeError::new(
-            "WASIX's path_create_directory returned no errno",
-        )),
+        for creation in &CREATIONS {
+            let Some(Extern::Function(wasix)) = imports.get_export(namespace, creation.function)
+            else {
+                continue;
+            };
+            let ty = wasix.ty(store);
+            let cache = cache.clone();
+            let corrected = Function::new_with_env(
+                store,
+                env,
+                ty,
+                move |mut ctx: FunctionEnvMut<WasiEnv>, args: &[Value]| {
+                    let results = wasix.call(&mut ctx, args)?.into_vec();
+                    let taken = matches!(
+                        results.first(),
+                        Some(Value::I32(errno)) if *errno == Errno::Exist as i32
+                    );
+                    if !taken || !(creation.creates)(args) {
+                        return Ok(results);
+                    }
+                    let (env, store) = ctx.data_and_store_mut();
+                    let name = match (args.get(creation.path), args.get(creation.path_len)) {
+                        (Some(Value::I32(path)), Some(Value::I32(len))) => env
+                            .try_memory_view(&store)
+                            .and_then(|view| read_string(&view, *path, *len)),
+                        _ => None,
+                    };
+                    let Some(name) = name.as_deref().and_then(last_name) else {
+                        return Ok(results);
+                    };
+                    let root = env.fs_root();
+                    let exists = |path: &Path| root.symlink_metadata(path).is_ok();
+                    if cache.forget_gone(name, &exists) {
+                        wasix.call(&mut ctx, args).map(Vec::from)
+                    } else {
+                        Ok(results)
+                    }
+                },
+            );
+            imports.define(namespace, creation.function, corrected);
+        }
     }
 }
 

@@ -16,9 +16,11 @@
 //!   ls PATH       print the names in directory PATH, sorted, one per line, or "error: ..."
 //!   stat PATH     print "directory" or "file of N bytes" for PATH, or "error: ..."
 //!   mkdir PATH    create directory PATH; print "created" or "error: ..."
-//!   lock PATH MS  CGI: take a lock made of a directory, as SQLite does under WASI: `mkdir
+//!   lock PATH MS [file]
+//!                 CGI: take a lock made of a directory, as SQLite does under WASI: `mkdir
 //!                 PATH` until it succeeds (every 10 ms, for up to 10 s), hold it MS ms,
-//!                 remove it; print "acquired after N tries", or "never acquired: ERROR"
+//!                 remove it; print "acquired after N tries", or "never acquired: ERROR".
+//!                 With `file`, the lock is a file created with `O_EXCL` instead
 //!   symlink T L   create a symbolic link L pointing to T; print "linked" or "error: ..."
 //!   script        CGI: print SCRIPT_FILENAME and the contents of that file (interpreter mode)
 //!   headers       CGI: repeated Set-Cookie and a custom header
@@ -119,9 +121,13 @@ fn symlink(target: &str, link: &str) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, link)
 }
 
-/// The ways C programs sleep, as `(name, sleep for ms)` returning what the C call returned.
+/// A way C programs sleep: its name, and a call sleeping that many milliseconds that returns
+/// what the C call returned.
+type CSleep = (&'static str, fn(u32) -> i32);
+
+/// The ways C programs sleep.
 #[cfg(target_os = "wasi")]
-fn c_sleeps() -> [(&'static str, fn(u32) -> i32); 2] {
+fn c_sleeps() -> [CSleep; 2] {
     use std::ffi::{c_int, c_long, c_uint, c_void};
     #[repr(C)]
     struct Timespec {
@@ -169,7 +175,7 @@ fn c_sleeps() -> [(&'static str, fn(u32) -> i32); 2] {
 }
 
 #[cfg(not(target_os = "wasi"))]
-fn c_sleeps() -> [(&'static str, fn(u32) -> i32); 1] {
+fn c_sleeps() -> [CSleep; 1] {
     fn sleep(ms: u32) -> i32 {
         std::thread::sleep(std::time::Duration::from_millis(ms.into()));
         0
@@ -275,11 +281,19 @@ fn main() {
         },
         "lock" => {
             let hold: u64 = arg(3).parse().unwrap_or(0);
+            let file = arg(4) == "file";
+            let take = |path: &str| {
+                if file {
+                    std::fs::File::create_new(path).map(drop)
+                } else {
+                    std::fs::create_dir(path)
+                }
+            };
             write!(out, "Content-Type: text/plain\n\n").unwrap();
             let mut tries = 0;
             let acquired = loop {
                 tries += 1;
-                match std::fs::create_dir(arg(2)) {
+                match take(arg(2)) {
                     Ok(()) => break Ok(()),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 1000 => {
                         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -290,7 +304,11 @@ fn main() {
             match acquired {
                 Ok(()) => {
                     std::thread::sleep(std::time::Duration::from_millis(hold));
-                    std::fs::remove_dir(arg(2)).unwrap();
+                    if file {
+                        std::fs::remove_file(arg(2)).unwrap();
+                    } else {
+                        std::fs::remove_dir(arg(2)).unwrap();
+                    }
                     writeln!(out, "acquired after {tries} tries").unwrap();
                 }
                 Err(e) => writeln!(out, "never acquired: {e}").unwrap(),
