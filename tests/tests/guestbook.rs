@@ -1,6 +1,6 @@
 //! WasmAllowConnect against a real MariaDB: the guestbook example reaches its database only
 //! where a location grants the connection, on the runtimes that have sockets. And a database
-//! that never answers does not hold a run past its time limit.
+//! that never answers, or cannot be reached, does not hold a run past its time limit.
 
 use mod_wasm_tests::mariadb::MariaDb;
 use mod_wasm_tests::{guest, runtimes, Apache, Config};
@@ -267,16 +267,42 @@ impl Drop for SilentServer {
     }
 }
 
-#[test]
-fn a_database_that_never_answers_does_not_hold_the_run_past_its_limit() {
+/// A server on a loopback port whose queue of connections to accept is full: a connection to
+/// it never completes (the kernel drops its SYNs), as to a database host that is down.
+struct FullServer {
+    port: u16,
+    /// The listening socket, which accepts nothing, and the connection that fills its queue.
+    _listener: socket2::Socket,
+    _queued: TcpStream,
+}
+
+impl FullServer {
+    fn start() -> Self {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        // A backlog of 0 holds one connection.
+        listener.listen(0).unwrap();
+        let port = listener.local_addr().unwrap().as_socket().unwrap().port();
+        let queued = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Self {
+            port,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+}
+
+/// Serves the guestbook under `runtime` with a 2 s limit and its database at `port`, and
+/// asserts that the request is answered 504 at the limit, with the log line saying so.
+fn assert_stopped_at_the_limit_waiting_on(runtime: &str, build: &str, port: u16, what: &str) {
     const LIMIT: Duration = Duration::from_secs(2);
     // The deadline holds within 100 ms; a busy test machine gets the rest.
     const SLACK: Duration = Duration::from_secs(2);
-    let silent = SilentServer::start();
-    for (runtime, build) in socket_runtimes() {
-        eprintln!("== runtime {runtime}");
-        let apache = Config::new(&format!(
-            "Timeout 60
+    let apache = Config::new(&format!(
+        "Timeout 60
 <Location /guestbook>
   SetHandler wasm-handler
   WasmRuntime {runtime}
@@ -291,30 +317,46 @@ fn a_database_that_never_answers_does_not_hold_the_run_past_its_limit() {
   WasmAllowConnect 127.0.0.1:{port}
 </Location>
 ",
-            module = guest(&build).display(),
-            limit = LIMIT.as_secs(),
-            port = silent.port,
-        ))
-        .start();
+        module = guest(build).display(),
+        limit = LIMIT.as_secs(),
+    ))
+    .start();
+    let started = Instant::now();
+    let response = apache.get("/guestbook");
+    let took = started.elapsed();
+    assert_eq!(response.status, 504, "{runtime}: {}", apache.error_log());
+    assert!(
+        took < LIMIT + SLACK,
+        "{runtime}: the run waiting on {what} ended after {took:?}"
+    );
+    let needle = format!(
+        "the guest was stopped after WasmTimeout {} s",
+        LIMIT.as_secs()
+    );
+    assert!(
+        apache.wait_for_log(&needle).contains(&needle),
+        "{runtime}: {}",
+        apache.error_log()
+    );
+}
+
+#[test]
+fn a_database_that_never_answers_does_not_hold_the_run_past_its_limit() {
+    let silent = SilentServer::start();
+    for (runtime, build) in socket_runtimes() {
+        eprintln!("== runtime {runtime}");
         let connected_before = silent.accepted();
-        let started = Instant::now();
-        let response = apache.get("/guestbook");
-        let took = started.elapsed();
-        assert_eq!(response.status, 504, "{runtime}: {}", apache.error_log());
-        assert!(
-            took < LIMIT + SLACK,
-            "{runtime}: the run waiting for its database ended after {took:?}"
-        );
+        assert_stopped_at_the_limit_waiting_on(runtime, &build, silent.port, "its greeting");
         // It was stopped while it waited for the greeting, not before it connected.
         assert_eq!(silent.accepted(), connected_before + 1, "{runtime}");
-        let needle = format!(
-            "the guest was stopped after WasmTimeout {} s",
-            LIMIT.as_secs()
-        );
-        assert!(
-            apache.wait_for_log(&needle).contains(&needle),
-            "{runtime}: {}",
-            apache.error_log()
-        );
+    }
+}
+
+#[test]
+fn a_database_that_cannot_be_reached_does_not_hold_the_run_past_its_limit() {
+    let full = FullServer::start();
+    for (runtime, build) in socket_runtimes() {
+        eprintln!("== runtime {runtime}");
+        assert_stopped_at_the_limit_waiting_on(runtime, &build, full.port, "a connection");
     }
 }
