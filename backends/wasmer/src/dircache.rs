@@ -1,9 +1,10 @@
-//! A correction to WASIX's `path_create_directory` and `path_open`: WASIX keeps, per run, every directory
-//! entry it has looked up, and trusts what it keeps. A run that once saw a directory fails to
-//! make one of that name (`EEXIST`) for the rest of its life, even after another request
-//! removed it. Locks made of a directory rely on exactly that `mkdir` (SQLite's under WASI,
-//! `unix-dotfile`, which CPython's `sqlite3` uses): a request that found the database locked
-//! waited for its busy timeout and failed, though the lock had long been released.
+//! A correction to WASIX's `path_create_directory` and `path_open`: WASIX keeps, per run,
+//! every directory entry it has looked up, and trusts what it keeps. A run that once saw a
+//! directory fails to make one of that name (`EEXIST`) for the rest of its life, even after
+//! another request removed it. Locks made of a directory rely on exactly that `mkdir`
+//! (SQLite's under WASI, `unix-dotfile`, which CPython's `sqlite3` uses): a request that found
+//! the database locked waited for its busy timeout and failed, though the lock had long been
+//! released.
 //!
 //! Creating a file with `O_CREAT | O_EXCL` (a lock file, as `open(path, "x")` makes one) has
 //! the same trouble. Here a `path_create_directory`, or a `path_open` with both flags, that
@@ -119,7 +120,13 @@ const CREATIONS: [Creation; 2] = [
         function: "path_open",
         path: 2,
         path_len: 3,
-        creates: |args| matches!(args.get(4), Some(Value::I32(oflags)) if oflags & CREATE_EXCLUSIVE == CREATE_EXCLUSIVE),
+        creates: |args| {
+            let oflags = match args.get(4) {
+                Some(Value::I32(oflags)) => *oflags,
+                _ => 0,
+            };
+            oflags & CREATE_EXCLUSIVE == CREATE_EXCLUSIVE
+        },
     },
 ];
 
