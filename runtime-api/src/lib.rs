@@ -13,6 +13,7 @@
 //! as a [`RunReport`]. What a runtime offers beyond WASI preview1 is its [`Capabilities`].
 
 pub mod artifact;
+pub mod beneath;
 pub mod capabilities;
 pub mod component;
 pub mod error;

@@ -1,7 +1,7 @@
 //! A guest reaches only its granted directories, under every runtime, and as a WASI 0.2
 //! component too: a symbolic link inside a grant that points outside is refused for reading,
 //! writing, listing and `stat`, and guests cannot create symbolic links at all. Links that stay
-//! inside work.
+//! inside work, and a link renamed into place while guests run does not lead out either.
 
 use mod_wasm_tests::{component, for_each_runtime, guest, runtime, runtimes, Config};
 use std::os::unix::fs::symlink;
@@ -89,4 +89,57 @@ fn check_confinement(runtime: &str, module: &Path) {
     );
 
     assert_eq!(answer("/read-alias"), "inside\n", "{runtime}");
+}
+
+/// A concurrent change of the tree cannot lead a guest out of its grant: while guests read
+/// `/data/sub/secret.txt` again and again, the host renames a link to a directory outside into
+/// the place of `sub` and back, as a concurrent request in a read-write grant could. Every read
+/// finds the file inside or fails; none reads the one outside.
+#[test]
+fn a_link_renamed_into_place_never_leads_out() {
+    for_each_runtime(|runtime| {
+        let config = Config::new("");
+        let scratch = &config.scratch;
+        let data = scratch.writable_dir("data");
+        scratch.file("data/sub/secret.txt", "inside\n");
+        scratch.file("outside/secret.txt", "outside\n");
+        symlink("../outside", data.join("away")).unwrap();
+        let body = format!(
+            "<Location /read>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n  WasmMapDir /data {}\n  WasmArg read\n  WasmArg /data/sub/secret.txt\n</Location>\n",
+            guest("probe").display(),
+            data.display()
+        );
+        let apache = config.with_body(&body).start();
+        let data = apache.scratch().path().join("data");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swapper = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut rounds = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::fs::rename(data.join("sub"), data.join("parked")).unwrap();
+                    std::fs::rename(data.join("away"), data.join("sub")).unwrap();
+                    std::fs::rename(data.join("sub"), data.join("away")).unwrap();
+                    std::fs::rename(data.join("parked"), data.join("sub")).unwrap();
+                    rounds += 1;
+                }
+                rounds
+            })
+        };
+        let mut found = 0;
+        for _ in 0..200 {
+            let text = apache.get("/read").text();
+            assert!(
+                text == "inside\n" || text.starts_with("error: "),
+                "{runtime}: {text}"
+            );
+            found += usize::from(text == "inside\n");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            swapper.join().unwrap() > 0,
+            "{runtime}: nothing was swapped"
+        );
+        assert!(found > 0, "{runtime}: the file inside was never read");
+    });
 }

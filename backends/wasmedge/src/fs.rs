@@ -1,133 +1,106 @@
 //! A preopened host directory as WasmEdge's Rust WASI sees it.
 //!
-//! async-wasi's `DiskFileSys` confines paths to its directory (lexically, like Wasmer's host
-//! filesystem) but has gaps that [`HostDir`] closes:
-//! - it grants every right, so a read-only directory would be writable: here every change is
-//!   refused with `EROFS` when the location maps the directory `ro`, and what is opened there
-//!   is opened without the rights to change it;
-//! - opening the directory itself hands back the preopened descriptor, which the guest then
-//!   cannot close (Rust's `read_dir` of a mapped directory panics on that): here such an open
-//!   gets a descriptor of its own;
-//! - a directory's descriptor only gets the rights the guest asks for, and wasi-libc asks for
-//!   no more than the parent's inheriting rights, which `DiskFileSys` makes file rights: a
-//!   subdirectory could not be listed. Here a directory gets the rights of a directory;
-//! - making a directory makes its missing parents and succeeds when it exists (`mkdir -p`),
-//!   which breaks the locks made of a directory (SQLite's under WASI): here it is `mkdir`;
-//! - it follows symbolic links wherever they point. Here a path whose resolution leaves the
-//!   directory is refused with `EPERM` before `DiskFileSys` sees it, as wasmtime refuses it:
-//!   for opening (reading, writing, listing), `stat` and every change. Guests cannot create
-//!   links (async-wasi answers `path_symlink` with `ENOSYS`), so only links someone else put
-//!   there can point outside.
+//! async-wasi's own `DiskFileSys` uses every path by name from the host's root, after a
+//! lexical check: it follows symbolic links wherever they point, and a check made beforehand
+//! leaves a window in which a concurrent request can rename a link into place. [`HostDir`]
+//! takes its place, keeping async-wasi's file type (`DiskFile`) for what is open, and differs
+//! in what a directory grant needs:
+//! - every path is resolved beneath the directory it is relative to, by the kernel, in the
+//!   step that uses it ([`runtime_api::beneath`]), as wasmtime does: a `..` or a symbolic link
+//!   that leads out is refused with `EPERM`, whatever changes meanwhile. Operations on a name
+//!   (making, removing, renaming) act on its parent's descriptor and never follow it. Guests
+//!   cannot create links (async-wasi answers `path_symlink` with `ENOSYS`), so only links
+//!   someone else put there can point outside;
+//! - a read-only directory refuses every change with `EROFS`, and what is opened there is
+//!   opened without the rights to change it (`DiskFileSys` grants every right);
+//! - opening the directory itself gives a descriptor of its own, which the guest can close
+//!   (`DiskFileSys` hands back the preopen, and Rust's `read_dir` of a mapped directory panics
+//!   when closing it fails);
+//! - a directory gets the rights of a directory: wasi-libc asks for no more than the parent's
+//!   inheriting rights, which are file rights, so a subdirectory could not be listed;
+//! - making a directory is `mkdir`, not `mkdir -p` that succeeds when it exists: locks made of
+//!   a directory (SQLite's under WASI) rely on that failing.
 
+use runtime_api::beneath::{Beneath, Creation, Follow, Opening};
 use runtime_api::{Access, Preopen};
-use std::collections::{HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::error::Errno;
-use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::DiskFileSys;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::types as wasi_types;
+use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::virtual_sys::DiskFile;
 use wasmedge_sdk::r#async::wasi::async_wasi::snapshots::common::vfs::{
-    FdFlags, Filestat, OFlags, WASIRights, WasiDir, WasiFile, WasiFileSys, WasiNode,
+    FdFlags, FdStat, FileType, Filestat, OFlags, WASIRights, WasiDir, WasiFile, WasiFileSys,
+    WasiNode,
 };
 
 /// The inode async-wasi gives a filesystem's root: its preopened descriptor.
 const ROOT: usize = 0;
 
-/// Inodes from this value on are further opens of the root. `DiskFileSys` numbers its own
-/// inodes from 0 upwards in a slab, far below.
-const FIRST_ROOT_ALIAS: usize = 1 << 40;
-
 pub(crate) struct HostDir {
-    disk: DiskFileSys,
     access: Access,
-    /// The host directory, with every symbolic link in its path resolved.
-    root: PathBuf,
-    /// The host path of each directory descriptor other than the root's, as the guest named it.
-    dirs: HashMap<usize, PathBuf>,
-    /// Open descriptors of the root other than the preopen itself.
-    root_aliases: HashSet<usize>,
-    next_root_alias: usize,
+    nodes: HashMap<usize, Node>,
+    next: usize,
+}
+
+enum Node {
+    Dir(GrantedDir),
+    File(DiskFile),
+}
+
+/// An open directory: held by its descriptor, the paths relative to it resolved beneath it.
+struct GrantedDir {
+    dir: Beneath,
+    rights: WASIRights,
+    /// The rights files opened in it may have.
+    file_rights: WASIRights,
 }
 
 impl HostDir {
     pub(crate) fn open(preopen: &Preopen) -> std::io::Result<Self> {
-        let root = preopen.host.canonicalize()?;
+        let root = GrantedDir {
+            dir: Beneath::open(&preopen.host)?,
+            rights: WASIRights::dir_all(),
+            file_rights: WASIRights::fd_all(),
+        };
         Ok(Self {
-            disk: DiskFileSys::new(root.clone())?,
             access: preopen.access,
-            root,
-            dirs: HashMap::new(),
-            root_aliases: HashSet::new(),
-            next_root_alias: FIRST_ROOT_ALIAS,
+            nodes: HashMap::from([(ROOT, Node::Dir(root))]),
+            next: ROOT + 1,
         })
     }
 
-    /// The `DiskFileSys` inode behind `ino`.
-    fn inner(&self, ino: usize) -> Result<usize, Errno> {
-        if ino < FIRST_ROOT_ALIAS {
-            Ok(ino)
-        } else if self.root_aliases.contains(&ino) {
-            Ok(ROOT)
-        } else {
-            Err(Errno::__WASI_ERRNO_BADF)
+    fn node(&self, ino: usize) -> Result<&Node, Errno> {
+        self.nodes.get(&ino).ok_or(Errno::__WASI_ERRNO_BADF)
+    }
+
+    fn dir(&self, ino: usize) -> Result<&GrantedDir, Errno> {
+        match self.node(ino)? {
+            Node::Dir(dir) => Ok(dir),
+            Node::File(_) => Err(Errno::__WASI_ERRNO_NOTDIR),
         }
     }
 
-    /// The host path `path` names relative to the directory `dir_ino`, without `.` and `..`:
-    /// what `DiskFileSys` will use. A path above the root is not found, as there.
-    fn host_path(&self, dir_ino: usize, path: &str) -> Result<PathBuf, Errno> {
-        let dir = match self.inner(dir_ino)? {
-            ROOT => &self.root,
-            ino => self.dirs.get(&ino).ok_or(Errno::__WASI_ERRNO_NOTDIR)?,
-        };
-        let mut host = dir.clone();
-        for component in Path::new(path).components() {
-            match component {
-                Component::Normal(name) => host.push(name),
-                Component::CurDir => {}
-                Component::ParentDir if host != self.root => {
-                    host.pop();
-                }
-                _ => return Err(Errno::__WASI_ERRNO_NOENT),
-            }
-        }
-        Ok(host)
-    }
-
-    /// Refuses `path` (relative to `dir_ino`) when resolving it leaves the root: through a
-    /// symbolic link among its parents, or in its last component when the operation follows
-    /// it (`follow`). A path that does not resolve is left to the operation to report, except
-    /// a dangling link it would follow: creating through one could create outside.
-    fn confined(&self, dir_ino: usize, path: &str, follow: bool) -> Result<PathBuf, Errno> {
-        let host = self.host_path(dir_ino, path)?;
-        let inside = |resolved: &Path| {
-            if resolved.starts_with(&self.root) {
-                Ok(())
-            } else {
-                Err(Errno::__WASI_ERRNO_PERM)
-            }
-        };
-        // The directory itself was confined when it was opened: only links among the path's
-        // own components matter, and a path of one component has none before its last.
-        let nested = Path::new(path)
-            .components()
-            .filter(|c| *c != Component::CurDir)
-            .count()
-            > 1;
-        if let Some(parent) = host.parent().filter(|_| nested) {
-            if let Ok(parent) = parent.canonicalize() {
-                inside(&parent)?;
-            }
-        }
-        let is_link = std::fs::symlink_metadata(&host).is_ok_and(|m| m.file_type().is_symlink());
-        if follow && is_link {
-            inside(&host.canonicalize().map_err(|_| Errno::__WASI_ERRNO_PERM)?)?;
-        }
-        Ok(host)
+    fn insert(&mut self, node: Node) -> usize {
+        let ino = self.next;
+        self.next += 1;
+        self.nodes.insert(ino, node);
+        ino
     }
 
     fn writable(&self) -> Result<(), Errno> {
         match self.access {
             Access::ReadWrite => Ok(()),
             Access::ReadOnly => Err(Errno::__WASI_ERRNO_ROFS),
+        }
+    }
+
+    /// `rights` less what this directory's access withholds.
+    fn granted(&self, rights: WASIRights) -> WASIRights {
+        match self.access {
+            Access::ReadWrite => rights,
+            Access::ReadOnly => rights - modifying_rights(),
         }
     }
 }
@@ -143,6 +116,35 @@ fn modifying_rights() -> WASIRights {
         | WASIRights::FD_FILESTAT_SET_TIMES
 }
 
+fn file_type(metadata: &Metadata) -> FileType {
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        FileType::DIRECTORY
+    } else if kind.is_symlink() {
+        FileType::SYMBOLIC_LINK
+    } else if kind.is_char_device() {
+        FileType::CHARACTER_DEVICE
+    } else if kind.is_block_device() {
+        FileType::BLOCK_DEVICE
+    } else if kind.is_file() {
+        FileType::REGULAR_FILE
+    } else {
+        FileType::UNKNOWN
+    }
+}
+
+fn filestat(metadata: &Metadata) -> Filestat {
+    Filestat {
+        filetype: file_type(metadata),
+        inode: metadata.ino(),
+        nlink: metadata.nlink(),
+        size: metadata.len(),
+        atim: metadata.accessed().ok(),
+        mtim: metadata.modified().ok(),
+        ctim: metadata.created().ok(),
+    }
+}
+
 impl WasiFileSys for HostDir {
     type Index = usize;
 
@@ -155,53 +157,58 @@ impl WasiFileSys for HostDir {
         fs_rights_inheriting: WASIRights,
         fdflags: FdFlags,
     ) -> Result<usize, Errno> {
-        if oflags.intersects(OFlags::CREATE | OFlags::TRUNCATE)
+        if fdflags.intersects(FdFlags::DSYNC | FdFlags::SYNC | FdFlags::RSYNC) {
+            return Err(Errno::__WASI_ERRNO_NOSYS);
+        }
+        if oflags.contains(OFlags::DIRECTORY)
+            && oflags.intersects(OFlags::CREATE | OFlags::EXCLUSIVE | OFlags::TRUNCATE)
+        {
+            return Err(Errno::__WASI_ERRNO_INVAL);
+        }
+        let creates = oflags.contains(OFlags::CREATE);
+        if creates
+            || oflags.contains(OFlags::TRUNCATE)
             || fs_rights_base.contains(WASIRights::FD_WRITE)
             || fdflags.contains(FdFlags::APPEND)
         {
             self.writable()?;
         }
-        let host = self.confined(dir_ino, path, true)?;
-        let dir = self.inner(dir_ino)?;
-        let granted = |rights: WASIRights| match self.access {
-            Access::ReadWrite => rights,
-            Access::ReadOnly => rights - modifying_rights(),
-        };
-        let inheriting = granted(fs_rights_inheriting);
-        let open = |disk: &mut DiskFileSys, base: WASIRights| {
-            disk.path_open(
-                dir,
-                path,
-                oflags.clone(),
-                base,
-                inheriting.clone(),
-                fdflags.clone(),
-            )
-        };
-        // A directory gets a directory's rights. Most are opened with O_DIRECTORY; one opened
-        // without is seen only once open, and opened again, so that files cost no extra stat.
-        let as_directory = granted(fs_rights_base.clone() | WASIRights::dir_all());
-        let opened = if oflags.contains(OFlags::DIRECTORY) {
-            open(&mut self.disk, as_directory)?
+        let parent = self.dir(dir_ino)?;
+        let path = Path::new(path);
+        // A directory is opened as one, with a directory's rights. Most are asked for with
+        // O_DIRECTORY; one asked for without is seen by its metadata.
+        let is_directory = oflags.contains(OFlags::DIRECTORY)
+            || (!creates
+                && parent
+                    .dir
+                    .metadata(path, Follow::Links)
+                    .is_ok_and(|m| m.is_dir()));
+        let node = if is_directory {
+            Node::Dir(GrantedDir {
+                dir: parent.dir.subdirectory(path)?,
+                rights: self.granted(fs_rights_base | WASIRights::dir_all()),
+                file_rights: self.granted(fs_rights_inheriting),
+            })
         } else {
-            let opened = open(&mut self.disk, granted(fs_rights_base))?;
-            if opened != ROOT && self.disk.get_dir(opened).is_ok() {
-                self.disk.fclose(opened)?;
-                open(&mut self.disk, as_directory)?
-            } else {
-                opened
-            }
+            let right = self.granted(fs_rights_base);
+            let opening = Opening {
+                read: right.contains(WASIRights::FD_READ),
+                write: right.contains(WASIRights::FD_WRITE) || creates,
+                append: fdflags.contains(FdFlags::APPEND),
+                truncate: oflags.contains(OFlags::TRUNCATE),
+                creation: match (creates, oflags.contains(OFlags::EXCLUSIVE)) {
+                    (true, true) => Creation::New,
+                    (true, false) => Creation::IfMissing,
+                    (false, _) => Creation::Existing,
+                },
+            };
+            Node::File(DiskFile {
+                fd: parent.dir.open_file(path, opening)?,
+                flags: fdflags,
+                right,
+            })
         };
-        if opened != ROOT {
-            if self.disk.get_dir(opened).is_ok() {
-                self.dirs.insert(opened, host);
-            }
-            return Ok(opened);
-        }
-        let alias = self.next_root_alias;
-        self.next_root_alias += 1;
-        self.root_aliases.insert(alias);
-        Ok(alias)
+        Ok(self.insert(node))
     }
 
     fn path_rename(
@@ -212,48 +219,34 @@ impl WasiFileSys for HostDir {
         new_path: &str,
     ) -> Result<(), Errno> {
         self.writable()?;
-        self.confined(old_dir, old_path, false)?;
-        self.confined(new_dir, new_path, false)?;
-        let (old_dir, new_dir) = (self.inner(old_dir)?, self.inner(new_dir)?);
-        self.disk.path_rename(old_dir, old_path, new_dir, new_path)
+        let (old_dir, new_dir) = (self.dir(old_dir)?, self.dir(new_dir)?);
+        old_dir
+            .dir
+            .rename(Path::new(old_path), &new_dir.dir, Path::new(new_path))?;
+        Ok(())
     }
 
     fn path_create_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
         self.writable()?;
-        let host = self.confined(dir_ino, path, false)?;
-        // Not `DiskFileSys`'s, which makes the missing parents and succeeds on a directory
-        // that exists: locks made of a directory (SQLite's under WASI) rely on that failing.
-        std::fs::create_dir(host)?;
+        self.dir(dir_ino)?.dir.create_directory(Path::new(path))?;
         Ok(())
     }
 
     fn path_remove_directory(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
         self.writable()?;
-        self.confined(dir_ino, path, false)?;
-        let dir = self.inner(dir_ino)?;
-        self.disk.path_remove_directory(dir, path)
+        self.dir(dir_ino)?.dir.remove_directory(Path::new(path))?;
+        Ok(())
     }
 
     fn path_unlink_file(&mut self, dir_ino: usize, path: &str) -> Result<(), Errno> {
         self.writable()?;
-        self.confined(dir_ino, path, false)?;
-        let dir = self.inner(dir_ino)?;
-        self.disk.path_unlink_file(dir, path)
+        self.dir(dir_ino)?.dir.remove_file(Path::new(path))?;
+        Ok(())
     }
 
-    fn path_link_file(
-        &mut self,
-        old_dir: usize,
-        old_path: &str,
-        new_dir: usize,
-        new_path: &str,
-    ) -> Result<(), Errno> {
-        self.writable()?;
-        self.confined(old_dir, old_path, true)?;
-        self.confined(new_dir, new_path, false)?;
-        let (old_dir, new_dir) = (self.inner(old_dir)?, self.inner(new_dir)?);
-        self.disk
-            .path_link_file(old_dir, old_path, new_dir, new_path)
+    /// Not offered, as by async-wasi's own filesystem.
+    fn path_link_file(&mut self, _: usize, _: &str, _: usize, _: &str) -> Result<(), Errno> {
+        Err(Errno::__WASI_ERRNO_NOSYS)
     }
 
     fn path_filestat_get(
@@ -262,49 +255,135 @@ impl WasiFileSys for HostDir {
         path: &str,
         follow_symlinks: bool,
     ) -> Result<Filestat, Errno> {
-        self.confined(dir_ino, path, follow_symlinks)?;
-        self.disk
-            .path_filestat_get(self.inner(dir_ino)?, path, follow_symlinks)
+        let follow = if follow_symlinks {
+            Follow::Links
+        } else {
+            Follow::NoLinks
+        };
+        let metadata = self.dir(dir_ino)?.dir.metadata(Path::new(path), follow)?;
+        Ok(filestat(&metadata))
     }
 
     fn fclose(&mut self, ino: usize) -> Result<(), Errno> {
-        if self.root_aliases.remove(&ino) {
-            return Ok(());
-        }
-        self.dirs.remove(&ino);
-        self.disk.fclose(self.inner(ino)?)
+        self.nodes.remove(&ino);
+        Ok(())
     }
 
     /// Changes a descriptor's flags, rights, size or times: nothing a read-only guest may do
     /// (dropping rights included, which no guest needs).
     fn get_mut_inode(&mut self, ino: usize) -> Result<&mut dyn WasiNode, Errno> {
         self.writable()?;
-        let ino = self.inner(ino)?;
-        self.disk.get_mut_inode(ino)
+        match self.nodes.get_mut(&ino).ok_or(Errno::__WASI_ERRNO_BADF)? {
+            Node::Dir(dir) => Ok(dir),
+            Node::File(file) => Ok(file),
+        }
     }
 
     fn get_inode(&self, ino: usize) -> Result<&dyn WasiNode, Errno> {
-        self.disk.get_inode(self.inner(ino)?)
+        match self.node(ino)? {
+            Node::Dir(dir) => Ok(dir),
+            Node::File(file) => Ok(file),
+        }
     }
 
     /// Reads, writes and seeks. Files in a read-only directory were opened without write
     /// access (see `path_open`), so the host refuses writes to them.
     fn get_mut_file(&mut self, ino: usize) -> Result<&mut dyn WasiFile, Errno> {
-        let ino = self.inner(ino)?;
-        self.disk.get_mut_file(ino)
+        match self.nodes.get_mut(&ino).ok_or(Errno::__WASI_ERRNO_BADF)? {
+            Node::File(file) => Ok(file),
+            Node::Dir(_) => Err(Errno::__WASI_ERRNO_ISDIR),
+        }
     }
 
     fn get_file(&self, ino: usize) -> Result<&dyn WasiFile, Errno> {
-        self.disk.get_file(self.inner(ino)?)
+        match self.node(ino)? {
+            Node::File(file) => Ok(file),
+            Node::Dir(_) => Err(Errno::__WASI_ERRNO_ISDIR),
+        }
     }
 
     fn get_mut_dir(&mut self, ino: usize) -> Result<&mut dyn WasiDir, Errno> {
-        let ino = self.inner(ino)?;
-        self.disk.get_mut_dir(ino)
+        match self.nodes.get_mut(&ino).ok_or(Errno::__WASI_ERRNO_BADF)? {
+            Node::Dir(dir) => Ok(dir),
+            Node::File(_) => Err(Errno::__WASI_ERRNO_NOTDIR),
+        }
     }
 
     fn get_dir(&self, ino: usize) -> Result<&dyn WasiDir, Errno> {
-        self.disk.get_dir(self.inner(ino)?)
+        Ok(self.dir(ino)?)
+    }
+}
+
+impl WasiNode for GrantedDir {
+    fn fd_fdstat_get(&self) -> Result<FdStat, Errno> {
+        Ok(FdStat {
+            filetype: FileType::DIRECTORY,
+            fs_rights_base: self.rights.clone(),
+            fs_rights_inheriting: self.file_rights.clone(),
+            flags: FdFlags::empty(),
+        })
+    }
+
+    fn fd_fdstat_set_flags(&mut self, _: FdFlags) -> Result<(), Errno> {
+        Err(Errno::__WASI_ERRNO_BADF)
+    }
+
+    /// Drops rights; none can be added.
+    fn fd_fdstat_set_rights(
+        &mut self,
+        fs_rights_base: WASIRights,
+        fs_rights_inheriting: WASIRights,
+    ) -> Result<(), Errno> {
+        self.rights.can(fs_rights_base.clone())?;
+        self.file_rights.can(fs_rights_inheriting.clone())?;
+        self.rights = fs_rights_base;
+        self.file_rights = fs_rights_inheriting;
+        Ok(())
+    }
+
+    fn fd_filestat_get(&self) -> Result<Filestat, Errno> {
+        self.rights.can(WASIRights::FD_FILESTAT_GET)?;
+        Ok(filestat(&self.dir.metadata(Path::new(""), Follow::Links)?))
+    }
+
+    fn fd_filestat_set_size(&mut self, _: wasi_types::__wasi_filesize_t) -> Result<(), Errno> {
+        Err(Errno::__WASI_ERRNO_BADF)
+    }
+
+    /// Not offered, as by async-wasi's own directories.
+    fn fd_filestat_set_times(
+        &mut self,
+        _: wasi_types::__wasi_timestamp_t,
+        _: wasi_types::__wasi_timestamp_t,
+        _: wasi_types::__wasi_fstflags_t::Type,
+    ) -> Result<(), Errno> {
+        self.rights.can(WASIRights::FD_FILESTAT_SET_TIMES)?;
+        Err(Errno::__WASI_ERRNO_NOSYS)
+    }
+}
+
+impl WasiDir for GrantedDir {
+    /// The entries from `start` on, `.` and `..` first, listed through the directory's
+    /// descriptor.
+    fn get_readdir(&self, start: u64) -> Result<Vec<(String, u64, FileType)>, Errno> {
+        self.rights.can(WASIRights::FD_READDIR)?;
+        let this = self.dir.metadata(Path::new(""), Follow::Links)?.ino();
+        // The parent is outside what this descriptor reaches: named, not looked at.
+        let mut entries = vec![
+            (".".to_owned(), this, FileType::DIRECTORY),
+            ("..".to_owned(), 0, FileType::DIRECTORY),
+        ];
+        for entry in self.dir.list(Path::new(""))? {
+            let name = entry
+                .name
+                .into_string()
+                .map_err(|_| Errno::__WASI_ERRNO_ILSEQ)?;
+            entries.push((name, entry.metadata.ino(), file_type(&entry.metadata)));
+        }
+        Ok(entries
+            .into_iter()
+            .skip(usize::try_from(start).unwrap_or(usize::MAX))
+            .collect())
     }
 }
 
@@ -499,8 +578,13 @@ mod tests {
         assert!(outside.path().join("secret").exists());
 
         // A link that stays inside works, and so does looking at a link itself.
+        let file = open(&mut dir, "sub/up", OFlags::empty(), read.clone());
+        assert!(file.is_ok(), "{file:?}");
+        assert!(dir.path_filestat_get(ROOT, "escape", false).is_ok());
+        dir.path_unlink_file(ROOT, "escape").unwrap();
+        // Paths relative to a subdirectory's descriptor stay beneath it, as under wasmtime.
         let sub = open(&mut dir, "sub", OFlags::DIRECTORY, read.clone()).unwrap();
-        let file = dir.path_open(
+        let up = dir.path_open(
             sub,
             "up",
             OFlags::empty(),
@@ -508,8 +592,37 @@ mod tests {
             WASIRights::empty(),
             FdFlags::empty(),
         );
-        assert!(file.is_ok(), "{file:?}");
-        assert!(dir.path_filestat_get(ROOT, "escape", false).is_ok());
-        dir.path_unlink_file(ROOT, "escape").unwrap();
+        assert_eq!(up, perm);
+    }
+
+    /// The race a check-then-open leaves: a link renamed into place, and out again, while the
+    /// same path is opened again and again. No open reaches the file outside.
+    #[test]
+    fn a_link_renamed_into_place_is_never_followed_out() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "outside").unwrap();
+        let (host, mut dir) = host_dir(Access::ReadWrite);
+        std::fs::create_dir(host.path().join("sub")).unwrap();
+        std::fs::write(host.path().join("sub/secret"), "inside").unwrap();
+        std::os::unix::fs::symlink(outside.path(), host.path().join("away")).unwrap();
+        let swap = runtime_api::beneath::testing::LinkSwap::start(host.path(), "sub", "away");
+        let mut opened = 0;
+        for _ in 0..20_000 {
+            let Ok(file) = open(&mut dir, "sub/secret", OFlags::empty(), WASIRights::FD_READ)
+            else {
+                continue;
+            };
+            let mut buf = [0u8; 16];
+            let read = dir
+                .get_mut_file(file)
+                .unwrap()
+                .fd_read(&mut [std::io::IoSliceMut::new(&mut buf)])
+                .unwrap();
+            assert_eq!(&buf[..read], b"inside");
+            dir.fclose(file).unwrap();
+            opened += 1;
+        }
+        assert!(swap.stop() > 0);
+        assert!(opened > 0, "the race was never run");
     }
 }

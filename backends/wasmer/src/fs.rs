@@ -5,8 +5,10 @@
 //! read-only directory cannot rely on the rights of its preopen alone: it is mounted through
 //! [`ReadOnly`], which refuses every change at the filesystem layer. A read-write directory is
 //! mounted through [`NoNewLinks`]: guests cannot create symbolic links under any runtime.
-//! Wasmer's host filesystem already refuses to follow a link out of its directory.
+//! Each directory is a [`HostDir`], which resolves every path beneath it: no link or `..`
+//! leads out, however the directory changes while a path is used.
 
+use crate::hostdir::HostDir;
 use runtime_api::{Access, Preopen};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -27,8 +29,7 @@ pub(crate) fn guest_filesystem(
 ) -> Result<MountFileSystem, (&Preopen, FsError)> {
     let root = MountFileSystem::new();
     for preopen in preopens {
-        let host = virtual_fs::host_fs::FileSystem::new(tokio.clone(), &preopen.host)
-            .map_err(|e| (preopen, e))?;
+        let host = HostDir::open(&preopen.host, tokio.clone()).map_err(|e| (preopen, e))?;
         let fs: SharedFs = match preopen.access {
             Access::ReadWrite => Arc::new(NoNewLinks(Arc::new(host))),
             Access::ReadOnly => Arc::new(ReadOnly(Arc::new(host))),

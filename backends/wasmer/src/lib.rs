@@ -22,6 +22,7 @@
 
 mod dircache;
 mod fs;
+mod hostdir;
 mod memory;
 mod net;
 mod poll;
