@@ -7,6 +7,7 @@ use crate::{ffi, process, request, sections};
 use mod_wasm_core::check::ConfigRead;
 use mod_wasm_core::describe::describe_runtimes;
 use mod_wasm_core::{Level, SectionConfig, ServerConfig};
+use runtime_api::sync::lock;
 use std::ffi::{c_char, c_int, c_void};
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ const OK: c_int = ffi::OK as c_int;
 static REPORT: Mutex<Vec<(Level, String)>> = Mutex::new(Vec::new());
 
 fn report() -> std::sync::MutexGuard<'static, Vec<(Level, String)>> {
-    REPORT.lock().unwrap_or_else(|e| e.into_inner())
+    lock(&REPORT)
 }
 
 /// # Safety

@@ -8,6 +8,7 @@ use crate::{ffi, process};
 use cgi::CgiRequest;
 use mod_wasm_core::server::Counting;
 use mod_wasm_core::{ClientGone, Exchange, HandlerMode, Level, Reply, ResponseHead, Wire};
+use runtime_api::sync::lock;
 use runtime_api::Limits;
 use std::collections::HashMap;
 use std::ffi::{c_int, CStr, CString};
@@ -411,10 +412,7 @@ unsafe impl Sync for Regex {}
 /// `None` when Apache's engine refuses it (which Apache would have refused first).
 fn compiled(pattern: &str) -> Option<&'static Regex> {
     static COMPILED: OnceLock<Mutex<HashMap<String, Option<&'static Regex>>>> = OnceLock::new();
-    let mut compiled = COMPILED
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut compiled = lock(COMPILED.get_or_init(Default::default));
     *compiled.entry(pattern.to_owned()).or_insert_with(|| {
         let source = CString::new(pattern).ok()?;
         let regex = Box::leak(Box::new(ffi::ap_regex_t {

@@ -24,6 +24,7 @@ pub mod registry;
 pub mod signals;
 pub mod stdio;
 pub mod stopping;
+pub mod sync;
 
 pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};

@@ -8,6 +8,7 @@
 //! [`ConnectGrants`] is what a location grants; [`ConnectGuard`] is what one run's networking
 //! consults, and it records what the guest was refused, for the run's report.
 
+use crate::sync::lock;
 use crate::{ExitCode, RunError, RunReport};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -284,7 +285,7 @@ struct RunState {
 impl ConnectGuard {
     fn state(&self) -> MutexGuard<'_, RunState> {
         // A panic while the lock was held cannot leave the record inconsistent.
-        self.run.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.run)
     }
 
     /// Records a refusal and returns it, for the runtime to turn into the guest's error.

@@ -5,6 +5,7 @@
 //! handle to bytes that stay readable after the run. Engines whose WASI wants streams that are
 //! also `Sync` or `Clone` wrap them in [`SharedReader`] and [`SharedWriter`].
 
+use crate::sync::lock;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -24,12 +25,6 @@ impl Stdio {
             stderr: Box::new(io::sink()),
         }
     }
-}
-
-/// Locks `m`. A poisoned lock only means a writer panicked mid-write; the stream is still
-/// usable, and the run reports the panic on its own.
-fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A stream to read from, shareable between threads and handles: every clone reads from the

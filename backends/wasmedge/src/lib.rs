@@ -19,6 +19,7 @@ mod wasi;
 use net::AcceptAbi;
 use runtime_api::signals::Unblocked;
 use runtime_api::stopping::{cutoff, Cutoff};
+use runtime_api::sync::lock;
 use runtime_api::{
     Abi, Capabilities, CompileError, ConnectGrants, ConnectGuard, ExecutionConfig, ExitCode,
     LoadError, LoadedModule, MemorySize, Precompiled, RunError, RunReport, Runtime, SharedReader,
@@ -329,7 +330,7 @@ struct WasmEdgeModule {
 impl WasmEdgeModule {
     /// The configuration whose executors let linear memory grow to `memory`.
     fn config_for(&self, memory: MemorySize) -> Result<Arc<Config>, String> {
-        let mut configs = self.configs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut configs = lock(&self.configs);
         if let Some(config) = configs.get(&memory.pages()) {
             return Ok(config.clone());
         }

@@ -14,6 +14,7 @@
 
 use crate::net::{AcceptAbi, SocketGuard};
 use crate::{wasi_module, WASI_NAMESPACE};
+use runtime_api::sync::lock;
 use runtime_api::{ConnectGrants, ConnectGuard};
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
@@ -147,12 +148,7 @@ impl Scaffolds {
         config: &Arc<Config>,
         accept: AcceptAbi,
     ) -> Result<Scaffold, Box<WasmEdgeError>> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(&pages)
-            .and_then(Vec::pop);
+        let idle = lock(&self.idle).get_mut(&pages).and_then(Vec::pop);
         match idle {
             Some(scaffold) => Ok(scaffold),
             None => Scaffold::new(config, accept),
@@ -161,11 +157,6 @@ impl Scaffolds {
 
     /// Keeps `scaffold` for the next run with memory limit `pages`.
     pub fn put_back(&self, pages: u32, scaffold: Scaffold) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(pages)
-            .or_default()
-            .push(scaffold);
+        lock(&self.idle).entry(pages).or_default().push(scaffold);
     }
 }

@@ -7,6 +7,7 @@
 //! reaches a thread between two polls of its run is ignored by the handler, so the signals are
 //! repeated until the runs have ended, for [`GIVE_UP_AFTER`] at most.
 
+use runtime_api::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ struct Running {
 
 fn running() -> MutexGuard<'static, Running> {
     // Nothing panics while the lock is held.
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+    lock(&RUNNING)
 }
 
 thread_local! {

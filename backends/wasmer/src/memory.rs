@@ -11,6 +11,7 @@
 //! pool (see [`crate::pool`]).
 
 use crate::pool::PooledMemory;
+use runtime_api::sync::lock;
 use runtime_api::{MemorySize, RefusedGrowth};
 use std::cell::RefCell;
 use std::ptr::NonNull;
@@ -58,15 +59,12 @@ impl MemoryLimit {
 
     /// The first growth a memory of this run refused.
     pub fn refused(&self) -> Option<RefusedGrowth> {
-        *self.refused.lock().unwrap_or_else(|e| e.into_inner())
+        *lock(&self.refused)
     }
 
     /// Records `refused` (the first refusal is the one reported) and fails the growth.
     fn refuse(&self, refused: RefusedGrowth) -> MemoryError {
-        self.refused
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(refused);
+        lock(&self.refused).get_or_insert(refused);
         MemoryError::Generic(refused.to_string())
     }
 

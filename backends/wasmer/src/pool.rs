@@ -13,6 +13,7 @@
 //! inaccessible (`PROT_NONE`), so compiled code that relies on them to trap still traps.
 //! Only the usual static style of a 32-bit memory is pooled; other memories are Wasmer's own.
 
+use runtime_api::sync::lock;
 use std::io;
 use std::ptr::NonNull;
 use std::sync::Mutex;
@@ -53,7 +54,7 @@ fn last_error(call: &str) -> MemoryError {
 impl Slot {
     /// An idle slot of `reserved` bytes, or a new reservation.
     fn take(reserved: usize) -> Result<Slot, MemoryError> {
-        let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = lock(&IDLE);
         if let Some(at) = idle.iter().position(|slot| slot.reserved == reserved) {
             return Ok(idle.swap_remove(at));
         }
@@ -123,7 +124,7 @@ impl Slot {
         if discarded != 0 {
             return; // dropped, unmapped
         }
-        let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = lock(&IDLE);
         if idle.len() < KEPT {
             idle.push(self);
         }

@@ -5,6 +5,7 @@
 //! end without looking at signals. The host side of such a wait registers its waker here, and
 //! stopping the run wakes it; polled again, it finds the run stopped and fails.
 
+use runtime_api::sync::lock;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -62,7 +63,7 @@ impl Stop {
 
     fn lock(&self) -> MutexGuard<'_, Waiting> {
         // Nothing panics while the lock is held.
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.waiting)
     }
 }
 

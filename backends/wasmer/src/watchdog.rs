@@ -14,6 +14,7 @@
 //! others (its sockets).
 
 use crate::stop::Stop;
+use runtime_api::sync::{lock, wait_timeout};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -108,7 +109,7 @@ impl Watchdog {
 
     fn lock(&self) -> MutexGuard<'_, Runs> {
         // Nothing here can panic while the lock is held in a way that breaks the map.
-        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.runs)
     }
 
     /// Interrupts every run in progress now, and every run watched from now on as soon as it
@@ -183,11 +184,7 @@ impl Watchdog {
                 .unwrap_or(now + IDLE);
             runs.next_wake = Some(next);
             let wait = next.saturating_duration_since(Instant::now());
-            runs = self
-                .changed
-                .wait_timeout(runs, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            runs = wait_timeout(&self.changed, runs, wait);
         }
     }
 }

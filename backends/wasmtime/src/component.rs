@@ -9,6 +9,7 @@
 use crate::{failure, trap, with_compiling_engine, MemoryLimiter, RunClock, NAME};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
+use runtime_api::sync::lock;
 use runtime_api::{
     CompileError, ConnectGrants, ExecutionConfig, ExitCode, HttpHandler, HttpRequest, HttpResponse,
     LoadError, LoadedModule, Precompiled, ProgramKind, Refusal, Refusals, RunError, RunReport,
@@ -216,10 +217,6 @@ impl WasiHttpHooks for Outbound {
         let default = wasmtime_wasi_http::default_hooks();
         default.send_request(request, options, fut)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A component loaded in this process's components' engine.

@@ -7,11 +7,12 @@
 //! - loaded: modules made runnable in this process, created on first use after the fork.
 
 use crate::artifact_cache::ArtifactCache;
+use runtime_api::sync::lock;
 use runtime_api::{LoadedModule, Precompiled, Runtime};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// One module file under one runtime.
@@ -50,11 +51,6 @@ impl FileStamp {
 struct Artifact {
     stamp: FileStamp,
     precompiled: Precompiled,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update below leaves the maps consistent, so a panic elsewhere cannot poison them.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The modules of this process: compiled in it (the parent) or inherited from it, and loaded.

@@ -475,7 +475,7 @@ fn run<E: Exchange>(
         );
     }
 
-    let mut conduit = stream::lock(&conduit);
+    let mut conduit = runtime_api::sync::lock(&conduit);
     conduit.timing.took = Some(took);
     if conduit.client_gone {
         let outcome = match &outcome {

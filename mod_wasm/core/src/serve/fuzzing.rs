@@ -36,7 +36,7 @@ fn streamed(output: &[u8], cuts: &[usize]) -> Outcome {
         took: None,
     };
     let shared = Conduit::<()>::shared(delivery, Output::Head(Vec::new()), timing);
-    let mut conduit = super::stream::lock(&shared);
+    let mut conduit = runtime_api::sync::lock(&shared);
     let mut start = 0;
     for &cut in cuts.iter().chain([&output.len()]) {
         let end = cut.clamp(start, output.len());

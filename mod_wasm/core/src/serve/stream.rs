@@ -19,9 +19,10 @@ use crate::settings::output::{Delivery, DeliveryMode};
 use crate::settings::timing::ServerTiming;
 use cgi::response::MAX_HEADER_BLOCK;
 use cgi::{Disposition, MalformedResponse};
+use runtime_api::sync::{lock, wait};
 use std::io::{self, Read, Write};
 use std::ptr::NonNull;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// How many body bytes a streamed response holds back before sending them. A response that fits, from a guest that exits soon, goes out
@@ -34,12 +35,6 @@ pub(super) const IDLE: Duration = Duration::from_millis(10);
 
 /// One run's output and the request side it reaches, shared by the guest's streams.
 pub(super) type Shared<A> = Arc<Mutex<Conduit<A>>>;
-
-/// Locks `m`. A poisoned lock only means a call panicked while holding it; the conduit's state
-/// is consistent between calls, and the panic is reported on its own.
-pub(super) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// What becomes of the guest's stdout, and what reading its stdin met.
 pub(super) struct Conduit<A> {
@@ -502,7 +497,7 @@ impl Flusher {
             {
                 let mut watched = lock(&self.watched);
                 while watched.is_empty() {
-                    watched = self.wake.wait(watched).unwrap_or_else(|e| e.into_inner());
+                    watched = wait(&self.wake, watched);
                 }
             }
             std::thread::sleep(IDLE / 2);
