@@ -18,12 +18,13 @@ use crate::stats::{Failure, Load, Place, Statistics, Tally};
 use cgi::CgiRequest;
 use runtime_api::error::seconds;
 use runtime_api::{
-    Bytes, HttpRequest, LoadedModule, OutputBuffer, Registry, RunError, RunReport, Stdio,
+    Bytes, ExecutionConfig, HttpHandler, HttpRequest, LoadedModule, OutputBuffer, Registry,
+    RunError, RunReport, Stdio,
 };
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stream::{Conduit, GuestResponse, GuestStdin, GuestStdout, Output, Timing};
+use stream::{Conduit, GuestResponse, GuestStdin, GuestStdout, Output, Shared, Timing};
 
 /// How much of a guest's stderr one request logs; the rest is dropped (and said so), and the
 /// guest goes on.
@@ -349,6 +350,111 @@ impl Gateway<'_> {
     }
 }
 
+/// How a module is run, decided once per request; everything that differs between the ways
+/// (what the guest reads, where its output goes, what the response starts as, how it is
+/// called) is decided here, so a new way is a new variant.
+#[derive(Clone, Copy)]
+enum RunMode<'m> {
+    /// A program whose stdout is the response body, as it is (200, no header block).
+    Plain,
+    /// A CGI program: its variables describe the request, its stdin is the body, its stdout
+    /// starts with a header block.
+    Cgi,
+    /// A `wasi:http` handler: given the request itself, it answers through its response; what
+    /// it prints is not part of it.
+    Handler(&'m dyn HttpHandler),
+}
+
+/// A run mode with the request handed over: how the guest is called.
+enum Invocation<'m> {
+    /// A command, its `_start`.
+    Command,
+    Handler(&'m dyn HttpHandler, HttpRequest),
+}
+
+impl<'m> RunMode<'m> {
+    fn of(module: &'m dyn LoadedModule, cgi: bool) -> Self {
+        match (module.as_http_handler(), cgi) {
+            (Some(handler), _) => RunMode::Handler(handler),
+            (None, true) => RunMode::Cgi,
+            (None, false) => RunMode::Plain,
+        }
+    }
+
+    /// What the response is before the guest wrote anything.
+    fn first_output(self) -> Output {
+        match self {
+            RunMode::Handler(_) => Output::AwaitingHead,
+            RunMode::Cgi => Output::Head(Vec::new()),
+            RunMode::Plain => Output::Body {
+                status: 200,
+                head: Some(ResponseHead::ok()),
+                pending: Vec::new(),
+                sent: 0,
+            },
+        }
+    }
+
+    /// Hands the request to the guest: the body as its stdin, and the request itself to a
+    /// handler or its CGI variables (into `execution`) to a CGI program. A plain program reads
+    /// nothing.
+    fn hand_request<E: Exchange>(
+        self,
+        config: &SectionConfig,
+        resolved: &Resolved,
+        mode: &HandlerMode,
+        execution: &mut ExecutionConfig,
+        conduit: &Shared<E::Abort>,
+        exchange: &mut E,
+    ) -> Result<(Box<dyn std::io::Read + Send>, Invocation<'m>), E::Abort> {
+        if let RunMode::Plain = self {
+            return Ok((Box::new(std::io::empty()), Invocation::Command));
+        }
+        let content_length = exchange.start_body()?;
+        let invocation = match self {
+            RunMode::Handler(handler) => {
+                let request = http_request_of(&exchange.cgi_request(content_length, None));
+                Invocation::Handler(handler, request)
+            }
+            RunMode::Cgi | RunMode::Plain => {
+                let path_info = mounted_app_path_info(resolved, mode, exchange);
+                let request = exchange.cgi_request(content_length, path_info.as_deref());
+                config.cgi.add_request(execution, request);
+                Invocation::Command
+            }
+        };
+        Ok((Box::new(GuestStdin(conduit.clone())), invocation))
+    }
+
+    /// Where the guest's stdout goes.
+    fn stdout<A: Send + 'static>(self, conduit: &Shared<A>) -> Box<dyn std::io::Write + Send> {
+        match self {
+            RunMode::Handler(_) => Box::new(std::io::sink()),
+            RunMode::Cgi | RunMode::Plain => Box::new(GuestStdout(conduit.clone())),
+        }
+    }
+}
+
+impl Invocation<'_> {
+    fn call<A: Send + 'static>(
+        self,
+        module: &dyn LoadedModule,
+        execution: &ExecutionConfig,
+        stdio: Stdio,
+        conduit: &Shared<A>,
+    ) -> RunReport {
+        match self {
+            Invocation::Command => module.run(execution, stdio),
+            Invocation::Handler(handler, request) => handler.handle(
+                execution,
+                request,
+                stdio,
+                Box::new(GuestResponse(conduit.clone())),
+            ),
+        }
+    }
+}
+
 /// Runs the module in a fresh sandbox, its stdio connected to the request, and delivers what
 /// the run leaves to deliver.
 fn run<E: Exchange>(
@@ -372,21 +478,10 @@ fn run<E: Exchange>(
             execution.args.push(script);
         }
     }
-    let handler = module.as_http_handler();
-    let cgi = config.cgi.enabled();
-    let output = match (handler, cgi) {
-        (Some(_), _) => Output::AwaitingHead,
-        (None, true) => Output::Head(Vec::new()),
-        (None, false) => Output::Body {
-            status: 200,
-            head: Some(ResponseHead::ok()),
-            pending: Vec::new(),
-            sent: 0,
-        },
-    };
+    let run_mode = RunMode::of(module, config.cgi.enabled());
     let conduit = Conduit::shared(
         config.output.delivery(),
-        output,
+        run_mode.first_output(),
         Timing {
             setting: config.timing.clone(),
             runtime: resolved.runtime.name(),
@@ -394,30 +489,13 @@ fn run<E: Exchange>(
             took: None,
         },
     );
-    // A handler is given the request itself; a CGI program its variables.
-    let mut http_request = None;
-    let stdin: Box<dyn std::io::Read + Send> = if cgi || handler.is_some() {
-        let content_length = match exchange.start_body() {
-            Ok(content_length) => content_length,
+    let (stdin, invocation) =
+        match run_mode.hand_request(config, resolved, mode, &mut execution, &conduit, exchange) {
+            Ok(handed) => handed,
             Err(abort) => return Reply::Aborted(abort),
         };
-        if handler.is_some() {
-            http_request = Some(http_request_of(&exchange.cgi_request(content_length, None)));
-        } else {
-            let path_info = mounted_app_path_info(resolved, mode, exchange);
-            let request = exchange.cgi_request(content_length, path_info.as_deref());
-            config.cgi.add_request(&mut execution, request);
-        }
-        Box::new(GuestStdin(conduit.clone()))
-    } else {
-        Box::new(std::io::empty())
-    };
     let stderr = OutputBuffer::dropping_beyond(stderr_logged);
-    let stdout: Box<dyn std::io::Write + Send> = match handler {
-        // A handler answers through its response; what it prints is not part of it.
-        Some(_) => Box::new(std::io::sink()),
-        None => Box::new(GuestStdout(conduit.clone())),
-    };
+    let stdout = run_mode.stdout(&conduit);
     let stdio = Stdio {
         stdin,
         stdout,
@@ -431,14 +509,8 @@ fn run<E: Exchange>(
         outcome,
         refusals,
         refused_growth,
-    } = stream::lend(&conduit, exchange, || match (handler, http_request) {
-        (Some(handler), Some(request)) => handler.handle(
-            &execution,
-            request,
-            stdio,
-            Box::new(GuestResponse(conduit.clone())),
-        ),
-        _ => module.run(&execution, stdio),
+    } = stream::lend(&conduit, exchange, || {
+        invocation.call(module, &execution, stdio, &conduit)
     });
     exchange.bound_io(None);
     let took = started.elapsed();
