@@ -16,6 +16,14 @@ pub fn restarting() -> bool {
     query(ffi::AP_SQ_RUN_MODE) == ffi::AP_SQ_RM_NORMAL as c_int && query(ffi::AP_SQ_CONFIG_GEN) > 1
 }
 
+/// Whether Apache only tests its configuration (`apachectl -t`, `-S`, `-M`, `-D DUMP_…`), and
+/// will exit without serving.
+pub fn testing_configuration() -> bool {
+    // SAFETY: ap_state_query only reads the server's process state.
+    let mode = unsafe { ffi::ap_state_query(ffi::AP_SQ_RUN_MODE as c_int) };
+    mode == ffi::AP_SQ_RM_CONFIG_TEST as c_int || mode == ffi::AP_SQ_RM_CONFIG_DUMP as c_int
+}
+
 /// Whether the MPM serves requests on threads (event, worker), rather than one per process
 /// (prefork).
 pub fn mpm_is_threaded() -> bool {

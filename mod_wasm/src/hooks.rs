@@ -4,8 +4,9 @@
 
 use crate::apache::{self, guard};
 use crate::{ffi, process, request, sections};
-use mod_wasm_core::check::ConfigRead;
+use mod_wasm_core::check::{Compiling, ConfigRead};
 use mod_wasm_core::describe::describe_runtimes;
+use mod_wasm_core::server::Compile;
 use mod_wasm_core::{Level, SectionConfig, ServerConfig};
 use runtime_api::sync::lock;
 use std::ffi::{c_char, c_int, c_void};
@@ -162,7 +163,8 @@ unsafe extern "C" fn pre_config(
 }
 
 /// Compiles every module the configuration names with the runtime that will run it, so that
-/// a module that cannot run fails `apachectl -t` and the start, not the first request.
+/// a module that cannot run fails `apachectl -t` and the start, not the first request; under
+/// `WasmCompile background`, what the cache lacks is left to a process of its own.
 ///
 /// # Safety
 /// Called by Apache with the live configuration pool and main server.
@@ -176,9 +178,14 @@ unsafe extern "C" fn check_config(
     guard(failed, || {
         let gateway = process::gateway();
         // SAFETY: `main` is the live main server of the configuration just read.
-        let cache_dir = unsafe { apache::server_config(main) }
-            .map(|config| config.cache_dir.clone())
+        let (cache_dir, compile) = unsafe { apache::server_config(main) }
+            .map(|config| (config.cache_dir.clone(), config.compile))
             .unwrap_or_default();
+        let compiling = match compile {
+            Compile::Start => Compiling::Now,
+            Compile::Background if apache::testing_configuration() => Compiling::Later,
+            Compile::Background => Compiling::InBackground,
+        };
         // SAFETY: `pconf` is live; Apache has read `User` into ap_unixd_config by now.
         let (default_dir, group) = unsafe { (default_cache_dir(pconf), children_group()) };
         let cache = cache_dir
@@ -197,7 +204,7 @@ unsafe extern "C" fn check_config(
         };
         // Said at once, on the console of `apachectl -t` and of a start (the error log is not
         // open yet): a compilation can keep the check busy for minutes.
-        let outcome = gateway.check(&servers, read, &mut |level, message| {
+        let outcome = gateway.check_compiling(&servers, read, compiling, &mut |level, message| {
             // SAFETY: `main` is the live main server.
             unsafe { apache::log_server(main, level, true, message) }
         });

@@ -61,6 +61,18 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
             Reply::Sent { .. } => OK,
             Reply::LocalRedirect(path) => request.redirect_internally(&path),
             Reply::Status(status) => c_int::from(status),
+            Reply::NotReady { retry_after } => {
+                // SAFETY: the request's tables live as long as it does.
+                unsafe {
+                    apache::table_add(
+                        request.r.err_headers_out,
+                        "Retry-After",
+                        &retry_after.to_string(),
+                        true,
+                    )
+                };
+                ffi::HTTP_SERVICE_UNAVAILABLE as c_int
+            }
             Reply::Aborted(status) => status,
         }
     })

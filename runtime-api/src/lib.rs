@@ -18,6 +18,7 @@ pub mod capabilities;
 pub mod component;
 pub mod error;
 pub mod execution;
+pub mod forked;
 pub mod limits;
 pub mod outbound;
 pub mod registry;

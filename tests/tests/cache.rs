@@ -374,3 +374,146 @@ fn children_map_the_cached_code_instead_of_copying_it() {
         assert!(!log.contains("cannot share"), "{runtime}:\n{log}");
     });
 }
+
+/// Asks `path` every second while it answers 503 (with `Retry-After`, as a module compiled in
+/// the background does), for up to ten minutes; the first other answer.
+fn once_ready(apache: &mod_wasm_tests::Apache, path: &str) -> mod_wasm_tests::Response {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let response = apache.get(path);
+        if response.status != 503 || std::time::Instant::now() > deadline {
+            return response;
+        }
+        assert_eq!(response.header("Retry-After"), Some("10"));
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// `WasmCompile background`: the configuration test compiles nothing, the server answers at
+/// once, a module that takes time to compile (CPython) answers 503 with `Retry-After` until
+/// its code is in the cache and then runs, and the next start finds it there.
+#[test]
+fn a_module_compiled_in_the_background_answers_503_until_it_is_ready() {
+    // The mechanism is the runtimes' common one; CPython takes seconds to compile under a
+    // compiling runtime, minutes under WasmEdge's LLVM: the first other one that caches.
+    let Some(runtime) = runtimes()
+        .into_iter()
+        .filter(|name| runtime(name).caches_compiled_code)
+        .find(|name| *name != "wasmedge")
+        .or_else(|| {
+            runtimes()
+                .into_iter()
+                .find(|name| runtime(name).caches_compiled_code)
+        })
+    else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let body = format!(
+        "WasmCacheDir {}\nWasmCompile background\n{}<Location /python>\n  SetHandler wasm-handler\n  \
+         WasmRuntime {runtime}\n  WasmModule {}\n  WasmArg -c\n  WasmArg \"print('ready')\"\n\
+         </Location>\n",
+        cache.path().display(),
+        hello_location(runtime, ""),
+        mod_wasm_tests::python_wasm().display()
+    );
+    let config = Config::new(&body);
+    let test = config.check();
+    assert!(test.success, "{}", test.output);
+    assert!(!test.output.contains("compiling"), "{}", test.output);
+    assert!(entries(cache.path()).is_empty(), "the test compiled");
+
+    let apache = config.start();
+    let first = apache.get("/python");
+    let log = apache.error_log();
+    assert_eq!(first.status, 503, "{log}");
+    assert_eq!(first.header("Retry-After"), Some("10"));
+    let python = format!(
+        "mod_wasm: compiling {} with runtime {runtime}",
+        mod_wasm_tests::python_wasm().display()
+    );
+    assert!(
+        log.contains(&python) && log.contains("in the background"),
+        "{log}"
+    );
+    assert!(
+        log.contains("still being compiled in the background"),
+        "{log}"
+    );
+    let ready = once_ready(&apache, "/python");
+    assert_eq!(ready.status, 200, "{}", apache.error_log());
+    assert_eq!(ready.text(), "ready\n");
+    assert_eq!(once_ready(&apache, "/hello").status, 200);
+    assert_eq!(entries(cache.path()).len(), 2);
+    drop(apache);
+
+    let again = Config::new(&body).start();
+    let response = again.get("/python");
+    assert_eq!(response.status, 200, "{}", again.error_log());
+    assert!(!again.error_log().contains("in the background"));
+}
+
+/// A module that cannot be compiled does not stop a start under `WasmCompile background`: its
+/// location answers 500, and the error log says why, under every runtime that caches.
+#[test]
+fn a_module_that_cannot_be_compiled_in_the_background_answers_500_with_the_reason() {
+    for_each_runtime(|runtime| {
+        if !mod_wasm_tests::runtime(runtime).caches_compiled_code {
+            return;
+        }
+        let cache = tempfile::tempdir().unwrap();
+        let config = Config::new("");
+        // A header, then a section that claims more bytes than there are.
+        let broken = config
+            .scratch
+            .file("broken.wasm", b"\0asm\x01\0\0\0\x01\x7f\x00");
+        let config = config.with_body(&format!(
+            "WasmCacheDir {}\nWasmCompile background\n<Location /broken>\n  SetHandler wasm-handler\n  \
+             WasmRuntime {runtime}\n  WasmModule {}\n</Location>\n",
+            cache.path().display(),
+            broken.display()
+        ));
+        let apache = config.start();
+        let response = once_ready(&apache, "/broken");
+        let log = apache.error_log();
+        assert_eq!(response.status, 500, "{runtime}: {log}");
+        assert!(log.contains("cannot load the module"), "{runtime}: {log}");
+    });
+}
+
+/// A compilation in the background ends with the server: stopping it mid-compilation (CPython
+/// under WasmEdge's ahead-of-time compiler, minutes long) leaves no process compiling, the
+/// cache entry's lock free and nothing stored.
+#[test]
+fn a_background_compilation_stops_with_the_server() {
+    if !runtimes().contains(&"wasmedge") {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let apache = Config::new(&format!(
+        "WasmCacheDir {}\nWasmCompile background\n<Location /python>\n  SetHandler wasm-handler\n  \
+         WasmRuntime wasmedge\n  WasmModule {}\n</Location>\n",
+        cache.path().display(),
+        mod_wasm_tests::python_wasm().display()
+    ))
+    .start();
+    assert_eq!(apache.get("/python").status, 503, "{}", apache.error_log());
+    let lock = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("the compilation's lock");
+    let lock = std::fs::File::open(lock).unwrap();
+    assert!(lock.try_lock().is_err(), "nobody is compiling");
+    assert!(apache.stop(std::time::Duration::from_secs(10)));
+    // The kernel ends the compiler processes as their parents exit.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while lock.try_lock().is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        lock.try_lock().is_ok(),
+        "a compiler process outlived the server"
+    );
+    assert!(entries(cache.path()).is_empty());
+}

@@ -96,22 +96,12 @@ fn compile(wasm: &[u8], config: &Config, stem: &str, out_dir: &Path, error_file:
     }
 }
 
-/// Runs `work` in a forked copy of this process and waits for it.
+/// Runs `work` in a forked copy of this process and waits for it. The copy dies with this
+/// process: nobody else would read what it compiles.
 fn run_forked(work: impl FnOnce() -> bool) -> Result<(), String> {
-    // SAFETY: the child only runs `work` (which allocates and writes files, as glibc allows
-    // after fork) and leaves with `_exit`, so none of the parent's exit handlers or buffered
-    // streams run twice.
-    match unsafe { libc::fork() } {
-        -1 => Err(format!(
-            "cannot fork the compiler process: {}",
-            std::io::Error::last_os_error()
-        )),
-        0 => {
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
-            // SAFETY: ends the forked child without running anything of the parent's.
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => {
+    match runtime_api::forked::fork(work) {
+        Err(e) => Err(format!("cannot fork the compiler process: {e}")),
+        Ok(pid) => {
             let mut status = 0;
             loop {
                 // SAFETY: waits for the child forked above.

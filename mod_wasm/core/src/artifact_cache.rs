@@ -156,6 +156,22 @@ impl CacheEntry {
     /// which run as another user than the parent, can open it: a read-only descriptor can be
     /// locked.
     pub fn lock(&self) -> io::Result<File> {
+        let file = self.lock_file()?;
+        file.lock()?;
+        Ok(file)
+    }
+
+    /// [`lock`](Self::lock) if no other process holds the lock; `None` if one does.
+    pub fn try_lock(&self) -> io::Result<Option<File>> {
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn lock_file(&self) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.path.with_extension("lock");
         let file = match File::open(&path) {
@@ -169,7 +185,6 @@ impl CacheEntry {
             }
             opened => opened?,
         };
-        file.lock()?;
         Ok(file)
     }
 
@@ -185,6 +200,41 @@ impl CacheEntry {
         let file = write_in_place(&self.path, artifact)?;
         let stored = ArtifactFile::recorded(&self.path, &file)?;
         Ok(precompiled.in_memory_only().stored_in(stored))
+    }
+
+    /// Whether a process holds the entry's lock now (compiling it), without waiting for it.
+    pub fn is_locked(&self) -> bool {
+        let Ok(file) = File::open(self.path.with_extension("lock")) else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
+        }
+    }
+
+    /// Records why the module could not be compiled, for the processes waiting for it.
+    pub fn record_failure(&self, reason: &str) -> io::Result<()> {
+        write_in_place(&self.failure_path(), reason.as_bytes()).map(drop)
+    }
+
+    /// Why the module could not be compiled, as recorded by the cache's user.
+    pub fn failure(&self) -> Option<String> {
+        let mut file = File::open(self.failure_path()).ok()?;
+        self.trust(&self.failure_path(), &file).ok()?;
+        let mut reason = String::new();
+        file.read_to_string(&mut reason).ok()?;
+        Some(reason)
+    }
+
+    /// Forgets an earlier failure, before trying again.
+    pub fn clear_failure(&self) {
+        let _ = std::fs::remove_file(self.failure_path());
+    }
+
+    fn failure_path(&self) -> PathBuf {
+        self.path.with_extension("failed")
     }
 
     /// Refuses a file of the entry that the cache's user does not own, or that others can

@@ -5,7 +5,7 @@
 //! Apache holds the configuration as sections per server; the adapter hands them over as
 //! [`ServerSections`], and [`effective_configs`] merges them the way requests will see them.
 
-use crate::modules::{CompileStep, ModuleKey, Provenance};
+use crate::modules::{Background, CompileStep, ModuleKey, Provenance};
 use crate::origin::location_contains;
 use crate::section::SectionConfig;
 use crate::serve::{Gateway, Level};
@@ -139,19 +139,55 @@ impl<S> Default for CheckReport<S> {
     }
 }
 
+/// When the check compiles what neither this process nor the on-disk cache holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compiling {
+    /// Now, and the check waits (`WasmCompile start`).
+    Now,
+    /// In a process of its own while the server starts and serves (`WasmCompile background`);
+    /// without a cache this process writes, now.
+    InBackground,
+    /// Not at all: a configuration test (`apachectl -t`) under `WasmCompile background`
+    /// leaves it to the server's start, and only checks that each module can be read.
+    Later,
+}
+
 impl Gateway<'_> {
-    /// Resolves and compiles every effective configuration of `servers`, keeps what they use
-    /// and forgets the artifacts of modules no longer configured. Each compilation is
-    /// announced through `say` as it starts and when it ends, at [`Level::Notice`]: the
-    /// check waits for it, and so does whoever started the server.
+    /// [`check_compiling`](Self::check_compiling) with every compilation done now.
     pub fn check<S: Copy>(
         &self,
         servers: &[ServerSections<S>],
         read: ConfigRead,
         say: &mut dyn FnMut(Level, &str),
     ) -> CheckReport<S> {
+        self.check_compiling(servers, read, Compiling::Now, say)
+    }
+
+    /// Resolves and compiles every effective configuration of `servers`, keeps what they use
+    /// and forgets the artifacts of modules no longer configured. Each compilation is
+    /// announced through `say` as it starts and when it ends, at [`Level::Notice`]: the
+    /// check waits for it, and so does whoever started the server. One left to the background
+    /// is announced as it starts.
+    pub fn check_compiling<S: Copy>(
+        &self,
+        servers: &[ServerSections<S>],
+        read: ConfigRead,
+        compiling: Compiling,
+        say: &mut dyn FnMut(Level, &str),
+    ) -> CheckReport<S> {
         let mut report = CheckReport::default();
         let mut in_use: Vec<ModuleKey> = Vec::new();
+        let compiling = if compiling == Compiling::InBackground
+            && !self.modules.can_compile_in_background()
+        {
+            let line = "mod_wasm: WasmCompile background needs an on-disk cache (WasmCacheDir) \
+                        that the user reading the configuration can write; compiling before the \
+                        server starts instead";
+            say(Level::Warning, line);
+            Compiling::Now
+        } else {
+            compiling
+        };
         self.modules.clear_unavailable();
         for server in servers {
             for config in effective_configs(server) {
@@ -174,11 +210,57 @@ impl Gateway<'_> {
                         say(Level::Notice, &announce(&key, step));
                     }
                 };
-                match self
-                    .modules
-                    .compile_reporting(&key, resolved.runtime, &mut progress)
-                {
-                    Ok(obtained) => {
+                let obtained = match compiling {
+                    Compiling::Later => match std::fs::File::open(&key.path) {
+                        Ok(_) => {
+                            report.notes.push((
+                                Level::Info,
+                                format!(
+                                    "mod_wasm: {key}: not compiled by a configuration test under \
+                                     WasmCompile background; the server compiles it when it starts, \
+                                     if the cache lacks it"
+                                ),
+                            ));
+                            Ok(None)
+                        }
+                        Err(e) => Err(format!("cannot read {}: {e}", key.path.display())),
+                    },
+                    // A runtime whose code cannot be cached has nothing to hand over: now.
+                    Compiling::InBackground if resolved.runtime.artifact_key().is_some() => self
+                        .modules
+                        .compile_in_background(&key, resolved.runtime)
+                        .map(|background| match background {
+                            Background::Ready(obtained) => Some(obtained),
+                            Background::Compiling {
+                                bytes,
+                                cached_at,
+                                cache_problem,
+                            } => {
+                                let line = format!(
+                                    "mod_wasm: compiling {key} ({:.1} MiB) in the background \
+                                     into {}; its locations answer 503 until it is ready",
+                                    bytes as f64 / f64::from(1 << 20),
+                                    cached_at.display()
+                                );
+                                say(Level::Notice, &line);
+                                report.notes.push((Level::Notice, line));
+                                if let Some(problem) = cache_problem {
+                                    report.notes.push((
+                                        Level::Warning,
+                                        format!("mod_wasm: {key}: {problem}"),
+                                    ));
+                                }
+                                None
+                            }
+                        }),
+                    Compiling::Now | Compiling::InBackground => self
+                        .modules
+                        .compile_reporting(&key, resolved.runtime, &mut progress)
+                        .map(Some),
+                };
+                match obtained {
+                    Ok(None) => in_use.push(key),
+                    Ok(Some(obtained)) => {
                         if let Some(problem) = obtained.cache_problem {
                             report
                                 .notes

@@ -69,7 +69,7 @@ impl Directive {
 }
 
 /// Every directive, in the order `apachectl -L` lists them.
-pub static DIRECTIVES: [Directive; 17] = [
+pub static DIRECTIVES: [Directive; 18] = [
     program::WASM_MODULE,
     program::WASM_RUNTIME,
     program::WASM_ARG,
@@ -86,6 +86,7 @@ pub static DIRECTIVES: [Directive; 17] = [
     output::WASM_BUFFER_RESPONSE,
     output::WASM_OUTPUT_LIMIT,
     crate::server::WASM_CACHE_DIR,
+    crate::server::WASM_COMPILE,
     crate::server::WASM_STATISTICS,
 ];
 

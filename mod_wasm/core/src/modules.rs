@@ -5,8 +5,14 @@
 //!   bytes; kept across configuration reloads and reused while the file is unchanged, and kept
 //!   on disk (`WasmCacheDir`) across server starts for runtimes whose output can be cached.
 //! - loaded: modules made runnable in this process, created on first use after the fork.
+//!
+//! Under `WasmCompile background`, what the cache lacks is compiled by a process of its own
+//! ([`background`]) while the server serves; such a module is pending, and each process
+//! loads it from the cache once it is there.
 
-use crate::artifact_cache::ArtifactCache;
+mod background;
+
+use crate::artifact_cache::{ArtifactCache, CacheEntry};
 use runtime_api::sync::lock;
 use runtime_api::{LoadedModule, Precompiled, Runtime};
 use std::collections::HashMap;
@@ -63,6 +69,40 @@ pub struct ModuleStore {
     /// code to run instead, with the reason: they are not used until the next configuration
     /// read.
     unavailable: Mutex<HashMap<ModuleKey, String>>,
+    /// Modules compiled in the background, with the cache entry their code will be in.
+    pending: Mutex<HashMap<ModuleKey, CacheEntry>>,
+}
+
+/// What [`ModuleStore::compile_in_background`] did.
+pub enum Background {
+    /// Nothing to wait for: the code was in memory or in the cache.
+    Ready(Obtained),
+    /// A process of its own compiles the module (started now, or earlier and still at it),
+    /// of `bytes` bytes, into the cache entry at `cached_at`; what was wrong with the entry
+    /// there, if anything.
+    Compiling {
+        bytes: u64,
+        cached_at: PathBuf,
+        cache_problem: Option<String>,
+    },
+}
+
+/// Why [`ModuleStore::load`] has no module to run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotLoaded {
+    /// It is being compiled in the background.
+    Compiling,
+    /// It cannot be compiled or loaded, for this reason.
+    Failed(String),
+}
+
+impl fmt::Display for NotLoaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotLoaded::Compiling => f.write_str("it is still being compiled in the background"),
+            NotLoaded::Failed(reason) => f.write_str(reason),
+        }
+    }
 }
 
 /// How an artifact was obtained.
@@ -265,9 +305,81 @@ impl ModuleStore {
         })
     }
 
+    /// Whether [`compile_in_background`](Self::compile_in_background) can hand code over:
+    /// there is an on-disk cache, and this process writes it.
+    pub fn can_compile_in_background(&self) -> bool {
+        lock(&self.disk)
+            .as_ref()
+            .is_some_and(ArtifactCache::writable)
+    }
+
+    /// Obtains the code for `key` like [`compile`](Self::compile) when it is in memory or in
+    /// the cache, and otherwise has a process of its own compile it into the cache while this
+    /// one goes on: the module is pending until then. Needs a cache this process writes.
+    pub fn compile_in_background(
+        &self,
+        key: &ModuleKey,
+        runtime: &dyn Runtime,
+    ) -> Result<Background, String> {
+        let stamp = FileStamp::of(&key.path)
+            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let reused = lock(&self.compiled)
+            .get(key)
+            .filter(|artifact| artifact.stamp == stamp)
+            .map(|artifact| artifact.precompiled.clone());
+        if let Some(precompiled) = reused {
+            return Ok(Background::Ready(Obtained {
+                precompiled,
+                provenance: Provenance::Reused,
+                cache_problem: None,
+            }));
+        }
+        let wasm = std::fs::read(&key.path)
+            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let entry = lock(&self.disk)
+            .as_ref()
+            .filter(|cache| cache.writable())
+            .and_then(|cache| cache.entry(runtime, &wasm))
+            .ok_or("its runtime's code cannot be cached, or the cache cannot be written")?;
+        let mut cache_problem = None;
+        match entry.load() {
+            Ok(Some(precompiled)) => {
+                lock(&self.compiled).insert(
+                    key.clone(),
+                    Artifact {
+                        stamp,
+                        precompiled: precompiled.clone(),
+                    },
+                );
+                return Ok(Background::Ready(Obtained {
+                    precompiled,
+                    provenance: Provenance::Cached,
+                    cache_problem: None,
+                }));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                cache_problem = Some(format!(
+                    "cannot use the cached {}: {e}; compiling it again",
+                    entry.path().display()
+                ))
+            }
+        }
+        lock(&self.compiled).remove(key);
+        background::compile(&entry, runtime, wasm.clone())?;
+        let cached_at = entry.path().to_owned();
+        lock(&self.pending).insert(key.clone(), entry);
+        Ok(Background::Compiling {
+            bytes: wasm.len() as u64,
+            cached_at,
+            cache_problem,
+        })
+    }
+
     /// Drops artifacts the current configuration no longer uses.
     pub fn retain(&self, in_use: &[ModuleKey]) {
         lock(&self.compiled).retain(|key, _| in_use.contains(key));
+        lock(&self.pending).retain(|key, _| in_use.contains(key));
     }
 
     /// Whether code compiled earlier is kept for `key`, whatever the file holds now.
@@ -292,7 +404,7 @@ impl ModuleStore {
 
     /// The module for `key`, loaded into this process on first use (compiled first if the
     /// configuration check could not foresee this module/runtime pair).
-    pub fn load(&self, key: &ModuleKey, runtime: &dyn Runtime) -> Result<Loaded, String> {
+    pub fn load(&self, key: &ModuleKey, runtime: &dyn Runtime) -> Result<Loaded, NotLoaded> {
         let mut loaded = lock(&self.loaded);
         if let Some(module) = loaded.get(key) {
             return Ok(Loaded {
@@ -304,13 +416,19 @@ impl ModuleStore {
         let inherited = lock(&self.compiled)
             .get(key)
             .map(|artifact| artifact.precompiled.clone());
-        let obtained = match inherited {
-            Some(precompiled) => Obtained {
+        let pending = lock(&self.pending).get(key).cloned();
+        let obtained = match (inherited, pending) {
+            (Some(precompiled), _) => Obtained {
                 precompiled,
                 provenance: Provenance::Reused,
                 cache_problem: None,
             },
-            None => self.compile(key, runtime)?,
+            (None, Some(entry)) => Obtained {
+                precompiled: background::outcome(&entry)?,
+                provenance: Provenance::Cached,
+                cache_problem: None,
+            },
+            (None, None) => self.compile(key, runtime).map_err(NotLoaded::Failed)?,
         };
         let mut cache_problem = obtained.cache_problem;
         let mut precompiled = obtained.precompiled;
@@ -322,7 +440,9 @@ impl ModuleStore {
             ));
             precompiled = precompiled.in_memory_only();
         }
-        let module = runtime.load(&precompiled).map_err(|e| e.to_string())?;
+        let module = runtime
+            .load(&precompiled)
+            .map_err(|e| NotLoaded::Failed(e.to_string()))?;
         loaded.insert(key.clone(), module.clone());
         Ok(Loaded {
             module,
@@ -379,6 +499,69 @@ mod tests {
             assert!(obtained.cache_problem.is_none());
         }
         assert_eq!(runtime.compiles(), 1);
+    }
+
+    /// Loads `key` again and again while it is being compiled, for up to a minute.
+    fn load_once_compiled(
+        store: &ModuleStore,
+        key: &ModuleKey,
+        runtime: &FakeRuntime,
+    ) -> Result<Loaded, NotLoaded> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match store.load(key, runtime) {
+                Err(NotLoaded::Compiling) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    #[test]
+    fn a_module_compiled_in_the_background_is_loaded_from_the_cache_once_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = module(dir.path(), "app.wasm");
+        let runtime = FakeRuntime::new("fake").with_artifact_key("v1");
+        let store = ModuleStore::new();
+        store.use_disk_cache(Some(ArtifactCache::new(dir.path().join("cache"))));
+        assert!(store.can_compile_in_background());
+        let Background::Compiling { cached_at, .. } =
+            store.compile_in_background(&key, &runtime).unwrap()
+        else {
+            panic!("nothing to compile")
+        };
+        assert_eq!(runtime.compiles(), 0, "compiled by another process");
+        let loaded = load_once_compiled(&store, &key, &runtime).unwrap();
+        assert_eq!(loaded.first_use, Some(Provenance::Cached));
+        assert!(cached_at.exists());
+        // The next configuration read finds it in the cache.
+        let again = ModuleStore::new();
+        again.use_disk_cache(Some(ArtifactCache::new(dir.path().join("cache"))));
+        assert!(matches!(
+            again.compile_in_background(&key, &runtime),
+            Ok(Background::Ready(Obtained {
+                provenance: Provenance::Cached,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn a_module_that_cannot_be_compiled_in_the_background_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ModuleKey {
+            runtime: "fake",
+            path: write_file(dir.path(), "broken.wasm", b"not wasm"),
+        };
+        let runtime = FakeRuntime::new("fake").with_artifact_key("v1");
+        let store = ModuleStore::new();
+        store.use_disk_cache(Some(ArtifactCache::new(dir.path().join("cache"))));
+        store.compile_in_background(&key, &runtime).unwrap();
+        let Err(NotLoaded::Failed(reason)) = load_once_compiled(&store, &key, &runtime) else {
+            panic!("loaded a module that cannot be compiled")
+        };
+        assert!(reason.contains("no \\0asm header"), "{reason}");
     }
 
     #[test]

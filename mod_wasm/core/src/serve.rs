@@ -10,7 +10,7 @@
 pub mod fuzzing;
 mod stream;
 
-use crate::modules::{ModuleStore, Provenance};
+use crate::modules::{ModuleStore, NotLoaded, Provenance};
 use crate::section::{Resolved, SectionConfig};
 use crate::settings::cgi::mounted_path_info;
 use crate::settings::dirs::guest_path_of;
@@ -25,6 +25,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stream::{Conduit, GuestResponse, GuestStdin, GuestStdout, Output, Shared, Timing};
+
+/// The `Retry-After` of a module still being compiled in the background, in seconds: long
+/// compilations take minutes, and a client that comes back sooner only gets another 503.
+pub const RETRY_WHILE_COMPILING: u32 = 10;
 
 /// How much of a guest's stderr one request logs; the rest is dropped (and said so), and the
 /// guest goes on.
@@ -137,6 +141,8 @@ pub enum Reply<A> {
     /// The response with this status went out through the [`Wire`]: whole, or cut off when
     /// the guest failed after it started (which the log says).
     Sent { status: u16 },
+    /// End with 503, and a `Retry-After` of this many seconds: the module is not ready yet.
+    NotReady { retry_after: u32 },
     /// Answer the request as if the client had asked for this path (RFC 3875 §6.2.2), with
     /// `GET`. The request body has been read to its end.
     LocalRedirect(String),
@@ -216,6 +222,7 @@ impl<A> Reply<A> {
             // redirect), as a 3xx asks the client.
             Reply::LocalRedirect(_) => Some(302),
             Reply::Status(status) => Some(*status),
+            Reply::NotReady { .. } => Some(503),
             Reply::Aborted(_) => None,
         }
     }
@@ -272,7 +279,7 @@ impl Gateway<'_> {
         }
         let module = match self.load(resolved, exchange, tally) {
             Ok(module) => module,
-            Err(status) => return Reply::Status(status),
+            Err(reply) => return reply,
         };
         run(
             config,
@@ -285,15 +292,16 @@ impl Gateway<'_> {
         )
     }
 
-    /// The module, loaded into this process on its first use, which is logged; or the status
-    /// that ends the request: 503 for a module taken out of service at a restart, 500 for one
-    /// that cannot be loaded.
-    fn load(
+    /// The module, loaded into this process on its first use, which is logged; or the reply
+    /// that ends the request: 503 for a module taken out of service at a restart, and for one
+    /// still being compiled in the background (with `Retry-After`), 500 for one that cannot be
+    /// loaded.
+    fn load<A>(
         &self,
         resolved: &Resolved,
         exchange: &mut impl Exchange,
         tally: &mut Tally,
-    ) -> Result<Arc<dyn LoadedModule>, u16> {
+    ) -> Result<Arc<dyn LoadedModule>, Reply<A>> {
         let key = resolved.key();
         if let Some(reason) = self.modules.unavailable(&key) {
             exchange.log(
@@ -304,18 +312,31 @@ impl Gateway<'_> {
                 ),
             );
             tally.failure = Some(Failure::Unavailable);
-            return Err(503);
+            return Err(Reply::Status(503));
         }
         let started = Instant::now();
         let loaded = match self.modules.load(&key, resolved.runtime) {
             Ok(loaded) => loaded,
-            Err(e) => {
+            Err(NotLoaded::Compiling) => {
+                exchange.log(
+                    Level::Info,
+                    &format!(
+                        "mod_wasm: {resolved}: not ready, still being compiled in the background \
+                         (WasmCompile background)"
+                    ),
+                );
+                tally.failure = Some(Failure::Unavailable);
+                return Err(Reply::NotReady {
+                    retry_after: RETRY_WHILE_COMPILING,
+                });
+            }
+            Err(NotLoaded::Failed(e)) => {
                 exchange.log(
                     Level::Error,
                     &format!("mod_wasm: {resolved}: cannot load the module: {e}"),
                 );
                 tally.failure = Some(Failure::LoadFailed);
-                return Err(500);
+                return Err(Reply::Status(500));
             }
         };
         tally.load = loaded.first_use.map(|provenance| {

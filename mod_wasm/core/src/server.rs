@@ -1,5 +1,6 @@
 //! Server-wide settings: `WasmCacheDir`, where compiled modules are kept between server starts,
-//! and `WasmStatistics`, whether requests are counted for the status page.
+//! `WasmCompile`, whether the server waits for what that cache lacks, and `WasmStatistics`,
+//! whether requests are counted for the status page.
 //!
 //! They are written in the main server config only. Apache creates a server configuration per
 //! configuration read, so a directive removed from the configuration stops applying at the
@@ -12,8 +13,37 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerConfig {
     pub cache_dir: CacheDir,
+    pub compile: Compile,
     pub statistics: Counting,
 }
+
+/// `WasmCompile`: when a module missing from the cache is compiled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compile {
+    /// Before the server starts, which waits for it: a module that cannot be compiled stops
+    /// the start, where the admin sees it.
+    #[default]
+    Start,
+    /// In a process of its own while the server starts and serves: each location answers 503
+    /// with `Retry-After` until its code is in the cache. Needs a cache the configuration's
+    /// reader can write; without one, modules are compiled at the start.
+    Background,
+}
+
+pub const WASM_COMPILE: Directive = Directive {
+    name: c"WasmCompile",
+    help: c"start (default): compile what the cache lacks before the server starts; background: start at once, locations answering 503 until their code is compiled",
+    applies: Applies::ToServer(Args::One(|config, _, word| {
+        config.compile = if word.eq_ignore_ascii_case("start") {
+            Compile::Start
+        } else if word.eq_ignore_ascii_case("background") {
+            Compile::Background
+        } else {
+            return Err(format!("expects 'start' or 'background', not '{word}'"));
+        };
+        Ok(())
+    })),
+};
 
 /// `WasmStatistics`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -166,6 +196,22 @@ mod tests {
         apply(&mut config, "cache").unwrap();
         assert_eq!(config.cache_dir, CacheDir::Dir("/srv/cache".into()));
         assert!(apply(&mut config, "").is_err());
+    }
+
+    #[test]
+    fn wasm_compile_is_start_or_background() {
+        let site = TestSite::new(fake_registry(&[]));
+        let Applies::ToServer(Args::One(f)) = &find("WasmCompile").unwrap().applies else {
+            panic!("WasmCompile takes one argument for the server")
+        };
+        let mut config = ServerConfig::default();
+        assert_eq!(config.compile, Compile::Start);
+        f(&mut config, &site, "Background").unwrap();
+        assert_eq!(config.compile, Compile::Background);
+        f(&mut config, &site, "start").unwrap();
+        assert_eq!(config.compile, Compile::Start);
+        let refused = f(&mut config, &site, "later").unwrap_err();
+        assert!(refused.contains("'start' or 'background'"), "{refused}");
     }
 
     #[test]
