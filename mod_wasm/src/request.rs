@@ -104,9 +104,11 @@ impl Request<'_> {
         let mut timeout: ffi::apr_interval_time_t = 0;
         // SAFETY: a live socket, and a place for its timeout.
         unsafe { ffi::apr_socket_timeout_get(socket, &mut timeout) };
-        // At least a millisecond: a timeout of 0 would make the socket non-blocking.
+        // In whole milliseconds, rounded up: APR waits with `poll`, which counts milliseconds
+        // and would otherwise give up before the deadline, and the read would not count as
+        // cut short by it. At least one: a timeout of 0 would make the socket non-blocking.
         let left = deadline.saturating_duration_since(Instant::now());
-        let left = ffi::apr_interval_time_t::try_from(left.as_micros())
+        let left = ffi::apr_interval_time_t::try_from(left.as_micros().div_ceil(1000) * 1000)
             .unwrap_or(ffi::apr_interval_time_t::MAX)
             .max(1000);
         // A negative timeout blocks without end.
