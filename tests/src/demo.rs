@@ -227,6 +227,9 @@ impl Site<'_> {
         if let Some(cache) = server.cache {
             let _ = writeln!(conf, "WasmCacheDir {}", cache.display());
         }
+        // The page answers at once; each example's cell says "compiling" until its code is
+        // ready (CPython under WasmEdge: minutes, the first time).
+        conf.push_str("WasmCompile background\n");
         conf.push_str(&self.sections());
         (conf, self.page())
     }
@@ -435,16 +438,25 @@ at the head of its column. Beside each link, how long the program ran for this p
 "#;
 
 const PAGE_FOOT: &str = r#"<script>
-// Asks every link once and shows how long its program ran.
-for (const link of document.querySelectorAll("a[data-example]")) {
-  const timing = link.nextElementSibling;
+// Asks every link once and shows how long its program ran. A module still being compiled
+// (WasmCompile background) answers 503 with Retry-After: asked again then.
+function ask(link, timing) {
   fetch(link.href, { redirect: "manual" })
     .then((response) => {
+      const retry = response.headers.get("Retry-After");
+      if (response.status === 503 && retry) {
+        timing.textContent = "compiling…";
+        setTimeout(() => ask(link, timing), Number(retry) * 1000);
+        return;
+      }
       const header = response.headers.get("Server-Timing") || "";
       const dur = /dur=([0-9.]+)/.exec(header);
       timing.textContent = dur ? `${Number(dur[1]).toFixed(2)} ms` : `(${response.status})`;
     })
     .catch(() => { timing.textContent = "(failed)"; });
+}
+for (const link of document.querySelectorAll("a[data-example]")) {
+  ask(link, link.nextElementSibling);
 }
 </script>
 </html>

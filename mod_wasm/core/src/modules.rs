@@ -366,7 +366,7 @@ impl ModuleStore {
             }
         }
         lock(&self.compiled).remove(key);
-        background::compile(&entry, runtime, wasm.clone())?;
+        background::compile(&entry, runtime, wasm.clone(), key.to_string())?;
         let cached_at = entry.path().to_owned();
         lock(&self.pending).insert(key.clone(), entry);
         Ok(Background::Compiling {

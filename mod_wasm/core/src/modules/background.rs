@@ -18,12 +18,17 @@
 use super::NotLoaded;
 use crate::artifact_cache::CacheEntry;
 use runtime_api::{Precompiled, Runtime};
+use std::io::Write;
+use std::time::Instant;
 
 /// Forks a process that compiles `wasm` with `runtime` into `entry`, and returns at once.
+/// The process says on the server's console (the standard error it started with) when it is
+/// done, naming the module as `what`.
 pub(super) fn compile(
     entry: &CacheEntry,
     runtime: &dyn Runtime,
     wasm: Vec<u8>,
+    what: String,
 ) -> Result<(), String> {
     let cannot_lock = |e: std::io::Error| format!("cannot lock {}: {e}", entry.path().display());
     let held = entry.try_lock().map_err(cannot_lock)?;
@@ -37,17 +42,42 @@ pub(super) fn compile(
                 Err(_) => return false,
             },
         };
-        compile_into(entry, runtime, &wasm);
+        let started = Instant::now();
+        let said = match compile_into(entry, runtime, &wasm) {
+            Compiled::AlreadyThere => return true,
+            Compiled::Stored => format!(
+                "mod_wasm: finished compiling {what} in the background in {:.1} s; cached in {}",
+                started.elapsed().as_secs_f64(),
+                entry.path().display()
+            ),
+            Compiled::Failed(reason) => {
+                format!("mod_wasm: cannot compile {what} in the background: {reason}")
+            }
+        };
+        // The console may be gone (a terminal closed, a pipe nobody reads): that is no
+        // reason to die.
+        // SAFETY: ignoring SIGPIPE in this process alone, which has no other thread.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let _ = writeln!(std::io::stderr(), "{said}");
         true
     })
     .map(drop)
     .map_err(|e| format!("cannot fork a compiler process: {e}"))
 }
 
+/// What the compiler process did.
+enum Compiled {
+    /// Nothing: the code was stored while it waited for the lock.
+    AlreadyThere,
+    Stored,
+    /// It could not compile or store the module, for this reason (recorded beside the entry).
+    Failed(String),
+}
+
 /// The compilation itself, in the compiler process.
-fn compile_into(entry: &CacheEntry, runtime: &dyn Runtime, wasm: &[u8]) {
+fn compile_into(entry: &CacheEntry, runtime: &dyn Runtime, wasm: &[u8]) -> Compiled {
     if matches!(entry.load(), Ok(Some(_))) {
-        return;
+        return Compiled::AlreadyThere;
     }
     entry.clear_failure();
     let stored = runtime
@@ -58,8 +88,12 @@ fn compile_into(entry: &CacheEntry, runtime: &dyn Runtime, wasm: &[u8]) {
                 .store(&precompiled)
                 .map_err(|e| format!("cannot write {}: {e}", entry.path().display()))
         });
-    if let Err(reason) = stored {
-        let _ = entry.record_failure(&reason);
+    match stored {
+        Ok(_) => Compiled::Stored,
+        Err(reason) => {
+            let _ = entry.record_failure(&reason);
+            Compiled::Failed(reason)
+        }
     }
 }
 
