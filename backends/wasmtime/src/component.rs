@@ -6,19 +6,18 @@
 //! the Apache worker thread: the response streams to the client while the handler writes it,
 //! without a hop to another thread.
 
-use crate::{failure, trap, with_compiling_engine, MemoryLimiter, RunClock, NAME};
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
+mod body;
+mod outbound;
+
+use crate::{failure, with_compiling_engine, MemoryLimiter, RunClock, NAME};
+use body::{deliver, hand_over};
+use outbound::Outbound;
 use runtime_api::sync::lock;
 use runtime_api::{
-    CompileError, ConnectGrants, ExecutionConfig, ExitCode, HttpHandler, HttpRequest, HttpResponse,
-    LoadError, LoadedModule, Precompiled, ProgramKind, Refusal, Refusals, RunError, RunReport,
-    Stdio,
+    CompileError, ExecutionConfig, ExitCode, HttpHandler, HttpRequest, HttpResponse, LoadError,
+    LoadedModule, Precompiled, ProgramKind, Refusals, RunError, RunReport, Stdio,
 };
-use std::io::Read;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 use wasmtime::component::{Component, InstancePre, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -26,10 +25,8 @@ use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Compiles a component of `kind` and checks that it links against WASI 0.2 (and, for a
 /// handler, `wasi:http`).
@@ -171,51 +168,6 @@ impl WasiHttpView for RunState {
             table: &mut self.table,
             hooks: &mut self.outbound,
         }
-    }
-}
-
-/// Outgoing HTTP requests: sent only to the origins the location grants (`WasmAllowConnect
-/// host:port`), and the others refused and remembered.
-struct Outbound {
-    grants: ConnectGrants,
-    refusals: Arc<Mutex<Refusals>>,
-}
-
-type SendFuture = Box<
-    dyn std::future::Future<
-            Output = Result<
-                (
-                    http::Response<wasmtime_wasi_http::WasiBody>,
-                    Box<
-                        dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
-                            + Send,
-                    >,
-                ),
-                wasmtime_wasi_http::Error,
-            >,
-        > + Send,
->;
-
-impl WasiHttpHooks for Outbound {
-    fn send_request(
-        &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
-        options: Option<wasmtime_wasi_http::RequestOptions>,
-        fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> SendFuture {
-        let uri = request.uri();
-        let host = uri.host().unwrap_or_default().to_owned();
-        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if !self.grants.allows_origin(&host, port) {
-            let authority = uri
-                .authority()
-                .map_or_else(|| format!("{host}:{port}"), |a| a.to_string());
-            lock(&self.refusals).record(Refusal::HttpRequest(authority));
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        let default = wasmtime_wasi_http::default_hooks();
-        default.send_request(request, options, fut)
     }
 }
 
@@ -368,145 +320,6 @@ impl HttpHandler for ComponentModule {
             outcome,
             refusals,
             refused_growth,
-        }
-    }
-}
-
-/// Makes the request and the place for the response resources of `store`.
-fn hand_over(
-    store: &mut Store<RunState>,
-    request: HttpRequest,
-    body: Box<dyn Read + Send>,
-    sender: tokio::sync::oneshot::Sender<
-        Result<
-            http::Response<HyperOutgoingBody>,
-            wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
-        >,
-    >,
-) -> Result<
-    (
-        wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostIncomingRequest>,
-        wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostResponseOutparam>,
-    ),
-    RunError,
-> {
-    let invalid = |reason: String| RunError::Instantiate {
-        runtime: NAME,
-        reason,
-    };
-    let scheme = if request.scheme == "https" {
-        Scheme::Https
-    } else {
-        Scheme::Http
-    };
-    let uri = http::Uri::builder()
-        .scheme(request.scheme.as_str())
-        .authority(request.authority.as_str())
-        .path_and_query(request.path_with_query.as_str())
-        .build()
-        .map_err(|e| invalid(format!("the request's URL cannot be handed over: {e}")))?;
-    let mut builder = http::Request::builder()
-        .method(request.method.as_str())
-        .uri(uri);
-    for (name, value) in &request.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    let hyper_request = builder
-        .body(RequestBody(Some(body)))
-        .map_err(|e| invalid(format!("the request cannot be handed over: {e}")))?;
-    let mut http = store.data_mut().http();
-    let incoming = http
-        .new_incoming_request(scheme, hyper_request)
-        .map_err(|e| invalid(format!("{e:#}")))?;
-    let outparam = http
-        .new_response_outparam(sender)
-        .map_err(|e| invalid(format!("{e:#}")))?;
-    Ok((incoming, outparam))
-}
-
-/// Sends the response the handler gives to `response` as it comes: the head, then the body
-/// as the handler writes it. Ends with the body; a body the handler never finished (it
-/// trapped, or dropped it) is an error. The body is read to its end even when the client went
-/// away, so that the handler is never left waiting to write.
-async fn deliver(
-    receiver: tokio::sync::oneshot::Receiver<
-        Result<
-            http::Response<HyperOutgoingBody>,
-            wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
-        >,
-    >,
-    response: &mut dyn HttpResponse,
-) -> Result<(), RunError> {
-    let given = match receiver.await {
-        Ok(Ok(given)) => given,
-        Ok(Err(code)) => {
-            return Err(trap(&wasmtime::format_err!(
-                "the handler answered with an error instead of a response: {code:?}"
-            )))
-        }
-        Err(_) => {
-            return Err(trap(&wasmtime::format_err!(
-                "the handler returned without setting a response"
-            )))
-        }
-    };
-    let (parts, mut body) = given.into_parts();
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    response.head(parts.status.as_u16(), headers);
-    let mut client_gone = false;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            trap(&wasmtime::format_err!(
-                "the handler did not finish its response body: {e:?}"
-            ))
-        })?;
-        if let (Ok(data), false) = (frame.into_data(), client_gone) {
-            client_gone = std::io::Write::write_all(response, &data).is_err();
-        }
-    }
-    Ok(())
-}
-
-/// The request body, read from mod_wasm's stream as the handler consumes it.
-struct RequestBody(Option<Box<dyn Read + Send>>);
-
-impl http_body::Body for RequestBody {
-    type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
-
-    /// Reads in place: the stream is the request's body as it arrives from the client.
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let Some(reader) = self.0.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let mut buf = BytesMut::zeroed(64 * 1024);
-        match reader.read(&mut buf) {
-            Ok(0) => {
-                self.0 = None;
-                Poll::Ready(None)
-            }
-            Ok(n) => {
-                buf.truncate(n);
-                Poll::Ready(Some(Ok(http_body::Frame::data(buf.freeze()))))
-            }
-            Err(e) => {
-                self.0 = None;
-                Poll::Ready(Some(Err(wasmtime_wasi_http::Error::InternalError(Some(
-                    format!("reading the request body: {e}"),
-                )))))
-            }
         }
     }
 }

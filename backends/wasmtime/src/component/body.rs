@@ -1,0 +1,154 @@
+//! Between Apache and a `wasi:http` handler: the request handed to it with its body read as it
+//! arrives, and the response it gives delivered as it is written.
+
+use super::RunState;
+use crate::{trap, NAME};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use runtime_api::{HttpRequest, HttpResponse, RunError};
+use std::io::Read;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use wasmtime::Store;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::WasiHttpView;
+
+/// Makes the request and the place for the response resources of `store`.
+pub(super) fn hand_over(
+    store: &mut Store<RunState>,
+    request: HttpRequest,
+    body: Box<dyn Read + Send>,
+    sender: tokio::sync::oneshot::Sender<
+        Result<
+            http::Response<HyperOutgoingBody>,
+            wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
+        >,
+    >,
+) -> Result<
+    (
+        wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostIncomingRequest>,
+        wasmtime::component::Resource<wasmtime_wasi_http::p2::types::HostResponseOutparam>,
+    ),
+    RunError,
+> {
+    let invalid = |reason: String| RunError::Instantiate {
+        runtime: NAME,
+        reason,
+    };
+    let scheme = if request.scheme == "https" {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let uri = http::Uri::builder()
+        .scheme(request.scheme.as_str())
+        .authority(request.authority.as_str())
+        .path_and_query(request.path_with_query.as_str())
+        .build()
+        .map_err(|e| invalid(format!("the request's URL cannot be handed over: {e}")))?;
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(uri);
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let hyper_request = builder
+        .body(RequestBody(Some(body)))
+        .map_err(|e| invalid(format!("the request cannot be handed over: {e}")))?;
+    let mut http = store.data_mut().http();
+    let incoming = http
+        .new_incoming_request(scheme, hyper_request)
+        .map_err(|e| invalid(format!("{e:#}")))?;
+    let outparam = http
+        .new_response_outparam(sender)
+        .map_err(|e| invalid(format!("{e:#}")))?;
+    Ok((incoming, outparam))
+}
+
+/// Sends the response the handler gives to `response` as it comes: the head, then the body
+/// as the handler writes it. Ends with the body; a body the handler never finished (it
+/// trapped, or dropped it) is an error. The body is read to its end even when the client went
+/// away, so that the handler is never left waiting to write.
+pub(super) async fn deliver(
+    receiver: tokio::sync::oneshot::Receiver<
+        Result<
+            http::Response<HyperOutgoingBody>,
+            wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
+        >,
+    >,
+    response: &mut dyn HttpResponse,
+) -> Result<(), RunError> {
+    let given = match receiver.await {
+        Ok(Ok(given)) => given,
+        Ok(Err(code)) => {
+            return Err(trap(&wasmtime::format_err!(
+                "the handler answered with an error instead of a response: {code:?}"
+            )))
+        }
+        Err(_) => {
+            return Err(trap(&wasmtime::format_err!(
+                "the handler returned without setting a response"
+            )))
+        }
+    };
+    let (parts, mut body) = given.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    response.head(parts.status.as_u16(), headers);
+    let mut client_gone = false;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            trap(&wasmtime::format_err!(
+                "the handler did not finish its response body: {e:?}"
+            ))
+        })?;
+        if let (Ok(data), false) = (frame.into_data(), client_gone) {
+            client_gone = std::io::Write::write_all(response, &data).is_err();
+        }
+    }
+    Ok(())
+}
+
+/// The request body, read from mod_wasm's stream as the handler consumes it.
+struct RequestBody(Option<Box<dyn Read + Send>>);
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    /// Reads in place: the stream is the request's body as it arrives from the client.
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let Some(reader) = self.0.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let mut buf = BytesMut::zeroed(64 * 1024);
+        match reader.read(&mut buf) {
+            Ok(0) => {
+                self.0 = None;
+                Poll::Ready(None)
+            }
+            Ok(n) => {
+                buf.truncate(n);
+                Poll::Ready(Some(Ok(http_body::Frame::data(buf.freeze()))))
+            }
+            Err(e) => {
+                self.0 = None;
+                Poll::Ready(Some(Err(wasmtime_wasi_http::Error::InternalError(Some(
+                    format!("reading the request body: {e}"),
+                )))))
+            }
+        }
+    }
+}
