@@ -6,7 +6,9 @@
 //! Locations of the artifacts under test (the script in `scripts/test` sets them):
 //! - `MOD_WASM_SO`: the built module (default: `<target>/debug/libmod_wasm.so`);
 //! - `MOD_WASM_GUESTS`: the directory of the example guests built for wasm32-wasip1;
-//! - `MOD_WASM_COMPONENTS`: the directory of those built for wasm32-wasip2, as components.
+//! - `MOD_WASM_COMPONENTS`: the directory of those built for wasm32-wasip2, as components;
+//! - `MOD_WASM_PHP`: the directory of PHP for WASI (`php-cgi.wasm`), built by
+//!   `examples/php/build`.
 //!
 //! Which runtimes to test, and what each can do, the module under test says itself
 //! ([`Build`]).
@@ -157,6 +159,17 @@ pub fn for_each_runtime(test: impl Fn(&'static str)) {
     }
 }
 
+/// Runs `test` for each of `runtimes` at once, a thread each, so that a slow runtime (an
+/// interpreter) sets the pace instead of adding to it; a failure under any fails the test.
+pub fn for_each_runtime_at_once(runtimes: &[&'static str], test: impl Fn(&'static str) + Sync) {
+    std::thread::scope(|scope| {
+        for &runtime in runtimes {
+            let test = &test;
+            scope.spawn(move || test(runtime));
+        }
+    });
+}
+
 /// The workspace this harness is part of.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -244,6 +257,17 @@ pub fn python_wasm() -> PathBuf {
     path
 }
 
+/// php-cgi for WASI, which `examples/php/build` builds from Debian's source (`scripts/build`
+/// runs it and says where, as `MOD_WASM_PHP`).
+pub fn php_cgi_wasm() -> PathBuf {
+    let dir = std::env::var_os("MOD_WASM_PHP").map(PathBuf::from).expect(
+        "MOD_WASM_PHP is not set: build PHP for WASI with examples/php/build (scripts/test does)",
+    );
+    let path = dir.join("php-cgi.wasm");
+    assert!(path.is_file(), "{} not found", path.display());
+    path
+}
+
 /// Where tests keep modules compiled by runtimes that cache them (`WasmCacheDir`), across test
 /// runs: a big module such as CPython is compiled once per build directory, not once per run.
 ///
@@ -324,6 +348,19 @@ impl Scratch {
         let path = self.dir(relative);
         set_mode(&path, 0o777);
         path
+    }
+
+    /// Writes `script` as the executable `cgi-bin/<name>`, with `files` beside it, for the
+    /// host to run under mod_cgid; returns the `ScriptAlias` that serves it at `/cgi-bin/`.
+    pub fn host_cgi_script(&self, name: &str, script: &str, files: &[(&str, String)]) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let cgi_bin = self.dir("cgi-bin");
+        let path = self.file(&format!("cgi-bin/{name}"), script);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (file, contents) in files {
+            self.file(&format!("cgi-bin/{file}"), contents);
+        }
+        format!("ScriptAlias /cgi-bin/ {}/\n", cgi_bin.display())
     }
 
     /// Writes a world-readable file.

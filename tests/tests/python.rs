@@ -9,9 +9,9 @@
 //! test cache of the build directory.
 
 use mod_wasm_tests::{
-    load_module, python_wasm, runtimes, shared_cache_dir, workspace_root, Apache, Config,
+    for_each_runtime_at_once, load_module, python_wasm, runtimes, shared_cache_dir, workspace_root,
+    Apache, Config,
 };
-use std::os::unix::fs::PermissionsExt;
 
 /// The shipped example app and the vulnerable script, then scripts for what they do not show.
 const SCRIPTS: [(&str, &str); 4] = [
@@ -90,11 +90,11 @@ fn start(runtimes: &[&str]) -> Apache {
         "classic/data.txt",
         "read relative to the working directory\n",
     );
-    let cgi_bin = scratch.dir("cgi-bin");
-    let show = scratch.file("cgi-bin/show.py", example("show.py"));
-    std::fs::set_permissions(&show, std::fs::Permissions::from_mode(0o755)).unwrap();
-    scratch.file("cgi-bin/readme.txt", example("readme.txt"));
-    body += &format!("ScriptAlias /cgi-bin/ {}/\n", cgi_bin.display());
+    body += &scratch.host_cgi_script(
+        "show.py",
+        &example("show.py"),
+        &[("readme.txt", example("readme.txt"))],
+    );
     config.with_body(&body).start()
 }
 
@@ -103,12 +103,7 @@ fn cpython_serves_scripts_under_every_runtime() {
     let runtimes = runtimes();
     let apache = start(&runtimes);
     // CPython starts slowly in WasmEdge's interpreter: the runtimes are exercised side by side.
-    std::thread::scope(|scope| {
-        for &runtime in &runtimes {
-            let apache = &apache;
-            scope.spawn(move || serves_scripts(apache, runtime));
-        }
-    });
+    for_each_runtime_at_once(&runtimes, |runtime| serves_scripts(&apache, runtime));
 
     // The same script, run by the host's python3 as a CGI script, shows any file the server
     // can read: what the sandbox prevents.
