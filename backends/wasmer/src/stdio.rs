@@ -1,8 +1,9 @@
 //! Adapters from blocking `Read`/`Write` to the `VirtualFile`s WASIX uses as standard streams.
 //!
-//! The streams behind them are in-memory or the client's connection, so every poll completes at
-//! once by blocking in place, as the wasmtime backend's adapters do. While a call blocks, the
-//! watchdog's signal is held back (see [`quiet`]).
+//! The streams behind them are the client's connection, through Apache's filters; a read or
+//! write blocks the run's own thread until the client sends or takes data, bounded by the
+//! run's time limit. So every poll completes by blocking in place, as the wasmtime backend's
+//! adapters do. While a call blocks, the watchdog's signal is held back (see [`quiet`]).
 
 use runtime_api::{SharedReader, SharedWriter};
 use std::fmt;

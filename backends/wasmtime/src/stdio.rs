@@ -1,7 +1,9 @@
 //! Adapters from blocking `Read`/`Write` to wasmtime-wasi's stdio traits.
 //!
-//! The streams behind them are in-memory or otherwise quick, so blocking in place (as
-//! wasmtime-wasi's own `InputFile`/`OutputFile` do) is the right trade-off.
+//! The streams behind them are the client's connection, through Apache's filters: the request
+//! body as the client sends it, the response as it takes it. A read or write blocks the run's
+//! own thread until then, bounded by the run's time limit (`WasmTimeout`), so blocking in
+//! place (as wasmtime-wasi's own `InputFile`/`OutputFile` do) is the right trade-off.
 
 use bytes::{Bytes, BytesMut};
 use runtime_api::{SharedReader, SharedWriter};
