@@ -1,0 +1,121 @@
+//! Debian's DokuWiki, served by php-cgi.wasm through Apache under every runtime, with the
+//! configuration the README gives an admin (`examples/dokuwiki/dokuwiki.conf`, included as it
+//! is) and the packages unpacked by `examples/dokuwiki/unpack` as apt would install them. A
+//! person uses each wiki in headless Chromium (`tests/browser/dokuwiki.mjs`): logs in, creates a
+//! page, edits it and reads its old revisions; the wiki's files then hold both versions.
+
+use mod_wasm_tests::{
+    load_module, php_cgi_wasm, runtimes, shared_cache_dir, target_dir, workspace_root, Config,
+};
+use std::process::Command;
+
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+#[test]
+fn a_person_logs_in_creates_and_edits_a_dokuwiki_page_under_every_runtime() {
+    let runtimes = runtimes();
+    let config = Config::new("");
+    let scratch = &config.scratch;
+    let examples = workspace_root().join("examples");
+    // Where an admin keeps php-cgi.wasm and php.ini: readable by Apache's user.
+    let php = scratch.file(
+        "wasm/php-cgi.wasm",
+        std::fs::read(php_cgi_wasm()).expect("reading php-cgi.wasm"),
+    );
+    let ini = scratch.file(
+        "php/php.ini",
+        std::fs::read(examples.join("php/php.ini")).unwrap(),
+    );
+    let mut body = format!(
+        "{}{}WasmCacheDir {}\n",
+        load_module("alias"),
+        load_module("dir"),
+        shared_cache_dir().display()
+    );
+    for runtime in &runtimes {
+        let root = scratch.path().join(runtime);
+        let unpacked = Command::new(examples.join("dokuwiki/unpack"))
+            .arg(&root)
+            .arg(ADMIN_PASSWORD)
+            .output()
+            .expect("running examples/dokuwiki/unpack");
+        assert!(
+            unpacked.status.success(),
+            "examples/dokuwiki/unpack:\n{}",
+            String::from_utf8_lossy(&unpacked.stderr)
+        );
+        let data = scratch.writable_dir(&format!("php-{runtime}"));
+        scratch.writable_dir(&format!("php-{runtime}/sessions"));
+        scratch.writable_dir(&format!("php-{runtime}/tmp"));
+        body += &format!(
+            "Define DOKUWIKI_ROOT {root}/\nDefine DOKUWIKI_URL /{runtime}\n\
+             Define DOKUWIKI_RUNTIME {runtime}\nDefine PHP_CGI_WASM {php}\n\
+             Define PHP_INI_DIR {ini}\nDefine PHP_DATA {data}\nInclude {conf}\n",
+            root = root.display(),
+            php = php.display(),
+            ini = ini.parent().unwrap().display(),
+            data = data.display(),
+            conf = examples.join("dokuwiki/dokuwiki.conf").display(),
+        );
+    }
+    let apache = config.with_body(&body).start();
+
+    let screenshots = target_dir().join("dokuwiki-screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let output = Command::new("node")
+        .arg(workspace_root().join("tests/browser/dokuwiki.mjs"))
+        .arg(format!("http://127.0.0.1:{}/", apache.port()))
+        .arg(&screenshots)
+        .arg(ADMIN_PASSWORD)
+        .args(&runtimes)
+        .output()
+        .expect("running node (scripts/setup installs it, Chromium and playwright-core)");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{report}\nerror log:\n{}",
+        apache.error_log()
+    );
+
+    for runtime in &runtimes {
+        for step in [
+            "log in as the administrator",
+            "create a page",
+            "edit the page",
+            "the old revisions list both versions",
+        ] {
+            assert!(
+                report.contains(&format!("ok   {runtime}: {step}")),
+                "{runtime}: {step}:\n{report}"
+            );
+        }
+        // What the wiki wrote, in the directory granted to it read-write: the page as edited,
+        // and both versions in its history.
+        let data = apache
+            .scratch()
+            .path()
+            .join(runtime)
+            .join("var/lib/dokuwiki/data");
+        let page_id = format!("made_under_{runtime}");
+        let page = std::fs::read_to_string(data.join(format!("pages/{page_id}.txt")))
+            .unwrap_or_else(|e| panic!("{runtime}: the page's file: {e}"));
+        assert!(page.contains("The second version"), "{runtime}: {page}");
+        let versions = std::fs::read_dir(data.join("attic"))
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with(&format!("{page_id}.")) && name.ends_with(".txt.gz")
+            })
+            .count();
+        assert_eq!(versions, 2, "{runtime}: versions in the attic");
+    }
+    let log = apache.error_log();
+    assert!(!log.contains("PHP Fatal error"), "{log}");
+    eprintln!("{report}");
+}
