@@ -1,7 +1,7 @@
 // Clicks through the mod_wasm demo in headless Chromium, as a person would: opens the page,
-// follows every link, lists a subdirectory, submits every echo form and the Python app's, signs
-// every guestbook, compares the sandbox demo with python3 under mod_cgid, and checks what a
-// person would see. Saves a screenshot of every page it checks.
+// follows every link, lists a subdirectory, submits every echo form and the Python and PHP
+// apps', signs every guestbook, compares the sandbox demos with python3 and php-cgi under
+// mod_cgid, and checks what a person would see. Saves a screenshot of every page it checks.
 //
 //   node demo.mjs http://127.0.0.1:PORT/ SCREENSHOT_DIR
 //
@@ -44,6 +44,20 @@ const expected = {
     status: 200,
     sees: (runtime) => ['"greeting": "Hello, Ada!"', `"runtime": "${runtime}"`],
   },
+  php: { status: 200, sees: (runtime) => ["Hello, Ada!", "PHP 8.2", `under ${runtime}`] },
+  "php-json": {
+    status: 200,
+    sees: (runtime) => ['"greeting": "Hello, Ada!"', '"sapi": "cgi-fcgi"', `"runtime": "${runtime}"`],
+  },
+  // The same vulnerable script in PHP: only /site, /data and /etc/php exist for it.
+  "php-sandbox": { status: 200, sees: () => ["cannot read /etc/passwd"], hides: ["root:"] },
+};
+
+// The host's interpreters running the sandbox demo's scripts under mod_cgid, by the link's
+// data-host-example: what the sandbox prevents.
+const hostExamples = {
+  sandbox: "python3 under mod_cgid shows /etc/passwd",
+  "php-sandbox": "php-cgi under mod_cgid shows /etc/passwd",
 };
 
 const failures = [];
@@ -143,33 +157,41 @@ try {
     await screenshot(page, `${runtime}-echo`);
   }
 
-  // The same script run by the host's python3 under mod_cgid: what the sandbox prevents.
+  // The same scripts run by the host's python3 and php-cgi under mod_cgid: what the sandbox
+  // prevents.
   await page.goto(base);
-  const host = await page.$$eval("a[data-host-example]", (as) => as.map((a) => a.href));
-  check("the page links python3 under mod_cgid", host.length === 1, `${host.length} links`);
-  for (const href of host) {
-    const response = await page.goto(href);
+  const host = await page.$$eval("a[data-host-example]", (as) =>
+    as.map((a) => ({ example: a.dataset.hostExample, href: a.href })),
+  );
+  for (const [example, what] of Object.entries(hostExamples)) {
+    const link = host.find((h) => h.example === example);
+    if (!link) {
+      check(what, false, "the page has no such link");
+      continue;
+    }
+    const response = await page.goto(link.href);
     const text = await page.textContent("body");
     check(
-      "python3 under mod_cgid shows /etc/passwd",
+      what,
       response.status() === 200 && text.includes("root:"),
       `status ${response.status()}, ${JSON.stringify(text.slice(0, 200))}`,
     );
-    await screenshot(page, "python3-mod_cgid-sandbox");
+    await screenshot(page, `${example}-host-mod_cgid`);
   }
 
-  for (const link of links.filter((l) => l.example === "python")) {
+  for (const link of links.filter((l) => l.example === "python" || l.example === "php")) {
+    const app = link.example === "php" ? "PHP" : "Python";
     await page.goto(link.href);
     const name = `Person on ${link.runtime}`;
     await page.fill('input[name="name"]', name);
     const [response] = await Promise.all([page.waitForNavigation(), page.click("button")]);
     const greeting = await page.textContent("#greeting");
     check(
-      `${link.runtime}: greeted by the Python app's form`,
+      `${link.runtime}: greeted by the ${app} app's form`,
       response.status() === 200 && greeting === `Hello, ${name}!`,
       `status ${response.status()}, ${JSON.stringify(greeting)}`,
     );
-    await screenshot(page, `${link.runtime}-python-form`);
+    await screenshot(page, `${link.runtime}-${link.example}-form`);
   }
 
   for (const link of links.filter((l) => l.example === "guestbook")) {

@@ -6,7 +6,8 @@
 //! What each runtime can run, the build says ([`Build`]): the WASIX example only where the
 //! `wasix` extension is, the guestbook only where there are sockets, built for that runtime's
 //! socket ABI, the WASI 0.2 components only where the runtime runs components. The Python app
-//! runs under every runtime, when CPython for WASI is there.
+//! runs under every runtime, when CPython for WASI is there, and the PHP site when PHP for WASI
+//! is (`examples/php/build` builds it).
 
 use crate::{load_module, running_as_root, Build};
 use std::fmt::Write as _;
@@ -33,6 +34,8 @@ pub struct Site<'a> {
     pub database: Option<&'a Database>,
     /// Without it, the Python app is left out.
     pub python: Option<Python<'a>>,
+    /// Without it, the PHP site is left out.
+    pub php: Option<Php<'a>>,
 }
 
 /// The server that serves the site: what its configuration needs besides the site.
@@ -57,6 +60,24 @@ pub struct Python<'a> {
     pub app: &'a Path,
 }
 
+/// PHP for WASI and its site (`examples/php`), in a directory of the demo's: `php-cgi.wasm`,
+/// the scripts in `site/`, `php.ini` in `etc/`, and `data/` (sessions, uploads), which the
+/// server's children may write to.
+#[derive(Clone, Copy)]
+pub struct Php<'a> {
+    pub dir: &'a Path,
+}
+
+impl Php<'_> {
+    fn module(&self) -> PathBuf {
+        self.dir.join("php-cgi.wasm")
+    }
+
+    fn site(&self) -> PathBuf {
+        self.dir.join("site")
+    }
+}
+
 /// One row of the page.
 struct Example {
     name: &'static str,
@@ -77,6 +98,8 @@ enum Needs {
     Sockets,
     /// CPython for WASI runs it (every runtime can).
     Python,
+    /// PHP for WASI runs it (every runtime can).
+    Php,
     /// It is this file among the components: only runtimes that run components can.
     Component(&'static str),
 }
@@ -178,10 +201,33 @@ const EXAMPLES: &[Example] = &[
         links: &[("sandbox", "?file=/etc/passwd")],
         needs: Needs::Python,
     },
+    Example {
+        name: "php",
+        about: "PHP 8.2, built for WASI here from Debian's source, runs a PHP page as php-cgi: \
+                a form, and the same answer as JSON.",
+        sandbox: "The site's scripts as /site, read-only; /data read-write for sessions and \
+                  uploads; php.ini as /etc/php. Nothing else of the host.",
+        links: &[
+            ("php", "/hello.php?name=Ada"),
+            ("php-json", "/hello.php?format=json&name=Ada"),
+        ],
+        needs: Needs::Php,
+    },
+    Example {
+        name: "php-sandbox",
+        about: "The sandbox demo in PHP: show.php shows any file it is asked for. Run by the \
+                host's php-cgi under mod_cgid, it shows the server's /etc/passwd: \
+                PHP_HOST_LINK. Run by php-cgi for WASI under mod_wasm, it cannot.",
+        sandbox: "As for the PHP page: /site, /data and /etc/php.",
+        links: &[("php-sandbox", "/show.php?file=/etc/passwd")],
+        needs: Needs::Php,
+    },
 ];
 
 /// Where the host's python3 runs the sandbox demo's script, under mod_cgid.
 const HOST_CGI: &str = "/cgi-bin/python3";
+/// Where the host's php-cgi runs the PHP sandbox demo's script, under mod_cgid.
+const HOST_PHP_CGI: &str = "/cgi-bin/php-cgi";
 
 impl Site<'_> {
     /// The whole configuration of `server` serving the site, and the site's page (its
@@ -197,8 +243,9 @@ impl Site<'_> {
             port = server.port
         );
         let mut modules = vec!["mpm_event", "authz_core", "mime", "dir"];
-        if self.python.is_some() {
-            // The sandbox demo's script, run by the host's python3: ScriptAlias and mod_cgid.
+        if self.python.is_some() || self.php.is_some() {
+            // The sandbox demo's scripts, run by the host's python3 and php-cgi: ScriptAlias
+            // and mod_cgid; the PHP site is also where Alias puts it.
             modules.extend(["alias", "cgid"]);
         }
         for module in modules {
@@ -246,6 +293,13 @@ impl Site<'_> {
                 python.app.display()
             );
         }
+        if let Some(php) = self.php {
+            let _ = writeln!(
+                sections,
+                "ScriptAlias {HOST_PHP_CGI}/ {}/",
+                php.dir.join("cgi-bin").display()
+            );
+        }
         for runtime in &self.build.built_in {
             let name = &runtime.name;
             let _ = write!(
@@ -255,6 +309,15 @@ impl Site<'_> {
             );
             for example in EXAMPLES {
                 if let Some(module) = self.module(example, name) {
+                    if let (Needs::Php, Some(php)) = (&example.needs, self.php) {
+                        // php-cgi runs the script Apache maps the URL to (SCRIPT_FILENAME).
+                        let _ = writeln!(
+                            sections,
+                            "Alias /{name}/{} {}",
+                            example.name,
+                            php.site().display()
+                        );
+                    }
                     let extra = self.grants(example, name);
                     let _ = write!(
                         sections,
@@ -278,6 +341,10 @@ impl Site<'_> {
                     .interpreter
                     .is_file()
                     .then(|| python.interpreter.into());
+            }
+            Needs::Php => {
+                let module = self.php?.module();
+                return module.is_file().then_some(module);
             }
             Needs::Nothing => example.name.to_owned(),
             Needs::Extension(extension) => info
@@ -311,6 +378,17 @@ impl Site<'_> {
                     } else {
                         "show.py"
                     }
+                ),
+                None => String::new(),
+            },
+            "php" | "php-sandbox" => match self.php {
+                Some(php) => format!(
+                    "  WasmMapCGIFileNames On\n  WasmMapDir /site {} ro\n  \
+                     WasmMapDir /data {} rw\n  WasmMapDir /etc/php {} ro\n  \
+                     WasmEnv PHPRC /etc/php\n  WasmEnv MOD_WASM_RUNTIME {runtime}\n",
+                    php.site().display(),
+                    php.dir.join("data").display(),
+                    php.dir.join("etc").display(),
                 ),
                 None => String::new(),
             },
@@ -348,18 +426,27 @@ impl Site<'_> {
         }
         page.push_str("</tr>\n");
         for example in EXAMPLES {
-            if example.needs == Needs::Python && self.python.is_none() {
+            if (example.needs == Needs::Python && self.python.is_none())
+                || (example.needs == Needs::Php && self.php.is_none())
+            {
                 continue;
             }
             let host_link = format!(
                 "<a href=\"{HOST_CGI}/show.py?file=/etc/passwd\" data-host-example=\"sandbox\">\
                  python3 shows it</a>"
             );
+            let php_host_link = format!(
+                "<a href=\"{HOST_PHP_CGI}/show.php?file=/etc/passwd\" \
+                 data-host-example=\"php-sandbox\">php-cgi shows it</a>"
+            );
             let _ = write!(
                 page,
                 "<tr><th><b>{}</b><p>{}</p><p class=\"sandbox\">Sandbox: {}</p></th>",
                 example.name,
-                example.about.replace("SANDBOX_HOST_LINK", &host_link),
+                example
+                    .about
+                    .replace("SANDBOX_HOST_LINK", &host_link)
+                    .replace("PHP_HOST_LINK", &php_host_link),
                 example.sandbox
             );
             for runtime in runtimes {
@@ -379,6 +466,7 @@ impl Site<'_> {
             let why = match example.needs {
                 Needs::Nothing => "not built",
                 Needs::Python => "CPython for WASI is not there (scripts/setup fetches it)",
+                Needs::Php => "PHP for WASI is not there (examples/php/build builds it)",
                 Needs::Extension(_) => "this runtime does not provide it",
                 Needs::Sockets => "this runtime has no sockets",
                 Needs::Component(_) => "this runtime does not run components",

@@ -5,8 +5,8 @@
 //! must see). Screenshots of every page it checks are kept in `<target>/demo-screenshots`.
 
 use mod_wasm_tests::{
-    components_dir, free_port, guests_dir, module_so, shared_cache_dir, target_dir, workspace_root,
-    Scratch,
+    components_dir, free_port, guests_dir, module_so, php_cgi_wasm, shared_cache_dir, target_dir,
+    workspace_root, Scratch,
 };
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -36,6 +36,8 @@ impl Demo {
             .env("MOD_WASM_GUESTS", guests_dir())
             .env("MOD_WASM_COMPONENTS", components_dir())
             .env("MOD_WASM_DEMO_SITE", env!("CARGO_BIN_EXE_demo-site"))
+            // PHP for WASI, as examples/php/build prints it.
+            .env("MOD_WASM_PHP", php_cgi_wasm().parent().unwrap())
             .env("MOD_WASM_DEMO_PORT", port.to_string())
             .env("MOD_WASM_DEMO_DB_PORT", free_port().to_string())
             .env("MOD_WASM_DEMO_DIR", dir.path().join("demo"))
@@ -147,17 +149,21 @@ fn a_person_can_use_every_link_and_form_of_the_demo_as_scripts_demo_serves_it() 
         );
         let contained = format!("ok   {runtime}: sandbox");
         assert!(report.contains(&contained), "{runtime}:\n{report}");
-        let greeted = format!("ok   {runtime}: greeted by the Python app's form");
-        assert!(report.contains(&greeted), "{runtime}:\n{report}");
+        for greeted in ["Python", "PHP"] {
+            let greeted = format!("ok   {runtime}: greeted by the {greeted} app's form");
+            assert!(report.contains(&greeted), "{runtime}:\n{report}");
+        }
+        let contained = format!("ok   {runtime}: php-sandbox");
+        assert!(report.contains(&contained), "{runtime}:\n{report}");
         if mod_wasm_tests::runtime(runtime).socket_abi.is_some() {
             let signed = format!("ok   {runtime}: sign the guestbook and see the entry");
             assert!(report.contains(&signed), "{runtime}:\n{report}");
         }
     }
-    assert!(
-        report.contains("ok   python3 under mod_cgid shows /etc/passwd"),
-        "{report}"
-    );
+    for host in ["python3", "php-cgi"] {
+        let shown = format!("ok   {host} under mod_cgid shows /etc/passwd");
+        assert!(report.contains(&shown), "{report}");
+    }
     eprintln!("{report}");
 }
 
