@@ -5,6 +5,7 @@
 //!     mod_wasm-bench --soak [--quick] [--out DIR]
 //!     mod_wasm-bench --python [--quick] [--out DIR]
 //!     mod_wasm-bench --flask [--quick] [--out DIR]
+//!     mod_wasm-bench --php [--quick] [--out DIR]
 //!     mod_wasm-bench --hello RUNTIME [SECONDS]
 //!
 //! `scripts/bench` builds what it needs and runs it; see `docs/benchmarks/README.md`. Inputs
@@ -15,7 +16,8 @@
 //! every measurement briefly, to check the benchmark itself works; its numbers mean nothing.
 //! `--soak` runs only the soak instead (see [`soak`]) and writes `soak.md`; `--python` runs
 //! only CPython for WASI against python3 under mod_cgid (see [`python`]) and writes
-//! `python.md`; `--flask` runs only the Flask app (see [`flask`]) and writes `flask.md`.
+//! `python.md`; `--flask` runs only the Flask app (see [`flask`]) and writes `flask.md`;
+//! `--php` runs only PHP for WASI against the host's php-cgi (see [`php`]) and writes `php.md`.
 //! `--hello` only runs hello in process under one runtime, over and over for
 //! SECONDS (default 10), and prints the time per run: a steady load to profile with `perf`.
 
@@ -25,6 +27,7 @@ mod in_process;
 mod large_module;
 mod load;
 mod machine;
+mod php;
 mod python;
 mod report;
 mod soak;
@@ -86,6 +89,7 @@ struct Options {
     soak: bool,
     python: bool,
     flask: bool,
+    php: bool,
     /// `--hello`: the runtime, and for how long.
     hello: Option<(String, Duration)>,
     out: PathBuf,
@@ -97,6 +101,7 @@ fn parse_options() -> Result<Options, String> {
         soak: false,
         python: false,
         flask: false,
+        php: false,
         hello: None,
         out: PathBuf::from("docs/benchmarks"),
     };
@@ -107,6 +112,7 @@ fn parse_options() -> Result<Options, String> {
             "--soak" => options.soak = true,
             "--python" => options.python = true,
             "--flask" => options.flask = true,
+            "--php" => options.php = true,
             "--hello" => {
                 let runtime = args.next().ok_or("--hello needs a runtime")?;
                 let seconds = match args.next() {
@@ -125,7 +131,7 @@ fn parse_options() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: mod_wasm-bench [--soak | --python | --flask] [--quick] [--out DIR]\n       \
+                    "usage: mod_wasm-bench [--soak | --python | --flask | --php] [--quick] [--out DIR]\n       \
                      mod_wasm-bench --hello RUNTIME [SECONDS]"
                         .into(),
                 );
@@ -161,6 +167,41 @@ mod_wasm, Flask's bytecode is compiled from source on every request, or read fro
 bytecode cache (`PYTHONPYCACHEPREFIX`) in a read-write grant that the first request filled, or \
 from that same cache granted read-only: bytecode compiled in advance, which the guest cannot \
 change. The host's python3 reads the bytecode pip compiled when it installed Flask.\n";
+
+/// What the PHP report measures, above its tables.
+const PHP_INTRO: &str = "php-cgi 8.2 for WASI (`examples/php/build`, from Debian's source) \
+serves the example site's `hello.php` (`?name=Ada`: a page of a few lines) and a page of \
+Debian's DokuWiki (`wiki:dokuwiki`, which the package ships, rendered from DokuWiki's cache), \
+each as the README configures it, under every runtime, against the host's php-cgi (Debian's \
+`php-cgi` 8.2) running the same `hello.php` as a CGI program under mod_cgid. Each server has one child with 32 threads; its compiled code comes from \
+the cache, so the first request after a start loads it and runs the page once. Every request \
+is a fresh php-cgi: a process on the host, a sandbox under mod_wasm, and neither has an \
+opcache, so each request compiles the scripts it runs (for a DokuWiki page, about 190 files). \
+VmHWM is the serving child's peak resident memory, after both pages.\n";
+
+/// Writes a report of its own (`--soak`, `--python`, …) to `DIR/<file>`: a title, the command
+/// that made it, what quick mode means for it (if anything), what it measures and its tables.
+fn write_report(options: &Options, file: &str, title: &str, quick: &str, intro: &str, table: &str) {
+    let command = std::env::var("MOD_WASM_BENCH_COMMAND")
+        .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" "));
+    let quick = if options.quick && !quick.is_empty() {
+        format!("**Quick mode**: {quick}\n\n")
+    } else {
+        String::new()
+    };
+    let path = options.out.join(file);
+    let written = std::fs::create_dir_all(&options.out).and_then(|()| {
+        std::fs::write(
+            &path,
+            format!("# {title}\n\n`{command}`\n\n{quick}{intro}{table}"),
+        )
+    });
+    if let Err(e) = written {
+        eprintln!("cannot write {}: {e}", path.display());
+        std::process::exit(1);
+    }
+    eprintln!("wrote {}", path.display());
+}
 
 /// A directory named by an environment variable, with the build's default beside it.
 fn input_dir(variable: &str, default: &str) -> PathBuf {
@@ -217,14 +258,7 @@ fn main() {
         let soaks = soak::run(&plan, &names);
         let table = soak::markdown(&soaks);
         print!("{table}");
-        let file = options.out.join("soak.md");
-        let written = std::fs::create_dir_all(&options.out)
-            .and_then(|()| std::fs::write(&file, format!("# Soak\n\n`{command}`\n\n{table}")));
-        if let Err(e) = written {
-            eprintln!("cannot write {}: {e}", file.display());
-            std::process::exit(1);
-        }
-        eprintln!("wrote {}", file.display());
+        write_report(&options, "soak.md", "Soak", "", "", &table);
         return;
     }
 
@@ -237,24 +271,15 @@ fn main() {
         let figures = python::run(&plan, &names);
         let table = python::markdown(&figures);
         print!("{table}");
-        let quick = if options.quick {
-            "**Quick mode**: every load is brief and no compile is timed with an empty cache; \
-             the numbers mean nothing.\n\n"
-        } else {
-            ""
-        };
-        let file = options.out.join("python.md");
-        let written = std::fs::create_dir_all(&options.out).and_then(|()| {
-            std::fs::write(
-                &file,
-                format!("# Python\n\n`{command}`\n\n{quick}{PYTHON_INTRO}\n{table}"),
-            )
-        });
-        if let Err(e) = written {
-            eprintln!("cannot write {}: {e}", file.display());
-            std::process::exit(1);
-        }
-        eprintln!("wrote {}", file.display());
+        write_report(
+            &options,
+            "python.md",
+            "Python",
+            "every load is brief and no compile is timed with an empty cache; the numbers mean \
+             nothing.",
+            &format!("{PYTHON_INTRO}\n"),
+            &table,
+        );
         return;
     }
 
@@ -266,23 +291,33 @@ fn main() {
         };
         let table = flask::markdown(&flask::run(&plan, &names));
         print!("{table}");
-        let quick = if options.quick {
-            "**Quick mode**: one request per figure; the numbers mean little.\n\n"
+        write_report(
+            &options,
+            "flask.md",
+            "Flask",
+            "one request per figure; the numbers mean little.",
+            &format!("{FLASK_INTRO}\n"),
+            &table,
+        );
+        return;
+    }
+
+    if options.php {
+        let plan = if options.quick {
+            php::PhpPlan::QUICK
         } else {
-            ""
+            php::PhpPlan::FULL
         };
-        let file = options.out.join("flask.md");
-        let written = std::fs::create_dir_all(&options.out).and_then(|()| {
-            std::fs::write(
-                &file,
-                format!("# Flask\n\n`{command}`\n\n{quick}{FLASK_INTRO}\n{table}"),
-            )
-        });
-        if let Err(e) = written {
-            eprintln!("cannot write {}: {e}", file.display());
-            std::process::exit(1);
-        }
-        eprintln!("wrote {}", file.display());
+        let table = php::markdown(&php::run(&plan, &names));
+        print!("{table}");
+        write_report(
+            &options,
+            "php.md",
+            "PHP",
+            "every load is brief; the numbers mean nothing.",
+            &format!("{PHP_INTRO}\n"),
+            &table,
+        );
         return;
     }
 

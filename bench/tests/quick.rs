@@ -136,3 +136,26 @@ fn the_quick_flask_benchmark_measures_each_bytecode_under_every_runtime_and_pyth
         }
     }
 }
+
+#[test]
+fn the_quick_php_benchmark_measures_hello_and_dokuwiki_under_every_runtime_and_php_cgi() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_mod_wasm-bench"))
+        .args(["--php", "--quick", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("running the PHP benchmark");
+    assert!(status.success(), "the PHP benchmark failed: {status}");
+    let report = std::fs::read_to_string(out.path().join("php.md")).unwrap();
+    assert!(report.contains("**Quick mode**"), "{report}");
+    assert!(
+        report.contains("| mod_cgid, php-cgi | hello.php | 1 | "),
+        "{report}"
+    );
+    for runtime in builtin_runtimes::registry().names() {
+        for page in ["hello.php", "DokuWiki, wiki:dokuwiki"] {
+            let row = format!("| mod_wasm, {runtime} | {page} | 1 | ");
+            assert!(report.contains(&row), "no {row:?} in:\n{report}");
+        }
+    }
+}

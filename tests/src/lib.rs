@@ -268,6 +268,21 @@ pub fn php_cgi_wasm() -> PathBuf {
     path
 }
 
+/// Unpacks Debian's DokuWiki under `root` with `examples/dokuwiki/unpack`, as the README tells
+/// an admin to try it, with `password` for its administrator `admin`.
+pub fn unpack_dokuwiki(root: &Path, password: &str) {
+    let unpacked = std::process::Command::new(workspace_root().join("examples/dokuwiki/unpack"))
+        .arg(root)
+        .arg(password)
+        .output()
+        .expect("running examples/dokuwiki/unpack");
+    assert!(
+        unpacked.status.success(),
+        "examples/dokuwiki/unpack:\n{}",
+        String::from_utf8_lossy(&unpacked.stderr)
+    );
+}
+
 /// Where tests keep modules compiled by runtimes that cache them (`WasmCacheDir`), across test
 /// runs: a big module such as CPython is compiled once per build directory, not once per run.
 ///
@@ -348,6 +363,15 @@ impl Scratch {
         let path = self.dir(relative);
         set_mode(&path, 0o777);
         path
+    }
+
+    /// Creates `relative` as the directory `examples/php/php.ini` has PHP write to (`/data`):
+    /// writable by the server's children, with its `sessions/` and `tmp/`.
+    pub fn php_data_dir(&self, relative: &str) -> PathBuf {
+        let dir = self.writable_dir(relative);
+        self.writable_dir(&format!("{relative}/sessions"));
+        self.writable_dir(&format!("{relative}/tmp"));
+        dir
     }
 
     /// Writes `script` as the executable `cgi-bin/<name>`, with `files` beside it, for the

@@ -5,7 +5,8 @@
 //! page, edits it and reads its old revisions; the wiki's files then hold both versions.
 
 use mod_wasm_tests::{
-    load_module, php_cgi_wasm, runtimes, shared_cache_dir, target_dir, workspace_root, Config,
+    load_module, php_cgi_wasm, runtimes, shared_cache_dir, target_dir, unpack_dokuwiki,
+    workspace_root, Config,
 };
 use std::process::Command;
 
@@ -34,19 +35,8 @@ fn a_person_logs_in_creates_and_edits_a_dokuwiki_page_under_every_runtime() {
     );
     for runtime in &runtimes {
         let root = scratch.path().join(runtime);
-        let unpacked = Command::new(examples.join("dokuwiki/unpack"))
-            .arg(&root)
-            .arg(ADMIN_PASSWORD)
-            .output()
-            .expect("running examples/dokuwiki/unpack");
-        assert!(
-            unpacked.status.success(),
-            "examples/dokuwiki/unpack:\n{}",
-            String::from_utf8_lossy(&unpacked.stderr)
-        );
-        let data = scratch.writable_dir(&format!("php-{runtime}"));
-        scratch.writable_dir(&format!("php-{runtime}/sessions"));
-        scratch.writable_dir(&format!("php-{runtime}/tmp"));
+        unpack_dokuwiki(&root, ADMIN_PASSWORD);
+        let data = scratch.php_data_dir(&format!("php-{runtime}"));
         body += &format!(
             "Define DOKUWIKI_ROOT {root}/\nDefine DOKUWIKI_URL /{runtime}\n\
              Define DOKUWIKI_RUNTIME {runtime}\nDefine PHP_CGI_WASM {php}\n\

@@ -128,9 +128,7 @@ fn start(runtimes: &[&str]) -> Apache {
         for (name, script) in SCRIPTS {
             scratch.file(&format!("{runtime}/{name}"), script);
         }
-        let data = scratch.writable_dir(&format!("data-{runtime}"));
-        scratch.writable_dir(&format!("data-{runtime}/sessions"));
-        scratch.writable_dir(&format!("data-{runtime}/tmp"));
+        let data = scratch.php_data_dir(&format!("data-{runtime}"));
         let site = scratch.path().join(runtime);
         body += &format!(
             "Alias /{runtime} {site}\n\
