@@ -26,6 +26,7 @@ pub mod signals;
 pub mod stdio;
 pub mod stopping;
 pub mod sync;
+pub mod tokio_runtime;
 
 pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};

@@ -26,7 +26,7 @@ use runtime_api::{
     SharedWriter, Stdio,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use wasmedge_sdk::config::{
     CommonConfigOptions, CompilerConfigOptions, ConfigBuilder, RuntimeConfigOptions,
@@ -106,27 +106,13 @@ fn quiet() {
     wasmedge_sdk::LogManager::log_off();
 }
 
-/// The tokio runtime WasmEdge's asynchronous host functions need, created in the process that
-/// runs requests.
-static TOKIO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-
+/// The process's tokio runtime (see [`runtime_api::tokio_runtime`]), which WasmEdge's
+/// asynchronous host functions need; async-wasi's sockets register with its reactor.
 fn tokio_runtime(runtime: &'static str) -> Result<&'static tokio::runtime::Runtime, LoadError> {
-    if let Some(tokio) = TOKIO.get() {
-        return Ok(tokio);
-    }
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(16)
-        .thread_name("mod_wasm-wasmedge")
-        .enable_time()
-        // async-wasi's sockets register with tokio's reactor.
-        .enable_io()
-        .build()
-        .map_err(|e| LoadError::Engine {
-            runtime,
-            reason: format!("cannot start the tokio runtime WasmEdge's WASI needs: {e}"),
-        })?;
-    Ok(TOKIO.get_or_init(|| tokio))
+    runtime_api::tokio_runtime::process_runtime().map_err(|e| LoadError::Engine {
+        runtime,
+        reason: format!("cannot start the tokio runtime WasmEdge's WASI needs: {e}"),
+    })
 }
 
 impl Runtime for WasmEdge {

@@ -110,7 +110,7 @@ struct Process {
     /// Its tunables limit each run's memories (see [`memory`]).
     engine: Engine,
     watchdog: &'static Watchdog,
-    tokio: tokio::runtime::Runtime,
+    tokio: &'static tokio::runtime::Runtime,
     wasix: Arc<PluggableRuntime>,
     /// The host sockets granted connections use.
     host_network: Arc<LocalNetworking>,
@@ -122,19 +122,12 @@ fn process() -> Result<&'static Process, LoadError> {
     if let Some(process) = PROCESS.get() {
         return Ok(process);
     }
-    // Host file I/O and WASIX timers run on tokio. Guests run on Apache's worker threads, so
-    // one tokio worker suffices; blocking file operations use tokio's pool, whose idle threads
-    // are reused and end after a while.
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(16)
-        .thread_name("mod_wasm-wasmer")
-        .enable_time()
-        .build()
-        .map_err(|e| LoadError::Engine {
-            runtime: NAME,
-            reason: format!("cannot start the tokio runtime WASIX needs: {e}"),
-        })?;
+    // Host file I/O and WASIX timers run on the process's tokio runtime (see
+    // `runtime_api::tokio_runtime`); guests run on Apache's worker threads.
+    let tokio = runtime_api::tokio_runtime::process_runtime().map_err(|e| LoadError::Engine {
+        runtime: NAME,
+        reason: format!("cannot start the tokio runtime WASIX needs: {e}"),
+    })?;
     let mut engine = engine();
     let base = BaseTunables::for_target(engine.target());
     engine.set_tunables(LimitingTunables::new(base));

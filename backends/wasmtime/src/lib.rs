@@ -165,26 +165,15 @@ fn ticks_until(deadline: Instant, now: Instant) -> u64 {
     u64::try_from(ticks).map_or(STOP_CHECK_TICKS, |t| t.clamp(1, STOP_CHECK_TICKS))
 }
 
-/// The tokio runtime that drives runs, whose host calls are asynchronous: timers, and the
-/// connections of a handler's outgoing requests. Runs are polled on the Apache worker thread
-/// (`block_on`); its one worker thread drives the outgoing connections, and its blocking threads
-/// make preview1's file calls, one per run at a time: as many as Apache's default `ThreadLimit`.
+/// The process's tokio runtime (see [`runtime_api::tokio_runtime`]), which drives runs whose
+/// host calls are asynchronous: timers, and the connections of a handler's outgoing requests.
+/// Runs are polled on the Apache worker thread (`block_on`); its blocking threads make
+/// preview1's file calls.
 fn tokio() -> Result<&'static tokio::runtime::Runtime, LoadError> {
-    static TOKIO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(tokio) = TOKIO.get() {
-        return Ok(tokio);
-    }
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(64)
-        .thread_name("mod_wasm-wasmtime")
-        .enable_all()
-        .build()
-        .map_err(|e| LoadError::Engine {
-            runtime: NAME,
-            reason: format!("cannot start the tokio runtime runs need: {e}"),
-        })?;
-    Ok(TOKIO.get_or_init(|| tokio))
+    runtime_api::tokio_runtime::process_runtime().map_err(|e| LoadError::Engine {
+        runtime: NAME,
+        reason: format!("cannot start the tokio runtime runs need: {e}"),
+    })
 }
 
 /// Runs `run`, a run due to end by `deadline` (its store's clock's), to its end on this thread. A guest
