@@ -1,17 +1,91 @@
 //! Errors of the three phases, each carrying the runtime's name so a log line says which engine
-//! failed. The location and module file are added by mod_wasm, which knows them.
+//! failed. The location and module file are added by mod_wasm, which knows them. What an engine
+//! reported is kept as the error's [`source`](std::error::Error::source) (a [`Cause`]), not only
+//! as text.
 
 use crate::execution::{EntryPoint, GuestPath, Preopen};
+use std::error::Error;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// An error as engines and the libraries under them give it: any error, or a message.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// What made an engine fail: its own error, kept as it was so that a caller can walk or
+/// downcast it, and what mod_wasm was doing when it happened. Shown on one line, as a log needs
+/// it: `doing: error: its source: …`, each source named once (many errors already show their
+/// source in their own message).
+pub struct Cause {
+    doing: Option<&'static str>,
+    error: BoxError,
+}
+
+impl Cause {
+    /// `error`, as the engine gave it.
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        Cause {
+            doing: None,
+            error: error.into(),
+        }
+    }
+
+    /// `error`, which happened while mod_wasm was `doing` what it says (`cannot load compiled
+    /// code`).
+    pub fn doing(doing: &'static str, error: impl Into<BoxError>) -> Self {
+        Cause {
+            doing: Some(doing),
+            error: error.into(),
+        }
+    }
+
+    /// The engine's error itself.
+    pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.error.to_string();
+        let mut next = self.error.source();
+        while let Some(source) = next {
+            let text = source.to_string();
+            if !shown.contains(&text) {
+                shown = format!("{shown}: {text}");
+            }
+            next = source.source();
+        }
+        match self.doing {
+            Some(doing) => write!(f, "{doing}: {shown}"),
+            None => f.write_str(&shown),
+        }
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cause")
+            .field("doing", &self.doing)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl Error for Cause {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.error)
+    }
+}
 
 /// A module could not be compiled or its imports cannot be satisfied.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    #[error("{runtime}: not a valid WebAssembly module: {reason}")]
+    #[error("{runtime}: not a valid WebAssembly module: {cause}")]
     Invalid {
         runtime: &'static str,
-        reason: String,
+        #[source]
+        cause: Cause,
     },
     #[error(
         "{runtime}: the module imports '{module}::{name}', which this runtime does not provide"
@@ -42,10 +116,11 @@ pub enum CompileError {
         name: String,
         why: &'static str,
     },
-    #[error("{runtime}: {reason}")]
+    #[error("{runtime}: {cause}")]
     Engine {
         runtime: &'static str,
-        reason: String,
+        #[source]
+        cause: Cause,
     },
 }
 
@@ -57,10 +132,11 @@ pub enum LoadError {
         runtime: &'static str,
         produced_by: &'static str,
     },
-    #[error("{runtime}: {reason}")]
+    #[error("{runtime}: {cause}")]
     Engine {
         runtime: &'static str,
-        reason: String,
+        #[source]
+        cause: Cause,
     },
 }
 
@@ -77,18 +153,23 @@ pub enum RunError {
         runtime: &'static str,
         entry_point: EntryPoint,
     },
-    #[error("{runtime}: cannot open directory {host} for guest path {guest}: {reason}")]
+    #[error("{runtime}: cannot open directory {} for guest path {guest}: {cause}", host.display())]
     Preopen {
         runtime: &'static str,
         guest: GuestPath,
         host: PathBuf,
-        reason: String,
+        #[source]
+        cause: Cause,
     },
-    #[error("{runtime}: cannot instantiate the module: {reason}")]
+    #[error("{runtime}: cannot instantiate the module: {cause}")]
     Instantiate {
         runtime: &'static str,
-        reason: String,
+        #[source]
+        cause: Cause,
     },
+    /// What the guest did, as the engine describes it with the wasm functions on the stack:
+    /// an event of the guest's, not an engine's error, so it is kept as the text of its log
+    /// line.
     #[error("{runtime}: the guest trapped: {reason}")]
     Trap {
         runtime: &'static str,
@@ -149,16 +230,24 @@ impl RunError {
     }
 
     /// `preopen` could not be made available to the guest.
-    pub fn preopen(
-        runtime: &'static str,
-        preopen: &Preopen,
-        reason: impl std::fmt::Display,
-    ) -> Self {
+    pub fn preopen(runtime: &'static str, preopen: &Preopen, error: impl Into<BoxError>) -> Self {
         RunError::Preopen {
             runtime,
             guest: preopen.guest.clone(),
             host: preopen.host.clone(),
-            reason: reason.to_string(),
+            cause: Cause::new(error),
+        }
+    }
+
+    /// The sandbox of a run could not be built, while doing what `doing` says.
+    pub fn instantiate(
+        runtime: &'static str,
+        doing: &'static str,
+        error: impl Into<BoxError>,
+    ) -> Self {
+        RunError::Instantiate {
+            runtime,
+            cause: Cause::doing(doing, error),
         }
     }
 }
@@ -176,6 +265,36 @@ mod tests {
         );
         let bare = RunError::trap("rt", "out of bounds", []);
         assert_eq!(bare.to_string(), "rt: the guest trapped: out of bounds");
+    }
+
+    #[test]
+    fn a_cause_is_kept_as_the_source_and_shown_with_its_chain_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        #[derive(Debug, thiserror::Error)]
+        #[error("says its source: {0}")]
+        struct Repeats(#[source] std::io::Error);
+
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "inner");
+        let error = LoadError::Engine {
+            runtime: "rt",
+            cause: Cause::doing("cannot load compiled code", Outer(io())),
+        };
+        assert_eq!(
+            error.to_string(),
+            "rt: cannot load compiled code: outer: inner"
+        );
+        let cause = error.source().expect("the cause");
+        let engine_error = cause.source().expect("the engine's error");
+        assert!(engine_error.downcast_ref::<Outer>().is_some());
+        assert_eq!(engine_error.source().unwrap().to_string(), "inner");
+
+        assert_eq!(
+            Cause::new(Repeats(io())).to_string(),
+            "says its source: inner"
+        );
+        assert_eq!(Cause::new("a message").to_string(), "a message");
     }
 
     #[test]

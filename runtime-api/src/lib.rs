@@ -31,7 +31,7 @@ pub mod tokio_runtime;
 pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};
 pub use component::{HttpHandler, HttpRequest, HttpResponse, ProgramKind};
-pub use error::{CompileError, LoadError, RunError};
+pub use error::{BoxError, Cause, CompileError, LoadError, RunError};
 pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
 pub use limits::{Bytes, Limits, MemorySize, RefusedGrowth};
 pub use outbound::{

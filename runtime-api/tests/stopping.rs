@@ -26,7 +26,7 @@ impl Runtime for Stoppable {
     fn load(&self, _: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
         Err(LoadError::Engine {
             runtime: self.0,
-            reason: "not needed".into(),
+            cause: runtime_api::Cause::new("not needed"),
         })
     }
     fn stop_runs(&self) {

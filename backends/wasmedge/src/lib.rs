@@ -21,7 +21,7 @@ use runtime_api::signals::Unblocked;
 use runtime_api::stopping::{cutoff, Cutoff};
 use runtime_api::sync::lock;
 use runtime_api::{
-    Abi, Capabilities, CompileError, ConnectGrants, ConnectGuard, ExecutionConfig, ExitCode,
+    Abi, Capabilities, Cause, CompileError, ConnectGrants, ConnectGuard, ExecutionConfig, ExitCode,
     LoadError, LoadedModule, MemorySize, Precompiled, RunError, RunReport, Runtime, SharedReader,
     SharedWriter, Stdio,
 };
@@ -111,7 +111,7 @@ fn quiet() {
 fn tokio_runtime(runtime: &'static str) -> Result<&'static tokio::runtime::Runtime, LoadError> {
     runtime_api::tokio_runtime::process_runtime().map_err(|e| LoadError::Engine {
         runtime,
-        reason: format!("cannot start the tokio runtime WasmEdge's WASI needs: {e}"),
+        cause: Cause::doing("cannot start the tokio runtime WasmEdge's WASI needs", e),
     })
 }
 
@@ -167,15 +167,15 @@ impl Runtime for WasmEdge {
     fn compile(&self, wasm: &[u8]) -> Result<Precompiled, CompileError> {
         quiet();
         let name = self.name();
-        let engine_error = |reason| CompileError::Engine {
+        let engine_error = |reason: String| CompileError::Engine {
             runtime: name,
-            reason,
+            cause: Cause::new(reason),
         };
         let config = self.config().map_err(engine_error)?;
         let module =
             Module::from_bytes(Some(&config), wasm).map_err(|e| CompileError::Invalid {
                 runtime: name,
-                reason: e.to_string(),
+                cause: Cause::new(e),
             })?;
         check_imports(name, &module)?;
         let wasm = stack::bound(wasm).map_err(engine_error)?;
@@ -189,13 +189,13 @@ impl Runtime for WasmEdge {
 
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
         let name = self.name();
-        let engine_error = |reason| LoadError::Engine {
+        let engine_error = |cause| LoadError::Engine {
             runtime: name,
-            reason,
+            cause,
         };
         quiet();
         let tokio = tokio_runtime(name)?;
-        let config = self.config().map_err(engine_error)?;
+        let config = self.config().map_err(|e| engine_error(Cause::new(e)))?;
         let (module, library) = match self.mode {
             Mode::Interpreter => {
                 Module::from_bytes(Some(&config), precompiled.expect_runtime(name)?)
@@ -205,7 +205,7 @@ impl Runtime for WasmEdge {
             Mode::AheadOfTime => aot::load_library(&config, precompiled.code(name)?)
                 .map(|library| (library.module.clone(), Some(library))),
         }
-        .map_err(|e| engine_error(format!("cannot load compiled code: {e}")))?;
+        .map_err(|e| engine_error(Cause::doing("cannot load compiled code", e)))?;
         Ok(Arc::new(WasmEdgeModule {
             runtime: name,
             mode: self.mode,
@@ -225,7 +225,7 @@ impl Runtime for WasmEdge {
 fn check_imports(runtime: &'static str, module: &Module) -> Result<(), CompileError> {
     let engine_error = |e: Box<WasmEdgeError>| CompileError::Engine {
         runtime,
-        reason: format!("cannot create the WASI module: {e}"),
+        cause: Cause::doing("cannot create the WASI module", e),
     };
     // The WASI module as a run of this module gets it.
     let (wasi, _sockets) = wasi_module(
@@ -367,14 +367,17 @@ impl WasmEdgeModule {
         let runtime = self.runtime;
         let instantiate_error = |e: Box<WasmEdgeError>| RunError::Instantiate {
             runtime,
-            reason: e.to_string(),
+            cause: Cause::new(e),
         };
         let _tokio = self.tokio.enter();
         // The executor of each run enforces its memory limit.
         let pages = config.limits.memory.pages();
-        let engine_config = self
-            .config_for(config.limits.memory)
-            .map_err(|reason| RunError::Instantiate { runtime, reason })?;
+        let engine_config =
+            self.config_for(config.limits.memory)
+                .map_err(|reason| RunError::Instantiate {
+                    runtime,
+                    cause: Cause::new(reason),
+                })?;
         let context = self.wasi_context(config, stdio)?;
         let scaffold = self
             .scaffolds
@@ -386,11 +389,13 @@ impl WasmEdgeModule {
         let outcome = {
             // The SDK stops a run at its time limit with a real-time signal to this thread,
             // which Apache's threaded MPMs block in their worker threads.
-            let _unblocked =
-                Unblocked::new(libc::SIGRTMIN()).map_err(|e| RunError::Instantiate {
+            let _unblocked = Unblocked::new(libc::SIGRTMIN()).map_err(|e| {
+                RunError::instantiate(
                     runtime,
-                    reason: format!("cannot let the time limit's signal reach this thread: {e}"),
-                })?;
+                    "cannot let the time limit's signal reach this thread",
+                    e,
+                )
+            })?;
             let _run = stop::Run::enter();
             if runtime_api::stopping::requested() {
                 return Err(RunError::Stopped { runtime });

@@ -35,8 +35,9 @@ use dircache::EntryCache;
 use memory::{LimitingTunables, MemoryLimit};
 use runtime_api::signals::Unblocked;
 use runtime_api::{
-    descriptor_path, Abi, Access, Capabilities, Code, CompileError, ConnectGuard, ExecutionConfig,
-    ExitCode, LoadError, LoadedModule, Precompiled, RunError, RunReport, Runtime, Stdio,
+    descriptor_path, Abi, Access, Capabilities, Cause, Code, CompileError, ConnectGuard,
+    ExecutionConfig, ExitCode, LoadError, LoadedModule, Precompiled, RunError, RunReport, Runtime,
+    Stdio,
 };
 use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
@@ -126,14 +127,14 @@ fn process() -> Result<&'static Process, LoadError> {
     // `runtime_api::tokio_runtime`); guests run on Apache's worker threads.
     let tokio = runtime_api::tokio_runtime::process_runtime().map_err(|e| LoadError::Engine {
         runtime: NAME,
-        reason: format!("cannot start the tokio runtime WASIX needs: {e}"),
+        cause: Cause::doing("cannot start the tokio runtime WASIX needs", e),
     })?;
     let mut engine = engine();
     let base = BaseTunables::for_target(engine.target());
     engine.set_tunables(LimitingTunables::new(base));
     let watchdog = Watchdog::of_process().map_err(|e| LoadError::Engine {
         runtime: NAME,
-        reason: format!("cannot start the thread that times runs: {e}"),
+        cause: Cause::doing("cannot start the thread that times runs", e),
     })?;
     // WASIX's constructors find tokio through the current thread's context.
     let _tokio = tokio.enter();
@@ -156,7 +157,7 @@ fn process() -> Result<&'static Process, LoadError> {
 fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileError> {
     let module = Module::new(engine, wasm).map_err(|e| CompileError::Invalid {
         runtime: NAME,
-        reason: e.to_string(),
+        cause: Cause::new(e),
     })?;
     // Only namespaces are checked here: resolving names needs a `Store`, which must not exist
     // in the parent (see the crate docs). An unknown name in a WASIX namespace fails at
@@ -190,7 +191,7 @@ fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileErro
     }
     let bytes = module.serialize().map_err(|e| CompileError::Engine {
         runtime: NAME,
-        reason: format!("cannot serialize compiled code: {e}"),
+        cause: Cause::doing("cannot serialize compiled code", e),
     })?;
     Ok(Precompiled::new(NAME, bytes.to_vec()))
 }
@@ -219,7 +220,7 @@ impl Runtime for Wasmer {
             .build()
             .map_err(|e| CompileError::Engine {
                 runtime: NAME,
-                reason: format!("cannot start compiler threads: {e}"),
+                cause: Cause::doing("cannot start compiler threads", e),
             })?;
         // Inside `install`, rayon work that would go to the global pool runs on this pool,
         // which is dropped (and its threads ended) when compilation is over.
@@ -266,7 +267,7 @@ impl Runtime for Wasmer {
         }
         .map_err(|e| LoadError::Engine {
             runtime: NAME,
-            reason: format!("cannot load compiled code: {e}"),
+            cause: Cause::doing("cannot load compiled code", e),
         })?;
         let dynamically_linked = module.custom_sections("dylink.0").next().is_some();
         let wasi_versions = get_wasi_versions(&module, false)
@@ -387,20 +388,20 @@ impl WasmerModule {
         store: &mut Store,
         entries: &EntryCache,
     ) -> Result<(Instance, WasiFunctionEnv), RunError> {
-        let instantiate_error = |reason: String| RunError::Instantiate {
+        let instantiate_error = |cause| RunError::Instantiate {
             runtime: NAME,
-            reason,
+            cause,
         };
         if self.dynamically_linked {
             return builder
                 .instantiate_ext(self.module.clone(), self.hash, store)
-                .map_err(|e| instantiate_error(e.to_string()));
+                .map_err(|e| instantiate_error(Cause::new(e)));
         }
         let mut builder = builder;
         builder.set_module_hash(self.hash);
         let mut wasi = builder
             .finalize(store)
-            .map_err(|e| instantiate_error(e.to_string()))?;
+            .map_err(|e| instantiate_error(Cause::new(e)))?;
         let instantiated = self.instantiate_in(&mut wasi, store, entries);
         if instantiated.is_err() {
             // Ends the WASIX process that `finalize` started.
@@ -416,7 +417,7 @@ impl WasmerModule {
         wasi: &mut WasiFunctionEnv,
         store: &mut Store,
         entries: &EntryCache,
-    ) -> Result<Instance, String> {
+    ) -> Result<Instance, Cause> {
         // Nearly every module imports one version; more are merged into the first.
         let mut versions = self.wasi_versions.iter();
         let mut imports = match versions.next() {
@@ -430,13 +431,13 @@ impl WasmerModule {
         dircache::correct_stale_entries(store, &wasi.env, &mut imports, entries);
         let imported_memory = match self.imported_memory {
             Some(ty) => {
-                let memory = Memory::new(store, ty).map_err(|e| e.to_string())?;
+                let memory = Memory::new(store, ty).map_err(Cause::new)?;
                 imports.define("env", "memory", memory.clone());
                 Some(memory)
             }
             None => None,
         };
-        let instance = Instance::new(store, &self.module, &imports).map_err(|e| e.to_string())?;
+        let instance = Instance::new(store, &self.module, &imports).map_err(Cause::new)?;
         let memory = match imported_memory {
             Some(memory) => memory,
             None => instance
@@ -446,7 +447,7 @@ impl WasmerModule {
                     Extern::Memory(memory) => Some(memory.clone()),
                     _ => None,
                 })
-                .ok_or("the module neither imports nor exports a memory")?,
+                .ok_or_else(|| Cause::new("the module neither imports nor exports a memory"))?,
         };
         let handles = WasiModuleTreeHandles::Static(WasiModuleInstanceHandles::new(
             memory,
@@ -455,7 +456,7 @@ impl WasmerModule {
             None,
         ));
         wasi.initialize_handles_and_layout(store, instance.clone(), handles, None, true)
-            .map_err(|e| e.to_string())?;
+            .map_err(Cause::new)?;
         Ok(instance)
     }
 
@@ -494,9 +495,12 @@ impl WasmerModule {
         }
         // The watchdog interrupts the store with a signal, which Apache's threaded MPMs block
         // in their worker threads.
-        let unblocked = Unblocked::new(libc::SIGUSR1).map_err(|e| RunError::Instantiate {
-            runtime: NAME,
-            reason: format!("cannot let the time limit's signal reach this thread: {e}"),
+        let unblocked = Unblocked::new(libc::SIGUSR1).map_err(|e| {
+            RunError::instantiate(
+                NAME,
+                "cannot let the time limit's signal reach this thread",
+                e,
+            )
         })?;
         let watch = self.process.watchdog.watch(
             started + config.limits.timeout,

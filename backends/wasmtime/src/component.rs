@@ -14,8 +14,8 @@ use body::{deliver, hand_over};
 use outbound::Outbound;
 use runtime_api::sync::lock;
 use runtime_api::{
-    CompileError, ExecutionConfig, ExitCode, HttpHandler, HttpRequest, HttpResponse, LoadError,
-    LoadedModule, Precompiled, ProgramKind, Refusals, RunError, RunReport, Stdio,
+    Cause, CompileError, ExecutionConfig, ExitCode, HttpHandler, HttpRequest, HttpResponse,
+    LoadError, LoadedModule, Precompiled, ProgramKind, Refusals, RunError, RunReport, Stdio,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -31,46 +31,38 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 /// Compiles a component of `kind` and checks that it links against WASI 0.2 (and, for a
 /// handler, `wasi:http`).
 pub(crate) fn compile(wasm: &[u8], kind: ProgramKind) -> Result<Precompiled, CompileError> {
+    let engine_error = |cause| CompileError::Engine {
+        runtime: NAME,
+        cause,
+    };
+    let invalid = |cause| CompileError::Invalid {
+        runtime: NAME,
+        cause,
+    };
     let compiled = with_compiling_engine(|engine| {
-        let invalid = |e: wasmtime::Error| CompileError::Invalid {
-            runtime: NAME,
-            reason: format!("{e:#}"),
-        };
-        let component = Component::new(engine, wasm).map_err(invalid)?;
-        let linker = linker(engine).map_err(|reason| CompileError::Engine {
-            runtime: NAME,
-            reason,
-        })?;
-        Prepared::new(&linker, &component, kind).map_err(|reason| CompileError::Invalid {
-            runtime: NAME,
-            reason,
-        })?;
-        let bytes = component.serialize().map_err(|e| CompileError::Engine {
-            runtime: NAME,
-            reason: format!("cannot serialize compiled code: {e:#}"),
-        })?;
+        let component = Component::new(engine, wasm).map_err(|e| invalid(Cause::new(e)))?;
+        let linker = linker(engine).map_err(engine_error)?;
+        Prepared::new(&linker, &component, kind).map_err(invalid)?;
+        let bytes = component
+            .serialize()
+            .map_err(|e| engine_error(Cause::doing("cannot serialize compiled code", e)))?;
         Ok(Precompiled::new(NAME, bytes))
     });
-    compiled.unwrap_or_else(|reason| {
-        Err(CompileError::Engine {
-            runtime: NAME,
-            reason,
-        })
-    })
+    compiled.unwrap_or_else(|cause| Err(engine_error(cause)))
 }
 
 /// Loads a compiled component (see `Wasmtime::load` for what makes deserializing sound).
 pub(crate) fn load(component: Component) -> Result<Arc<dyn LoadedModule>, LoadError> {
-    let engine_error = |reason| LoadError::Engine {
+    let engine_error = |cause| LoadError::Engine {
         runtime: NAME,
-        reason,
+        cause,
     };
     let tokio = crate::tokio()?;
     let linker = linker(component.engine()).map_err(engine_error)?;
     let kind = if ProxyPre::new(
         linker
             .instantiate_pre(&component)
-            .map_err(|e| engine_error(format!("cannot link the component: {e:#}")))?,
+            .map_err(|e| engine_error(Cause::doing("cannot link the component", e)))?,
     )
     .is_ok()
     {
@@ -93,17 +85,15 @@ impl Prepared {
         linker: &Linker<RunState>,
         component: &Component,
         kind: ProgramKind,
-    ) -> Result<Self, String> {
-        let pre: InstancePre<RunState> = linker
-            .instantiate_pre(component)
-            .map_err(|e| format!("{e:#}"))?;
+    ) -> Result<Self, Cause> {
+        let pre: InstancePre<RunState> = linker.instantiate_pre(component).map_err(Cause::new)?;
         match kind {
             ProgramKind::HttpHandler => ProxyPre::new(pre)
                 .map(Prepared::HttpHandler)
-                .map_err(|e| format!("not a wasi:http handler: {e:#}")),
+                .map_err(|e| Cause::doing("not a wasi:http handler", e)),
             ProgramKind::Command | ProgramKind::CoreModule => CommandPre::new(pre)
                 .map(Prepared::Command)
-                .map_err(|e| format!("not a WASI 0.2 command: {e:#}")),
+                .map_err(|e| Cause::doing("not a WASI 0.2 command", e)),
         }
     }
 
@@ -116,9 +106,9 @@ impl Prepared {
 }
 
 /// WASI 0.2 and `wasi:http`, as mod_wasm grants them.
-fn linker(engine: &Engine) -> Result<Linker<RunState>, String> {
+fn linker(engine: &Engine) -> Result<Linker<RunState>, Cause> {
     let mut linker = Linker::new(engine);
-    let link_error = |e: wasmtime::Error| format!("cannot link WASI 0.2: {e:#}");
+    let link_error = |e: wasmtime::Error| Cause::doing("cannot link WASI 0.2", e);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
     // Guests cannot create symbolic links, under any runtime (see the core modules' linker).
@@ -217,8 +207,9 @@ impl LoadedModule for ComponentModule {
         let Prepared::Command(pre) = &self.prepared else {
             return Err(RunError::Instantiate {
                 runtime: NAME,
-                reason: "a wasi:http handler is handed requests, and cannot be run as a command"
-                    .to_owned(),
+                cause: Cause::new(
+                    "a wasi:http handler is handed requests, and cannot be run as a command",
+                ),
             })
             .into();
         };
@@ -260,7 +251,7 @@ impl LoadedModule for ComponentModule {
 fn instantiation_failed(error: wasmtime::Error) -> RunError {
     RunError::Instantiate {
         runtime: NAME,
-        reason: format!("{error:#}"),
+        cause: Cause::new(error),
     }
 }
 
@@ -275,7 +266,7 @@ impl HttpHandler for ComponentModule {
         let Prepared::HttpHandler(pre) = &self.prepared else {
             return Err(RunError::Instantiate {
                 runtime: NAME,
-                reason: "a WASI 0.2 command is run, and cannot handle requests".to_owned(),
+                cause: Cause::new("a WASI 0.2 command is run, and cannot handle requests"),
             })
             .into();
         };

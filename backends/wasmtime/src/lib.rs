@@ -10,8 +10,8 @@ mod component;
 mod stdio;
 
 use runtime_api::{
-    Access, Capabilities, Code, CompileError, ExecutionConfig, ExitCode, LoadError, LoadedModule,
-    MemorySize, Precompiled, RefusedGrowth, RunError, RunReport, Runtime, Stdio,
+    Access, Capabilities, Cause, Code, CompileError, ExecutionConfig, ExitCode, LoadError,
+    LoadedModule, MemorySize, Precompiled, RefusedGrowth, RunError, RunReport, Runtime, Stdio,
 };
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -88,12 +88,12 @@ fn process_engine() -> Result<&'static Engine, LoadError> {
     }
     let engine = Engine::new(&engine_config()).map_err(|e| LoadError::Engine {
         runtime: NAME,
-        reason: format!("cannot create the engine: {e:#}"),
+        cause: Cause::doing("cannot create the engine", e),
     })?;
     let engine = PROCESS_ENGINE.get_or_init(|| engine);
     start_epoch_ticker().map_err(|e| LoadError::Engine {
         runtime: NAME,
-        reason: format!("cannot start the thread that times runs: {e}"),
+        cause: Cause::doing("cannot start the thread that times runs", e),
     })?;
     Ok(engine)
 }
@@ -172,7 +172,7 @@ fn ticks_until(deadline: Instant, now: Instant) -> u64 {
 fn tokio() -> Result<&'static tokio::runtime::Runtime, LoadError> {
     runtime_api::tokio_runtime::process_runtime().map_err(|e| LoadError::Engine {
         runtime: NAME,
-        reason: format!("cannot start the tokio runtime runs need: {e}"),
+        cause: Cause::doing("cannot start the tokio runtime runs need", e),
     })
 }
 
@@ -223,9 +223,9 @@ impl std::error::Error for ServerStopping {}
 /// forking, and a child would inherit "installed" without the handlers, so a trap would kill
 /// it. The installation is undone; the child's own engine installs them again, on top of
 /// Apache's.
-pub(crate) fn with_compiling_engine<T>(use_engine: impl FnOnce(&Engine) -> T) -> Result<T, String> {
+pub(crate) fn with_compiling_engine<T>(use_engine: impl FnOnce(&Engine) -> T) -> Result<T, Cause> {
     let engine =
-        Engine::new(&engine_config()).map_err(|e| format!("cannot create the engine: {e:#}"))?;
+        Engine::new(&engine_config()).map_err(|e| Cause::doing("cannot create the engine", e))?;
     let result = use_engine(&engine);
     if PROCESS_ENGINE.get().is_none() {
         // SAFETY: this engine and everything derived from it (module, linker) is dropped by
@@ -269,15 +269,14 @@ impl Hasher for Sha256Hasher {
 
 /// Compiles `wasm` and checks its imports against WASI preview1.
 fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileError> {
-    let engine_error = |reason| CompileError::Engine {
-        runtime: NAME,
-        reason,
-    };
     let module = Module::new(engine, wasm).map_err(|e| CompileError::Invalid {
         runtime: NAME,
-        reason: format!("{e:#}"),
+        cause: Cause::new(e),
     })?;
-    let linker = wasi_linker(engine).map_err(engine_error)?;
+    let linker = wasi_linker(engine).map_err(|cause| CompileError::Engine {
+        runtime: NAME,
+        cause,
+    })?;
     if let Err(e) = linker.instantiate_pre(&module) {
         let provided = |m: &str| m == "wasi_snapshot_preview1" || m == "wasi_unstable";
         return Err(match module.imports().find(|i| !provided(i.module())) {
@@ -288,20 +287,21 @@ fn compile_with(engine: &Engine, wasm: &[u8]) -> Result<Precompiled, CompileErro
             },
             None => CompileError::Invalid {
                 runtime: NAME,
-                reason: format!("{e:#}"),
+                cause: Cause::new(e),
             },
         });
     }
-    let bytes = module
-        .serialize()
-        .map_err(|e| engine_error(format!("cannot serialize compiled code: {e:#}")))?;
+    let bytes = module.serialize().map_err(|e| CompileError::Engine {
+        runtime: NAME,
+        cause: Cause::doing("cannot serialize compiled code", e),
+    })?;
     Ok(Precompiled::new(NAME, bytes))
 }
 
-fn wasi_linker(engine: &Engine) -> Result<Linker<RunState>, String> {
+fn wasi_linker(engine: &Engine) -> Result<Linker<RunState>, Cause> {
     let mut linker = Linker::new(engine);
     p1::add_to_linker_async(&mut linker, |state: &mut RunState| &mut state.wasi)
-        .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        .map_err(|e| Cause::doing("cannot link WASI", e))?;
     // Guests cannot create symbolic links, under any runtime: a link in a granted directory
     // could point anywhere, for the host's other programs to follow. wasmtime would create it
     // (and never follow it out of the directory itself).
@@ -312,7 +312,7 @@ fn wasi_linker(engine: &Engine) -> Result<Linker<RunState>, String> {
             "path_symlink",
             |_: i32, _: i32, _: i32, _: i32, _: i32| ERRNO_PERM,
         )
-        .map_err(|e| format!("cannot link WASI: {e:#}"))?;
+        .map_err(|e| Cause::doing("cannot link WASI", e))?;
     linker.allow_shadowing(false);
     Ok(linker)
 }
@@ -379,15 +379,15 @@ impl Runtime for Wasmtime {
         let kind =
             runtime_api::component::classify(wasm).map_err(|reason| CompileError::Invalid {
                 runtime: NAME,
-                reason,
+                cause: Cause::new(reason),
             })?;
         if kind.is_component() {
             return component::compile(wasm, kind);
         }
-        with_compiling_engine(|engine| compile_with(engine, wasm)).unwrap_or_else(|reason| {
+        with_compiling_engine(|engine| compile_with(engine, wasm)).unwrap_or_else(|cause| {
             Err(CompileError::Engine {
                 runtime: NAME,
-                reason,
+                cause,
             })
         })
     }
@@ -419,9 +419,9 @@ impl Runtime for Wasmtime {
 
     fn load(&self, precompiled: &Precompiled) -> Result<Arc<dyn LoadedModule>, LoadError> {
         let code = precompiled.code(NAME)?;
-        let engine_error = |reason| LoadError::Engine {
+        let engine_error = |doing, e: wasmtime::Error| LoadError::Engine {
             runtime: NAME,
-            reason,
+            cause: Cause::doing(doing, e),
         };
         // What makes loading the code below sound: it was produced by `Module::serialize` (or
         // `Component::serialize`) in `compile` above, by wasmtime of the same version with the
@@ -433,7 +433,7 @@ impl Runtime for Wasmtime {
         // the version and configuration the code was made with again.
         let kind = match &code {
             Code::File(file) => Engine::detect_precompiled_file(runtime_api::descriptor_path(file))
-                .map_err(|e| engine_error(format!("cannot read compiled code: {e:#}")))?,
+                .map_err(|e| engine_error("cannot read compiled code", e))?,
             Code::Bytes(bytes) => Engine::detect_precompiled(bytes),
         };
         let engine = process_engine()?;
@@ -452,7 +452,7 @@ impl Runtime for Wasmtime {
                     wasmtime::component::Component::deserialize(engine, bytes)
                 },
             }
-            .map_err(|e| engine_error(format!("cannot load compiled code: {e:#}")))?;
+            .map_err(|e| engine_error("cannot load compiled code", e))?;
             return component::load(component);
         }
         let module = match code {
@@ -462,11 +462,14 @@ impl Runtime for Wasmtime {
             // SAFETY: see above.
             Code::Bytes(bytes) => unsafe { Module::deserialize(engine, bytes) },
         }
-        .map_err(|e| engine_error(format!("cannot load compiled code: {e:#}")))?;
-        let linker = wasi_linker(engine).map_err(engine_error)?;
+        .map_err(|e| engine_error("cannot load compiled code", e))?;
+        let linker = wasi_linker(engine).map_err(|cause| LoadError::Engine {
+            runtime: NAME,
+            cause,
+        })?;
         let instance_pre = linker
             .instantiate_pre(&module)
-            .map_err(|e| engine_error(format!("cannot link the module: {e:#}")))?;
+            .map_err(|e| engine_error("cannot link the module", e))?;
         Ok(Arc::new(WasmtimeModule {
             instance_pre,
             tokio: tokio()?,
@@ -534,7 +537,7 @@ pub(crate) fn wasi_builder(
         };
         builder
             .preopened_dir(&preopen.host, preopen.guest.as_str(), perms)
-            .map_err(|e| RunError::preopen(NAME, preopen, format!("{e:#}")))?;
+            .map_err(|e| RunError::preopen(NAME, preopen, e))?;
     }
     Ok(builder)
 }
@@ -584,7 +587,7 @@ impl WasmtimeModule {
             .await
             .map_err(|e| RunError::Instantiate {
                 runtime: NAME,
-                reason: format!("{e:#}"),
+                cause: Cause::new(e),
             })?;
         let entry_point = &config.entry_point;
         let func = instance

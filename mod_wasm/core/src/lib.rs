@@ -141,7 +141,7 @@ pub(crate) mod testing {
             if !wasm.starts_with(b"\0asm") {
                 return Err(CompileError::Invalid {
                     runtime: self.name,
-                    reason: "no \\0asm header".into(),
+                    cause: runtime_api::Cause::new("no \\0asm header"),
                 });
             }
             Ok(Precompiled::new(self.name, wasm))

@@ -5,7 +5,7 @@ use super::RunState;
 use crate::{trap, NAME};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use runtime_api::{HttpRequest, HttpResponse, RunError};
+use runtime_api::{BoxError, HttpRequest, HttpResponse, RunError};
 use std::io::Read;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -32,10 +32,7 @@ pub(super) fn hand_over(
     ),
     RunError,
 > {
-    let invalid = |reason: String| RunError::Instantiate {
-        runtime: NAME,
-        reason,
-    };
+    let invalid = |doing: &'static str, e: BoxError| RunError::instantiate(NAME, doing, e);
     let scheme = if request.scheme == "https" {
         Scheme::Https
     } else {
@@ -46,7 +43,7 @@ pub(super) fn hand_over(
         .authority(request.authority.as_str())
         .path_and_query(request.path_with_query.as_str())
         .build()
-        .map_err(|e| invalid(format!("the request's URL cannot be handed over: {e}")))?;
+        .map_err(|e| invalid("the request's URL cannot be handed over", e.into()))?;
     let mut builder = http::Request::builder()
         .method(request.method.as_str())
         .uri(uri);
@@ -55,14 +52,14 @@ pub(super) fn hand_over(
     }
     let hyper_request = builder
         .body(RequestBody(Some(body)))
-        .map_err(|e| invalid(format!("the request cannot be handed over: {e}")))?;
+        .map_err(|e| invalid("the request cannot be handed over", e.into()))?;
     let mut http = store.data_mut().http();
     let incoming = http
         .new_incoming_request(scheme, hyper_request)
-        .map_err(|e| invalid(format!("{e:#}")))?;
+        .map_err(|e| invalid("the request cannot be handed over", e.into()))?;
     let outparam = http
         .new_response_outparam(sender)
-        .map_err(|e| invalid(format!("{e:#}")))?;
+        .map_err(|e| invalid("the response cannot be handed over", e.into()))?;
     Ok((incoming, outparam))
 }
 
