@@ -7,7 +7,8 @@ use crate::apache::{self, guard};
 use crate::ffi::{self, cmd_func, cmd_how, cmd_parms, command_rec};
 use crate::process;
 use mod_wasm_core::{
-    Applies, Args, Directive, Mount, Origin, SectionConfig, ServerConfig, Site, DIRECTIVES,
+    Applied, Applies, Args, Directive, DirectiveError, Mount, Origin, SectionConfig, ServerConfig,
+    Site, DIRECTIVES,
 };
 use runtime_api::Registry;
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -203,15 +204,16 @@ impl Site for CmdSite<'_> {
         }
     }
 
-    fn server_root_relative(&self, path: &str) -> Result<PathBuf, String> {
-        let c_path = CString::new(path).map_err(|_| "path contains NUL".to_owned())?;
+    fn server_root_relative(&self, path: &str) -> Result<PathBuf, DirectiveError> {
+        let invalid = || DirectiveError::invalid(path, "a path Apache can resolve");
+        let c_path = CString::new(path).map_err(|_| invalid())?;
         // SAFETY: cmd->pool is the live configuration pool; the result is NULL or a string in
         // it.
         unsafe {
             let resolved = ffi::ap_server_root_relative(self.cmd.pool, c_path.as_ptr());
             apache::text(resolved)
                 .map(|p| PathBuf::from(p.into_owned()))
-                .ok_or_else(|| format!("invalid path '{path}'"))
+                .ok_or_else(invalid)
         }
     }
 
@@ -233,7 +235,7 @@ impl Site for CmdSite<'_> {
 unsafe fn apply<C: Target>(
     cmd: *mut cmd_parms,
     mconfig: *mut c_void,
-    call: impl FnOnce(&Args<C>, &mut C, &CmdSite) -> Result<(), String>,
+    call: impl FnOnce(&Args<C>, &mut C, &CmdSite) -> Option<Applied>,
 ) -> *const c_char {
     // SAFETY: `cmd` is live.
     let misplaced = unsafe { C::misplaced(cmd) };
@@ -251,7 +253,10 @@ unsafe fn apply<C: Target>(
         // to is only changed while the configuration is read, on one thread, and not kept.
         let config = unsafe { C::config(cmd, mconfig).as_mut() }
             .ok_or_else(|| "no configuration to apply it to".to_owned())?;
-        call(args, config, &CmdSite { cmd })
+        let applied = call(args, config, &CmdSite { cmd }).ok_or_else(|| {
+            "internal error: the arguments do not match the declaration".to_owned()
+        })?;
+        applied.map_err(|e| e.to_string())
     });
     match outcome {
         Ok(()) => ptr::null(),
@@ -269,8 +274,6 @@ unsafe fn arg(p: *const c_char) -> Option<String> {
     unsafe { apache::text(p) }.map(|s| s.into_owned())
 }
 
-const SHAPE_MISMATCH: &str = "internal error: the arguments do not match the declaration";
-
 /// `TAKE1` and `ITERATE` directives.
 ///
 /// # Safety
@@ -284,8 +287,8 @@ unsafe extern "C" fn take1<C: Target>(
     unsafe {
         let first = arg(first).unwrap_or_default();
         apply::<C>(cmd, mconfig, |args, config, site| match args {
-            Args::One(f) | Args::Each(f) => f(config, site, &first),
-            _ => Err(SHAPE_MISMATCH.to_owned()),
+            Args::One(f) | Args::Each(f) => Some(f(config, site, &first)),
+            _ => None,
         })
     }
 }
@@ -304,8 +307,8 @@ unsafe extern "C" fn take2<C: Target>(
     unsafe {
         let (first, second) = (arg(first).unwrap_or_default(), arg(second));
         apply::<C>(cmd, mconfig, |args, config, site| match args {
-            Args::OneOrTwo(f) => f(config, site, &first, second.as_deref()),
-            _ => Err(SHAPE_MISMATCH.to_owned()),
+            Args::OneOrTwo(f) => Some(f(config, site, &first, second.as_deref())),
+            _ => None,
         })
     }
 }
@@ -329,8 +332,8 @@ unsafe extern "C" fn take3<C: Target>(
             arg(third),
         );
         apply::<C>(cmd, mconfig, |args, config, site| match args {
-            Args::TwoOrThree(f) => f(config, site, &first, &second, third.as_deref()),
-            _ => Err(SHAPE_MISMATCH.to_owned()),
+            Args::TwoOrThree(f) => Some(f(config, site, &first, &second, third.as_deref())),
+            _ => None,
         })
     }
 }
@@ -347,8 +350,8 @@ unsafe extern "C" fn flag<C: Target>(
     // SAFETY: Apache's arguments for this call.
     unsafe {
         apply::<C>(cmd, mconfig, |args, config, site| match args {
-            Args::Flag(f) => f(config, site, on != 0),
-            _ => Err(SHAPE_MISMATCH.to_owned()),
+            Args::Flag(f) => Some(f(config, site, on != 0)),
+            _ => None,
         })
     }
 }

@@ -177,7 +177,7 @@ fn a_wasi_02_command_runs_with_cgi_like_a_core_module() {
 fn components_are_refused_under_runtimes_that_cannot_run_them() {
     let capable = component_runtimes();
     let alternatives = if capable.is_empty() {
-        "no runtime built into this mod_wasm runs components".to_owned()
+        "no runtime built into this mod_wasm has WASI 0.2 components".to_owned()
     } else {
         format!("use WasmRuntime {}", capable.join(" or "))
     };

@@ -252,7 +252,7 @@ fn an_unknown_access_mode_is_rejected() {
         },
         "WasmMapDir",
         "WasmMapDir /data",
-        "unknown access 'writeonly'",
+        "'writeonly' is not an access",
     );
 }
 

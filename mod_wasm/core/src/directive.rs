@@ -3,6 +3,7 @@
 //! them, and the Apache adapter builds its command table from that list, so a directive's
 //! arity is stated in one place.
 
+use crate::config_error::DirectiveError;
 use crate::origin::Origin;
 use crate::section::SectionConfig;
 use crate::server::ServerConfig;
@@ -16,7 +17,7 @@ pub trait Site {
     /// The file, line and section of the directive.
     fn origin(&self) -> Origin;
     /// `path` resolved against ServerRoot, as Apache resolves its own file arguments.
-    fn server_root_relative(&self, path: &str) -> Result<PathBuf, String>;
+    fn server_root_relative(&self, path: &str) -> Result<PathBuf, DirectiveError>;
     /// The runtimes this mod_wasm was built with.
     fn registry(&self) -> &Registry;
     /// Whether the configuration is being read again by a running server (see
@@ -24,8 +25,9 @@ pub trait Site {
     fn restarting(&self) -> bool;
 }
 
-/// What applying a directive gives: nothing, or the message Apache shows with the file and line.
-pub type Applied = Result<(), String>;
+/// What applying a directive gives: nothing, or what is wrong, which Apache shows with the
+/// directive's file and line.
+pub type Applied = Result<(), DirectiveError>;
 
 /// The arguments a directive takes, with the function that applies them to a configuration of
 /// type `C`. Apache checks the count before the function is called.
@@ -129,7 +131,7 @@ pub(crate) mod testing {
                 mount: Some(crate::origin::Mount::Prefix("/t".into())),
             }
         }
-        fn server_root_relative(&self, path: &str) -> Result<PathBuf, String> {
+        fn server_root_relative(&self, path: &str) -> Result<PathBuf, DirectiveError> {
             Ok(self.server_root.join(path))
         }
         fn registry(&self) -> &Registry {

@@ -11,6 +11,7 @@
 
 pub mod artifact_cache;
 pub mod check;
+pub mod config_error;
 pub mod describe;
 pub mod directive;
 pub mod modules;
@@ -22,6 +23,7 @@ pub mod settings;
 pub mod stats;
 
 pub use artifact_cache::ArtifactCache;
+pub use config_error::{DirectiveError, FileError, ResolveError, Unsupported};
 pub use directive::{Applied, Applies, Args, Directive, Site, DIRECTIVES};
 pub use modules::{ModuleKey, ModuleStore};
 pub use origin::{Declared, Mount, Origin};

@@ -1,6 +1,7 @@
 //! The configuration of one section, made of the [settings](crate::settings), how nested
 //! sections combine, and what a merged configuration runs.
 
+use crate::config_error::ResolveError;
 use crate::modules::ModuleKey;
 use crate::origin::Declared;
 use crate::settings::cgi::CgiSettings;
@@ -56,19 +57,16 @@ impl SectionConfig {
     /// The module this configuration runs and the runtime that runs it, once every setting is
     /// known to be one that runtime can honour. The configuration check resolves each section
     /// it can see; a request resolves its own merged configuration, which may combine sections
-    /// the check could not foresee. The message says what is wrong, and where.
-    pub fn resolve<'r>(&self, registry: &'r Registry) -> Result<Resolved<'_, 'r>, String> {
+    /// the check could not foresee. The error says what is wrong, and where.
+    pub fn resolve<'r>(&self, registry: &'r Registry) -> Result<Resolved<'_, 'r>, ResolveError> {
         let Some(module) = &self.program.module else {
-            return Err("wasm-handler is set here but no WasmModule applies".to_owned());
+            return Err(ResolveError::NoModule);
         };
         let Some(runtime) = self.program.runtime(registry) else {
             // There is a default unless no runtime is built in.
-            return Err(format!(
-                "WasmModule {} in {}: no WasmRuntime applies, and this mod_wasm was built \
-                 without any runtime",
-                module.value.display(),
-                module.origin,
-            ));
+            return Err(ResolveError::NoRuntime {
+                module: module.clone(),
+            });
         };
         self.program.check(runtime, registry)?;
         self.dirs.check(runtime, registry)?;
@@ -143,7 +141,11 @@ mod tests {
         let site = TestSite::new(registry);
         let mut config = SectionConfig::default();
         let err = config.resolve(site.registry()).err().unwrap();
-        assert_eq!(err, "wasm-handler is set here but no WasmModule applies");
+        assert_eq!(err, ResolveError::NoModule);
+        assert_eq!(
+            err.to_string(),
+            "wasm-handler is set here but no WasmModule applies"
+        );
 
         apply_module(&mut config, &site, &module);
         let resolved = config.resolve(site.registry()).unwrap();
@@ -158,8 +160,9 @@ mod tests {
 
         let none = fake_registry(&[]);
         let err = config.resolve(&none).err().unwrap();
+        assert!(matches!(err, ResolveError::NoRuntime { .. }), "{err}");
         assert_eq!(
-            err,
+            err.to_string(),
             format!(
                 "WasmModule {} in <Location /t> (test.conf:1): no WasmRuntime applies, and this \
                  mod_wasm was built without any runtime",

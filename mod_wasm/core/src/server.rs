@@ -7,6 +7,7 @@
 //! next restart.
 
 use crate::artifact_cache::ArtifactCache;
+use crate::config_error::DirectiveError;
 use crate::directive::{Applies, Args, Directive};
 use std::path::{Path, PathBuf};
 
@@ -39,7 +40,10 @@ pub const WASM_COMPILE: Directive = Directive {
         } else if word.eq_ignore_ascii_case("background") {
             Compile::Background
         } else {
-            return Err(format!("expects 'start' or 'background', not '{word}'"));
+            return Err(DirectiveError::invalid(
+                word,
+                "a time to compile: use 'start' or 'background'",
+            ));
         };
         Ok(())
     })),
@@ -83,7 +87,7 @@ pub const WASM_CACHE_DIR: Directive = Directive {
         config.cache_dir = if word.eq_ignore_ascii_case("off") {
             CacheDir::Off
         } else if word.is_empty() {
-            return Err("expects a directory or 'off'".to_owned());
+            return Err(DirectiveError::invalid(word, "a directory or 'off'"));
         } else {
             CacheDir::Dir(site.server_root_relative(word)?)
         };
@@ -179,7 +183,7 @@ mod tests {
     use crate::directive::{find, Applies, Args};
     use crate::testing::fake_registry;
 
-    fn apply(config: &mut ServerConfig, word: &str) -> Result<(), String> {
+    fn apply(config: &mut ServerConfig, word: &str) -> Result<(), DirectiveError> {
         let site = TestSite::new(fake_registry(&[]));
         let Applies::ToServer(Args::One(f)) = &find("WasmCacheDir").unwrap().applies else {
             panic!("WasmCacheDir takes one argument for the server")
@@ -195,7 +199,11 @@ mod tests {
         assert_eq!(config.cache_dir, CacheDir::Off);
         apply(&mut config, "cache").unwrap();
         assert_eq!(config.cache_dir, CacheDir::Dir("/srv/cache".into()));
-        assert!(apply(&mut config, "").is_err());
+        let refused = apply(&mut config, "").unwrap_err();
+        assert!(
+            matches!(&refused, DirectiveError::Invalid { value, .. } if value.is_empty()),
+            "{refused}"
+        );
     }
 
     #[test]
@@ -211,7 +219,10 @@ mod tests {
         f(&mut config, &site, "start").unwrap();
         assert_eq!(config.compile, Compile::Start);
         let refused = f(&mut config, &site, "later").unwrap_err();
-        assert!(refused.contains("'start' or 'background'"), "{refused}");
+        assert_eq!(
+            refused.to_string(),
+            "'later' is not a time to compile: use 'start' or 'background'"
+        );
     }
 
     #[test]

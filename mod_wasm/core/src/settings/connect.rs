@@ -10,6 +10,7 @@
 //! the grants per run and report what they refused, which the serve pipeline logs.
 
 use super::Setting;
+use crate::config_error::Unsupported;
 use crate::directive::{Applies, Args, Directive};
 use crate::origin::Declared;
 use runtime_api::{
@@ -24,7 +25,7 @@ pub const WASM_ALLOW_CONNECT: Directive = Directive {
     name: c"WasmAllowConnect",
     help: c"Grants the module outbound TCP connections: WasmAllowConnect host:port [host:port] ...",
     applies: Applies::ToSection(Args::Each(|config, site, grant| {
-        let grant = ConnectGrant::parse(grant).map_err(|e| e.to_string())?;
+        let grant = ConnectGrant::parse(grant)?;
         config.connect.add(Declared {
             value: grant,
             origin: site.origin(),
@@ -43,7 +44,7 @@ impl Connections {
         kind: ProgramKind,
         runtime: &dyn Runtime,
         registry: &Registry,
-    ) -> Result<(), String> {
+    ) -> Result<(), Box<Unsupported>> {
         let Some(grant) = self.0.first() else {
             return Ok(());
         };
@@ -55,21 +56,14 @@ impl Connections {
         if runtime.capabilities().has(capability) {
             return Ok(());
         }
-        let capable: Vec<&str> = registry
-            .iter()
-            .filter(|r| r.capabilities().has(capability))
-            .map(|r| r.name())
-            .collect();
-        let alternatives = if capable.is_empty() {
-            "no runtime built into this mod_wasm can".to_owned()
-        } else {
-            format!("use WasmRuntime {}", capable.join(" or "))
-        };
-        Err(format!(
-            "WasmAllowConnect {} in {}: runtime {} cannot {how} ({capability}); {alternatives}",
-            grant.value,
-            grant.origin,
-            runtime.name()
+        Err(Unsupported::new(
+            "WasmAllowConnect",
+            grant,
+            &grant.value,
+            runtime,
+            registry,
+            capability,
+            format!("runtime {} cannot {how} ({capability})", runtime.name()),
         ))
     }
 
@@ -104,10 +98,11 @@ impl Setting for Connections {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config_error::DirectiveError;
     use crate::directive::testing::{apply, TestSite};
     use crate::testing::{fake_registry, FakeRuntime};
     use crate::SectionConfig;
-    use runtime_api::{Abi, Capabilities};
+    use runtime_api::{Abi, Capabilities, InvalidGrant};
 
     fn site() -> TestSite {
         TestSite::new(fake_registry(&[]))
@@ -118,8 +113,15 @@ mod tests {
         let mut site = site();
         let mut config = SectionConfig::default();
         let err = apply(&mut config, &site, "WasmAllowConnect", &["db"]).unwrap_err();
-        assert!(err.contains("no port"), "{err}");
-        assert!(apply(&mut config, &site, "WasmAllowConnect", &["db:99999"]).is_err());
+        assert!(
+            matches!(err, DirectiveError::Grant(InvalidGrant::MissingPort(_))),
+            "{err}"
+        );
+        let err = apply(&mut config, &site, "WasmAllowConnect", &["db:99999"]).unwrap_err();
+        assert!(
+            matches!(err, DirectiveError::Grant(InvalidGrant::Port(_))),
+            "{err}"
+        );
         site.line = 2;
         apply(&mut config, &site, "WasmAllowConnect", &["DB.local:3306"]).unwrap();
         site.line = 3;
@@ -194,7 +196,12 @@ mod tests {
             .check_for(core, plain, &registry)
             .unwrap_err();
         assert_eq!(
-            err,
+            (err.directive, err.runtime, err.lacks, err.origin.line),
+            ("WasmAllowConnect", "plain", Capability::OutboundSockets, 7)
+        );
+        assert_eq!(err.capable, ["networked"]);
+        assert_eq!(
+            err.to_string(),
             "WasmAllowConnect 127.0.0.1:3306 in <Location /t> (test.conf:7): runtime plain \
              cannot open connections (outbound sockets); use WasmRuntime networked"
         );
@@ -203,8 +210,10 @@ mod tests {
             .connect
             .check_for(core, only_plain.get("plain").unwrap(), &only_plain)
             .unwrap_err();
+        assert!(err.capable.is_empty());
         assert!(
-            err.ends_with("no runtime built into this mod_wasm can"),
+            err.to_string()
+                .ends_with("; no runtime built into this mod_wasm has outbound sockets"),
             "{err}"
         );
     }

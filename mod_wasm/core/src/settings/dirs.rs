@@ -4,6 +4,7 @@
 //! guest path. Every runtime can grant directories.
 
 use super::{set_by_key, Setting};
+use crate::config_error::{DirectiveError, FileError};
 use crate::directive::{Applied, Applies, Args, Directive};
 use runtime_api::{Access, ExecutionConfig, GuestPath, Preopen};
 use std::path::{Path, PathBuf};
@@ -18,8 +19,9 @@ pub const WASM_DIR: Directive = Directive {
     applies: Applies::ToSection(Args::OneOrTwo(|config, _, dir, access| {
         let access = parse_access(access)?;
         let guest = GuestPath::new(dir).map_err(|_| {
-            format!(
-                "'{dir}' must be an absolute path (it is the directory's path in the guest too)"
+            DirectiveError::invalid(
+                dir,
+                "an absolute path (it is the directory's path in the guest too)",
             )
         })?;
         config.dirs.grant_dir(guest, PathBuf::from(dir), access)
@@ -41,21 +43,22 @@ pub const WASM_MAP_DIR: Directive = Directive {
 /// The guest path `WasmMapDir` grants a directory under. `./` (or `.`), the guest's working
 /// directory, is accepted as the first mod_wasm accepted it: a WASI program starts in `/` and
 /// resolves relative paths from there, so the directory is granted under `/`.
-fn map_dir_guest_path(guest: &str) -> Result<GuestPath, String> {
+fn map_dir_guest_path(guest: &str) -> Result<GuestPath, DirectiveError> {
     let guest = match guest {
         "." | "./" => "/",
         other => other,
     };
-    GuestPath::new(guest).map_err(|e| e.to_string())
+    Ok(GuestPath::new(guest)?)
 }
 
 /// Parses the optional access keyword of `WasmDir` and `WasmMapDir`.
-fn parse_access(word: Option<&str>) -> Result<Access, String> {
+fn parse_access(word: Option<&str>) -> Result<Access, DirectiveError> {
     match word.map(str::to_ascii_lowercase).as_deref() {
         None | Some("rw") | Some("readwrite") => Ok(Access::ReadWrite),
         Some("ro") | Some("readonly") => Ok(Access::ReadOnly),
-        Some(other) => Err(format!(
-            "unknown access '{other}'; use 'ro' (read-only) or 'rw' (read-write, the default)"
+        Some(_) => Err(DirectiveError::invalid(
+            word.unwrap_or_default(),
+            "an access: use 'ro' (read-only) or 'rw' (read-write, the default)",
         )),
     }
 }
@@ -74,11 +77,14 @@ impl Directories {
     }
 }
 
-fn check_host_dir(path: &Path) -> Result<(), String> {
+fn check_host_dir(path: &Path) -> Result<(), FileError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(format!("{} is not a directory", path.display())),
-        Err(e) => Err(format!("cannot use directory {}: {e}", path.display())),
+        Ok(_) => Err(FileError::Not {
+            path: path.to_owned(),
+            expected: "a directory",
+        }),
+        Err(e) => Err(FileError::io("use directory", path, e)),
     }
 }
 
@@ -115,6 +121,7 @@ mod tests {
     use crate::directive::testing::{apply, TestSite};
     use crate::testing::{fake_registry, preopen};
     use crate::SectionConfig;
+    use runtime_api::InvalidGuestPath;
 
     #[test]
     fn dirs_must_exist_and_be_absolute_in_the_guest() {
@@ -124,20 +131,44 @@ mod tests {
         let mut config = SectionConfig::default();
         apply(&mut config, &site, "WasmDir", &[host]).unwrap();
         let err = apply(&mut config, &site, "WasmDir", &["relative/dir"]).unwrap_err();
-        assert!(err.contains("absolute"), "{err}");
-        let missing = format!("{host}/missing");
-        let err = apply(&mut config, &site, "WasmDir", &[&missing]).unwrap_err();
-        assert!(err.contains("missing"), "{err}");
+        assert!(
+            matches!(&err, DirectiveError::Invalid { expected, .. }
+                if expected.starts_with("an absolute path")),
+            "{err}"
+        );
+        let missing = dir.path().join("missing");
+        let missing_text = missing.to_str().unwrap();
+        let not_found = |err: &DirectiveError| {
+            matches!(err, DirectiveError::File(FileError::Io { path, source, .. })
+                if *path == missing && source.kind() == std::io::ErrorKind::NotFound)
+        };
+        let err = apply(&mut config, &site, "WasmDir", &[missing_text]).unwrap_err();
+        assert!(not_found(&err), "{err}");
 
         let err = apply(&mut config, &site, "WasmMapDir", &["data", host]).unwrap_err();
-        assert!(err.contains("relative"), "{err}");
-        let err = apply(&mut config, &site, "WasmMapDir", &["/data", &missing]).unwrap_err();
-        assert!(err.contains("missing"), "{err}");
+        assert!(
+            matches!(
+                err,
+                DirectiveError::GuestPath(InvalidGuestPath::Relative(_))
+            ),
+            "{err}"
+        );
+        let err = apply(&mut config, &site, "WasmMapDir", &["/data", missing_text]).unwrap_err();
+        assert!(not_found(&err), "{err}");
         let file = dir.path().join("f");
         std::fs::write(&file, b"").unwrap();
         let file = file.to_str().unwrap();
         let err = apply(&mut config, &site, "WasmMapDir", &["/f", file, "ro"]).unwrap_err();
-        assert!(err.contains("not a directory"), "{err}");
+        assert!(
+            matches!(
+                err,
+                DirectiveError::File(FileError::Not {
+                    expected: "a directory",
+                    ..
+                })
+            ),
+            "{err}"
+        );
         assert_eq!(
             config.dirs.0,
             [preopen(host, dir.path(), Access::ReadWrite)]
@@ -156,17 +187,26 @@ mod tests {
         }
         let mut config = SectionConfig::default();
         let err = apply(&mut config, &site, "WasmMapDir", &["./data", host]).unwrap_err();
-        assert!(err.contains("relative"), "{err}");
+        assert!(
+            matches!(
+                err,
+                DirectiveError::GuestPath(InvalidGuestPath::Relative(_))
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn access_keywords() {
-        assert_eq!(parse_access(None), Ok(Access::ReadWrite));
-        assert_eq!(parse_access(Some("RO")), Ok(Access::ReadOnly));
-        assert_eq!(parse_access(Some("readonly")), Ok(Access::ReadOnly));
-        assert_eq!(parse_access(Some("rw")), Ok(Access::ReadWrite));
+        assert_eq!(parse_access(None).unwrap(), Access::ReadWrite);
+        assert_eq!(parse_access(Some("RO")).unwrap(), Access::ReadOnly);
+        assert_eq!(parse_access(Some("readonly")).unwrap(), Access::ReadOnly);
+        assert_eq!(parse_access(Some("rw")).unwrap(), Access::ReadWrite);
         let err = parse_access(Some("wo")).unwrap_err();
-        assert!(err.starts_with("unknown access 'wo'"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "'wo' is not an access: use 'ro' (read-only) or 'rw' (read-write, the default)"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! inner section's value if it sets one, else the outer one's. Every runtime enforces both.
 
 use super::Setting;
+use crate::config_error::DirectiveError;
 use crate::directive::{Applies, Args, Directive};
 use runtime_api::{Limits, MemorySize};
 use std::time::Duration;
@@ -55,11 +56,11 @@ impl Setting for RunLimits {
 }
 
 /// `30`, `30s` or `250ms`: a positive time, as Apache's own time arguments are written.
-fn parse_duration(word: &str) -> Result<Duration, String> {
+fn parse_duration(word: &str) -> Result<Duration, DirectiveError> {
     let invalid = || {
-        format!(
-            "'{word}' is not a time limit: give seconds (30, 30s) or milliseconds (250ms), more \
-             than zero"
+        DirectiveError::invalid(
+            word,
+            "a time limit: give seconds (30, 30s) or milliseconds (250ms), more than zero",
         )
     };
     let lower = word.to_ascii_lowercase();
@@ -78,14 +79,15 @@ fn parse_duration(word: &str) -> Result<Duration, String> {
 }
 
 /// `268435456`, `256M`, `256MiB`, `1G`, `512K`: a size in bytes, or in binary units.
-fn parse_size(word: &str) -> Result<MemorySize, String> {
+fn parse_size(word: &str) -> Result<MemorySize, DirectiveError> {
     match parse_bytes(word) {
         Some(bytes) if (MemorySize::PAGE..=MemorySize::MAX.bytes()).contains(&bytes) => {
             Ok(MemorySize::from_bytes(bytes))
         }
-        _ => Err(format!(
-            "'{word}' is not a memory size: give bytes, or a number with K, M or G (256M), of \
-             at least one 64 KiB page and at most 4G"
+        _ => Err(DirectiveError::invalid(
+            word,
+            "a memory size: give bytes, or a number with K, M or G (256M), of at least one \
+             64 KiB page and at most 4G",
         )),
     }
 }
@@ -117,26 +119,39 @@ mod tests {
 
     #[test]
     fn time_limits_are_seconds_or_milliseconds() {
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2S"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("30").unwrap(), (Duration::from_secs(30)));
+        assert_eq!(parse_duration("30s").unwrap(), (Duration::from_secs(30)));
+        assert_eq!(
+            parse_duration("250ms").unwrap(),
+            (Duration::from_millis(250))
+        );
+        assert_eq!(parse_duration("2S").unwrap(), (Duration::from_secs(2)));
         for wrong in ["0", "0ms", "-1", "1.5", "soon", "", "ms"] {
             let error = parse_duration(wrong).unwrap_err();
-            assert!(error.contains("is not a time limit"), "{wrong}: {error}");
+            assert!(
+                matches!(&error, DirectiveError::Invalid { value, expected }
+                    if value == wrong && expected.starts_with("a time limit")),
+                "{wrong}: {error}"
+            );
         }
     }
 
     #[test]
     fn memory_sizes_are_bytes_or_binary_units() {
         let mib = |n| MemorySize::from_mib(n);
-        assert_eq!(parse_size("256M"), Ok(mib(256)));
-        assert_eq!(parse_size("256MiB"), Ok(mib(256)));
-        assert_eq!(parse_size("256mb"), Ok(mib(256)));
-        assert_eq!(parse_size("1G"), Ok(mib(1024)));
-        assert_eq!(parse_size("4G"), Ok(MemorySize::MAX));
-        assert_eq!(parse_size("512K"), Ok(MemorySize::from_bytes(512 * 1024)));
-        assert_eq!(parse_size("65536"), Ok(MemorySize::from_bytes(65536)));
+        assert_eq!(parse_size("256M").unwrap(), (mib(256)));
+        assert_eq!(parse_size("256MiB").unwrap(), (mib(256)));
+        assert_eq!(parse_size("256mb").unwrap(), (mib(256)));
+        assert_eq!(parse_size("1G").unwrap(), (mib(1024)));
+        assert_eq!(parse_size("4G").unwrap(), (MemorySize::MAX));
+        assert_eq!(
+            parse_size("512K").unwrap(),
+            (MemorySize::from_bytes(512 * 1024))
+        );
+        assert_eq!(
+            parse_size("65536").unwrap(),
+            (MemorySize::from_bytes(65536))
+        );
         for wrong in [
             "0",
             "100",
@@ -148,7 +163,11 @@ mod tests {
             "99999999999999999999G",
         ] {
             let error = parse_size(wrong).unwrap_err();
-            assert!(error.contains("is not a memory size"), "{wrong}: {error}");
+            assert!(
+                matches!(&error, DirectiveError::Invalid { value, expected }
+                    if value == wrong && expected.starts_with("a memory size")),
+                "{wrong}: {error}"
+            );
         }
     }
 

@@ -11,6 +11,7 @@ pub mod output;
 pub mod program;
 pub mod timing;
 
+use crate::config_error::Unsupported;
 use runtime_api::{ExecutionConfig, Registry, Runtime};
 
 /// One part of a section's configuration.
@@ -18,9 +19,9 @@ pub trait Setting: Clone + Default {
     /// This setting of `inner`, a section nested in (or applied after) `outer`.
     fn merge(outer: &Self, inner: &Self) -> Self;
 
-    /// Whether `runtime` can honour what this setting asks for. The message names the
-    /// directive, where it was written, and the runtimes that could.
-    fn check(&self, _runtime: &dyn Runtime, _registry: &Registry) -> Result<(), String> {
+    /// Whether `runtime` can honour what this setting asks for; if not, which directive asks,
+    /// where it was written, and the runtimes that could.
+    fn check(&self, _runtime: &dyn Runtime, _registry: &Registry) -> Result<(), Box<Unsupported>> {
         Ok(())
     }
 

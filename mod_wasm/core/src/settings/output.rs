@@ -16,6 +16,7 @@
 
 use super::limits::parse_bytes;
 use super::Setting;
+use crate::config_error::DirectiveError;
 use crate::directive::{Applies, Args, Directive};
 use runtime_api::Bytes;
 use std::fmt;
@@ -86,15 +87,16 @@ impl OutputSettings {
 }
 
 impl OutputLimit {
-    fn parse(word: &str) -> Result<Self, String> {
+    fn parse(word: &str) -> Result<Self, DirectiveError> {
         if word.eq_ignore_ascii_case("unlimited") {
             return Ok(Self::Unlimited);
         }
         match parse_bytes(word) {
             Some(bytes) if bytes > 0 => Ok(Self::Bytes(bytes)),
-            _ => Err(format!(
-                "'{word}' is not an output limit: give bytes, or a number with K, M or G (64M), \
-                 more than zero, or 'unlimited'"
+            _ => Err(DirectiveError::invalid(
+                word,
+                "an output limit: give bytes, or a number with K, M or G (64M), more than zero, \
+                 or 'unlimited'",
             )),
         }
     }
@@ -144,13 +146,29 @@ mod tests {
 
     #[test]
     fn limits_are_sizes_or_unlimited() {
-        assert_eq!(OutputLimit::parse("1M"), Ok(OutputLimit::Bytes(1 << 20)));
-        assert_eq!(OutputLimit::parse("10G"), Ok(OutputLimit::Bytes(10 << 30)));
-        assert_eq!(OutputLimit::parse("500"), Ok(OutputLimit::Bytes(500)));
-        assert_eq!(OutputLimit::parse("Unlimited"), Ok(OutputLimit::Unlimited));
+        assert_eq!(
+            OutputLimit::parse("1M").unwrap(),
+            (OutputLimit::Bytes(1 << 20))
+        );
+        assert_eq!(
+            OutputLimit::parse("10G").unwrap(),
+            (OutputLimit::Bytes(10 << 30))
+        );
+        assert_eq!(
+            OutputLimit::parse("500").unwrap(),
+            (OutputLimit::Bytes(500))
+        );
+        assert_eq!(
+            OutputLimit::parse("Unlimited").unwrap(),
+            (OutputLimit::Unlimited)
+        );
         for wrong in ["0", "-1", "lots", "", "1T"] {
             let error = OutputLimit::parse(wrong).unwrap_err();
-            assert!(error.contains("is not an output limit"), "{wrong}: {error}");
+            assert!(
+                matches!(&error, DirectiveError::Invalid { value, expected }
+                    if value == wrong && expected.starts_with("an output limit")),
+                "{wrong}: {error}"
+            );
         }
     }
 

@@ -7,6 +7,7 @@
 //! an outer one.
 
 use super::{set_by_key, Setting};
+use crate::config_error::{DirectiveError, FileError, Unsupported};
 use crate::directive::{Applied, Applies, Args, Directive, Site};
 use crate::origin::Declared;
 use crate::section::SectionConfig;
@@ -89,7 +90,7 @@ impl Program {
 
     /// `WasmRuntime name`: one of the runtimes built in, by any case of its name.
     fn set_runtime(&mut self, name: &str, site: &dyn Site) -> Applied {
-        let runtime = site.registry().get(name).map_err(|e| e.to_string())?;
+        let runtime = site.registry().get(name)?;
         self.runtime = Some(Declared {
             value: runtime.name(),
             origin: site.origin(),
@@ -105,8 +106,9 @@ impl Program {
     /// `WasmEnv name value`.
     fn set_env(&mut self, name: &str, value: &str) -> Applied {
         if name.is_empty() || name.contains('=') || name.contains('\0') {
-            return Err(format!(
-                "invalid environment variable name '{name}' (it must be non-empty and contain no '=')"
+            return Err(DirectiveError::invalid(
+                name,
+                "an environment variable name: it must be non-empty and contain no '='",
             ));
         }
         set_by_key(&mut self.env, (name.to_owned(), value.to_owned()), |e| &e.0);
@@ -116,7 +118,10 @@ impl Program {
     /// `WasmEntryPoint name`.
     fn set_entry_point(&mut self, name: &str) -> Applied {
         if name.is_empty() {
-            return Err("the entry point name must not be empty".to_owned());
+            return Err(DirectiveError::invalid(
+                name,
+                "an entry point: it must be a function's non-empty name",
+            ));
         }
         self.entry_point = Some(EntryPoint::new(name));
         Ok(())
@@ -163,29 +168,24 @@ impl Setting for Program {
     }
 
     /// A component runs only under a runtime that runs components.
-    fn check(&self, runtime: &dyn Runtime, registry: &Registry) -> Result<(), String> {
+    fn check(&self, runtime: &dyn Runtime, registry: &Registry) -> Result<(), Box<Unsupported>> {
         let (Some(module), kind) = (&self.module, self.kind()) else {
             return Ok(());
         };
         if !kind.is_component() || runtime.capabilities().has(Capability::Components) {
             return Ok(());
         }
-        let capable: Vec<&str> = registry
-            .iter()
-            .filter(|r| r.capabilities().has(Capability::Components))
-            .map(|r| r.name())
-            .collect();
-        let alternatives = if capable.is_empty() {
-            "no runtime built into this mod_wasm runs components".to_owned()
-        } else {
-            format!("use WasmRuntime {}", capable.join(" or "))
-        };
-        Err(format!(
-            "WasmModule {} in {}: the file is {kind}, and runtime {} runs only core modules \
-             (WASI preview1); {alternatives}",
+        Err(Unsupported::new(
+            "WasmModule",
+            module,
             module.value.display(),
-            module.origin,
-            runtime.name()
+            runtime,
+            registry,
+            Capability::Components,
+            format!(
+                "the file is {kind}, and runtime {} runs only core modules (WASI preview1)",
+                runtime.name()
+            ),
         ))
     }
 
@@ -209,31 +209,34 @@ impl Setting for Program {
 ///
 /// This is the cheap check done when the directive is read; compiling happens once the whole
 /// configuration is known (the runtime may be chosen by a later directive or an outer section).
-fn check_module_file(path: &Path) -> Result<ProgramKind, String> {
-    let shown = path.display();
-    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
-    let metadata = file
-        .metadata()
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+fn check_module_file(path: &Path) -> Result<ProgramKind, FileError> {
+    let read_error = |e| FileError::io("read", path, e);
+    let mut file = std::fs::File::open(path).map_err(|e| FileError::io("open", path, e))?;
+    let metadata = file.metadata().map_err(read_error)?;
     if !metadata.is_file() {
-        return Err(format!("{shown} is not a regular file"));
+        return Err(FileError::Not {
+            path: path.to_owned(),
+            expected: "a regular file",
+        });
     }
     let mut header = [0u8; 8];
-    let read = file
-        .read(&mut header)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let read = file.read(&mut header).map_err(read_error)?;
     match header {
-        _ if read < 8 || header[..4] != *b"\0asm" => Err(format!(
-            "{shown} is not a WebAssembly module (it does not start with the \\0asm header)"
-        )),
+        _ if read < 8 || header[..4] != *b"\0asm" => Err(FileError::Not {
+            path: path.to_owned(),
+            expected: "a WebAssembly module (it does not start with the \\0asm header)",
+        }),
         [_, _, _, _, 1, 0, 0, 0] => Ok(ProgramKind::CoreModule),
         [_, _, _, _, _, _, 1, 0] => {
-            let wasm = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-            runtime_api::component::classify(&wasm).map_err(|e| format!("{shown}: {e}"))
+            let wasm = std::fs::read(path).map_err(read_error)?;
+            runtime_api::component::classify(&wasm).map_err(|reason| FileError::Component {
+                path: path.to_owned(),
+                reason,
+            })
         }
-        _ => Err(format!(
-            "{shown} has an unsupported WebAssembly binary version"
-        )),
+        _ => Err(FileError::UnsupportedVersion {
+            path: path.to_owned(),
+        }),
     }
 }
 
@@ -247,6 +250,7 @@ impl SectionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config_error::ResolveError;
     use crate::directive::testing::{apply, apply_module, TestSite};
     use crate::testing::{fake_registry, write_file as wasm_file, EMPTY_MODULE};
 
@@ -268,19 +272,46 @@ mod tests {
         };
         assert!(module(&site, &good).is_ok());
         site.line = 2;
-        let err = module(&site, &text).unwrap_err();
-        assert!(err.contains("not a WebAssembly module"), "{err}");
-        let err = module(&site, &component).unwrap_err();
-        assert!(err.contains("component"), "{err}");
-        let err = module(&site, &short).unwrap_err();
-        assert!(err.contains("not a WebAssembly module"), "{err}");
-        let err = module(&site, &dir.path().join("missing.wasm")).unwrap_err();
+        let mut file_error = |path: &Path| match module(&site, path) {
+            Err(DirectiveError::File(error)) => error,
+            other => panic!("{}: {other:?}", path.display()),
+        };
+        let not_wasm = |error: &FileError| {
+            matches!(error, FileError::Not { expected, .. }
+                if expected.starts_with("a WebAssembly module"))
+        };
+        let err = file_error(&text);
+        assert!(not_wasm(&err), "{err}");
+        assert!(err.to_string().starts_with(&text.display().to_string()));
+        let err = file_error(&component);
         assert!(
-            err.contains("cannot open") && err.contains("missing.wasm"),
+            matches!(&err, FileError::Component { path, .. } if *path == component),
             "{err}"
         );
-        let err = module(&site, dir.path()).unwrap_err();
-        assert!(err.contains("not a regular file"), "{err}");
+        let err = file_error(&short);
+        assert!(not_wasm(&err), "{err}");
+        let missing = dir.path().join("missing.wasm");
+        let err = file_error(&missing);
+        assert!(
+            matches!(&err, FileError::Io { action: "open", path, .. } if *path == missing),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot open {}: ", missing.display())),
+            "{err}"
+        );
+        let err = file_error(dir.path());
+        assert!(
+            matches!(
+                err,
+                FileError::Not {
+                    expected: "a regular file",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         // A failed directive leaves the earlier value alone.
         let module = config.program.module.unwrap();
         assert_eq!((module.value, module.origin.line), (good, 1));
@@ -310,8 +341,20 @@ mod tests {
         apply_module(&mut config, &site, &handler);
         assert_eq!(config.program.kind(), ProgramKind::HttpHandler);
         let refused = config.resolve(site.registry()).err().unwrap();
+        let ResolveError::Unsupported(unsupported) = &refused else {
+            panic!("{refused}")
+        };
         assert_eq!(
-            refused,
+            (
+                unsupported.directive,
+                unsupported.runtime,
+                unsupported.lacks
+            ),
+            ("WasmModule", "plain", Capability::Components)
+        );
+        assert_eq!(unsupported.capable, ["modern"]);
+        assert_eq!(
+            refused.to_string(),
             format!(
                 "WasmModule {} in <Location /t> (test.conf:1): the file is a WASI 0.2 HTTP \
                  handler component (wasi:http/incoming-handler), and runtime plain runs only core \
@@ -339,8 +382,18 @@ mod tests {
             &wasm_file(dir.path(), "m.wasm", EMPTY_MODULE),
         );
         let refused = config.resolve(site.registry()).err().unwrap();
+        let ResolveError::Unsupported(unsupported) = &refused else {
+            panic!("{refused}")
+        };
+        assert_eq!(
+            (unsupported.directive, unsupported.lacks),
+            ("WasmAllowConnect", Capability::OutboundSockets)
+        );
+        assert!(unsupported.capable.is_empty());
         assert!(
-            refused.contains("runtime modern cannot open connections"),
+            refused
+                .to_string()
+                .contains("runtime modern cannot open connections"),
             "{refused}"
         );
     }
@@ -364,7 +417,10 @@ mod tests {
         let site = site();
         let mut config = SectionConfig::default();
         let err = apply(&mut config, &site, "WasmRuntime", &["nonesuch"]).unwrap_err();
-        assert!(err.contains("unknown runtime 'nonesuch'"), "{err}");
+        assert!(
+            matches!(&err, DirectiveError::UnknownRuntime(unknown) if unknown.requested == "nonesuch"),
+            "{err}"
+        );
         let registry = site.registry();
         assert_eq!(config.program.runtime(registry).unwrap().name(), "alpha");
         apply(&mut config, &site, "WasmRuntime", &["BETA"]).unwrap();
@@ -385,8 +441,13 @@ mod tests {
             config.program.env,
             [("A", "3"), ("B", "2"), ("EMPTY", "")].map(|(n, v)| (n.into(), v.into()))
         );
-        assert!(apply(&mut config, &site, "WasmEnv", &["", "x"]).is_err());
-        assert!(apply(&mut config, &site, "WasmEnv", &["A=B", "x"]).is_err());
+        for name in ["", "A=B"] {
+            let err = apply(&mut config, &site, "WasmEnv", &[name, "x"]).unwrap_err();
+            assert!(
+                matches!(&err, DirectiveError::Invalid { value, .. } if value == name),
+                "{err}"
+            );
+        }
     }
 
     #[test]
