@@ -288,6 +288,11 @@ impl ConnectGuard {
         lock(&self.run)
     }
 
+    /// What the location grants.
+    pub fn grants(&self) -> &ConnectGrants {
+        &self.grants
+    }
+
     /// Records a refusal and returns it, for the runtime to turn into the guest's error.
     pub fn refuse(&self, refusal: Refusal) -> Refusal {
         self.state().refused.record(refusal.clone());

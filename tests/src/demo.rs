@@ -4,8 +4,9 @@
 //! the browser test (`tests/tests/demo.rs`) runs `scripts/demo` and clicks through the page.
 //!
 //! What each runtime can run, the build says ([`Build`]): the WASIX example only where the
-//! `wasix` extension is, the guestbook only where there are sockets, built for that runtime's
-//! socket ABI, the WASI 0.2 components only where the runtime runs components. The Python app
+//! `wasix` extension is, the guestbook only where there are sockets (built for that runtime's
+//! socket ABI, or as a component whose sockets are `wasi:sockets`), the WASI 0.2 components
+//! only where the runtime runs components. The Python app
 //! runs under every runtime, when CPython for WASI is there, and the PHP site when PHP for WASI
 //! is (`examples/php/build` builds it).
 
@@ -354,7 +355,13 @@ impl Site<'_> {
                 .then(|| extension.to_owned())?,
             Needs::Sockets => {
                 self.database?;
-                format!("{}-{}", example.name, info.socket_abi.as_ref()?)
+                match &info.socket_abi {
+                    Some(abi) => format!("{}-{abi}", example.name),
+                    None => {
+                        let module = self.components.join(format!("{}.wasm", example.name));
+                        return (info.components && module.is_file()).then_some(module);
+                    }
+                }
             }
             Needs::Component(file) => {
                 let module = self.components.join(file);

@@ -1,6 +1,7 @@
 //! WASI 0.2 components, under every runtime that runs them: a `wasi:http` handler answers
 //! requests itself (status, headers, a streamed body, outgoing requests only where granted), a
-//! `wasi:cli/run` command runs CGI-style like a core module; under the other runtimes the
+//! `wasi:cli/run` command runs CGI-style like a core module, and neither listens nor uses UDP
+//! (their connections are `tests/tests/guestbook.rs`'s); under the other runtimes the
 //! configuration is refused.
 
 use mod_wasm_tests::{component, runtime, runtimes, Config};
@@ -149,6 +150,37 @@ fn outgoing_requests_go_only_where_wasm_allow_connect_grants() {
             )),
             "{runtime}: {log}"
         );
+    }
+}
+
+#[test]
+fn a_component_with_outbound_tcp_can_neither_listen_nor_use_udp() {
+    for runtime in component_runtimes() {
+        let apache = Config::new(&format!(
+            "<Location /probe>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+             WasmModule {}\n  WasmArg listen\n  WasmAllowConnect 127.0.0.1:3306\n</Location>\n",
+            component("probe").display()
+        ))
+        .start();
+        let tried = apache.get("/probe");
+        assert_eq!(tried.status, 200, "{runtime}: {}", apache.error_log());
+        let text = tried.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{runtime}: {text}");
+        for line in lines {
+            assert!(line.contains(": error: "), "{runtime}: {line}");
+        }
+        for refused in [
+            "refused binding a local address: only outbound TCP is granted",
+            "refused listening for connections: only outbound TCP is granted",
+        ] {
+            let log = apache.wait_for_log(refused);
+            let line = log
+                .lines()
+                .find(|line| line.contains(refused))
+                .unwrap_or_else(|| panic!("{runtime}: {refused}:\n{log}"));
+            assert!(line.contains("<Location /probe>"), "{runtime}: {line}");
+        }
     }
 }
 

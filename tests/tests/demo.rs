@@ -155,7 +155,9 @@ fn a_person_can_use_every_link_and_form_of_the_demo_as_scripts_demo_serves_it() 
         }
         let contained = format!("ok   {runtime}: php-sandbox");
         assert!(report.contains(&contained), "{runtime}:\n{report}");
-        if mod_wasm_tests::runtime(runtime).socket_abi.is_some() {
+        // Sockets through the runtime's ABI, or through wasi:sockets in a component.
+        let info = mod_wasm_tests::runtime(runtime);
+        if info.socket_abi.is_some() || info.components {
             let signed = format!("ok   {runtime}: sign the guestbook and see the entry");
             assert!(report.contains(&signed), "{runtime}:\n{report}");
         }

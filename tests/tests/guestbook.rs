@@ -3,23 +3,38 @@
 //! that never answers, or cannot be reached, does not hold a run past its time limit.
 
 use mod_wasm_tests::mariadb::MariaDb;
-use mod_wasm_tests::{guest, runtimes, Apache, Config};
+use mod_wasm_tests::{component, guest, runtime as runtime_info, runtimes, Apache, Config};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// The runtimes with outbound sockets, each with the guestbook built for its socket ABI
-/// (`guestbook-<abi>`; examples/guestbook has a build per ABI).
-fn socket_runtimes() -> Vec<(&'static str, String)> {
+/// The runtimes whose guests can open connections, each with the guestbook built for it: a
+/// core module for the runtime's socket ABI (`guestbook-<abi>`; examples/guestbook has a build
+/// per ABI), or else the WASI 0.2 component, whose sockets are `wasi:sockets`.
+fn socket_runtimes() -> Vec<(&'static str, PathBuf)> {
     runtimes()
         .into_iter()
         .filter_map(|runtime| {
-            let abi = mod_wasm_tests::runtime(runtime).socket_abi.as_ref()?;
-            Some((runtime, format!("guestbook-{abi}")))
+            let info = runtime_info(runtime);
+            match &info.socket_abi {
+                Some(abi) => Some((runtime, guest(&format!("guestbook-{abi}")))),
+                None if info.components => Some((runtime, component("guestbook"))),
+                None => None,
+            }
         })
         .collect()
+}
+
+/// The errno a refused connection gives the guestbook: EPERM through the socket ABIs of WASI
+/// preview1, EACCES (`access-denied`) through `wasi:sockets`.
+fn refusal_errno(runtime: &str) -> u16 {
+    match runtime_info(runtime).socket_abi {
+        Some(_) => 63,
+        None => 2,
+    }
 }
 
 const PASSWORD: &str = "guest-secret";
@@ -28,7 +43,7 @@ const PASSWORD: &str = "guest-secret";
 /// the user's name), reached through `db_host`, with the given grants.
 fn guestbook(
     runtime: &str,
-    build: &str,
+    module: &Path,
     db: &MariaDb,
     database: &str,
     db_host: &str,
@@ -52,7 +67,7 @@ fn guestbook(
   WasmEnv DB_NAME {database}
 {grants}</Location>
 ",
-        module = guest(build).display(),
+        module = module.display(),
         port = db.port,
     ))
     .start()
@@ -71,11 +86,11 @@ fn a_post_then_a_get_shows_the_new_entry() {
     let db = MariaDb::start();
     let runtimes = socket_runtimes();
     assert!(!runtimes.is_empty(), "no runtime with sockets is built in");
-    for (runtime, build) in runtimes {
+    for (runtime, module) in runtimes {
         eprintln!("== runtime {runtime}");
         let grant = format!("127.0.0.1:{}", db.port);
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, &build, &db, &database, "127.0.0.1", &[grant]);
+        let apache = guestbook(runtime, &module, &db, &database, "127.0.0.1", &[grant]);
         let empty = apache.get("/guestbook");
         assert_eq!(empty.status, 200, "{runtime}: {}", apache.error_log());
         assert!(empty.text().contains("No entries yet."), "{runtime}");
@@ -96,12 +111,12 @@ fn a_post_then_a_get_shows_the_new_entry() {
 #[test]
 fn a_granted_name_resolves_and_connects() {
     let db = MariaDb::start();
-    for (runtime, build) in socket_runtimes() {
+    for (runtime, module) in socket_runtimes() {
         eprintln!("== runtime {runtime}");
         // `localhost` resolves through the host's /etc/hosts.
         let grant = format!("localhost:{}", db.port);
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, &build, &db, &database, "localhost", &[grant]);
+        let apache = guestbook(runtime, &module, &db, &database, "localhost", &[grant]);
         let page = apache.get("/guestbook");
         assert_eq!(page.status, 200, "{runtime}: {}", apache.error_log());
         assert!(page.text().contains("No entries yet."), "{runtime}");
@@ -111,10 +126,10 @@ fn a_granted_name_resolves_and_connects() {
 #[test]
 fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
     let db = MariaDb::start();
-    for (runtime, build) in socket_runtimes() {
+    for (runtime, module) in socket_runtimes() {
         eprintln!("== runtime {runtime}");
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, &build, &db, &database, "127.0.0.1", &[]);
+        let apache = guestbook(runtime, &module, &db, &database, "127.0.0.1", &[]);
         let response = apache.get("/guestbook");
         assert_eq!(response.status, 503, "{runtime}: {}", response.text());
         assert!(
@@ -124,10 +139,10 @@ fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
             "{runtime}: {}",
             response.text()
         );
-        // Every runtime with sockets refuses with the same errno, EPERM.
+        let errno = format!("(WASI errno {})", refusal_errno(runtime));
         assert!(
-            response.text().contains("(WASI errno 63)"),
-            "{runtime}: {}",
+            response.text().contains(&errno),
+            "{runtime}: {errno}: {}",
             response.text()
         );
         let refused = format!("refused a connection to 127.0.0.1:{}", db.port);
@@ -142,7 +157,7 @@ fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
         );
         // A name nobody granted does not even resolve.
         let by_name = format!("{database}_by_name");
-        let apache = guestbook(runtime, &build, &db, &by_name, "localhost", &[]);
+        let apache = guestbook(runtime, &module, &db, &by_name, "localhost", &[]);
         assert_eq!(apache.get("/guestbook").status, 503, "{runtime}");
         let log = apache.wait_for_log("refused to resolve 'localhost'");
         assert!(
@@ -155,11 +170,11 @@ fn without_a_grant_the_guest_gets_a_refusal_it_can_report() {
 #[test]
 fn a_grant_to_another_port_does_not_open_the_database() {
     let db = MariaDb::start();
-    for (runtime, build) in socket_runtimes() {
+    for (runtime, module) in socket_runtimes() {
         eprintln!("== runtime {runtime}");
         let other = format!("127.0.0.1:{}", db.port.wrapping_add(1).max(1));
         let database = runtime.replace('-', "_");
-        let apache = guestbook(runtime, &build, &db, &database, "127.0.0.1", &[other]);
+        let apache = guestbook(runtime, &module, &db, &database, "127.0.0.1", &[other]);
         assert_eq!(apache.get("/guestbook").status, 503, "{runtime}");
         let refused = format!("refused a connection to 127.0.0.1:{}", db.port);
         assert!(
@@ -172,11 +187,10 @@ fn a_grant_to_another_port_does_not_open_the_database() {
 
 #[test]
 fn runtimes_without_sockets_cannot_be_granted_connections() {
-    let capable: Vec<&str> = socket_runtimes().iter().map(|(r, _)| *r).collect();
-    let without: Vec<&str> = runtimes()
+    // A core module opens connections only through its runtime's socket ABI.
+    let (capable, without): (Vec<&str>, Vec<&str>) = runtimes()
         .into_iter()
-        .filter(|runtime| !capable.contains(runtime))
-        .collect();
+        .partition(|runtime| runtime_info(runtime).socket_abi.is_some());
     if without.is_empty() {
         eprintln!("every runtime built in has sockets: nothing to refuse");
     }
@@ -297,7 +311,7 @@ impl FullServer {
 
 /// Serves the guestbook under `runtime` with a 2 s limit and its database at `port`, and
 /// asserts that the request is answered 504 at the limit, with the log line saying so.
-fn assert_stopped_at_the_limit_waiting_on(runtime: &str, build: &str, port: u16, what: &str) {
+fn assert_stopped_at_the_limit_waiting_on(runtime: &str, module: &Path, port: u16, what: &str) {
     const LIMIT: Duration = Duration::from_secs(2);
     // The deadline holds within 100 ms; a busy test machine gets the rest.
     const SLACK: Duration = Duration::from_secs(2);
@@ -317,7 +331,7 @@ fn assert_stopped_at_the_limit_waiting_on(runtime: &str, build: &str, port: u16,
   WasmAllowConnect 127.0.0.1:{port}
 </Location>
 ",
-        module = guest(build).display(),
+        module = module.display(),
         limit = LIMIT.as_secs(),
     ))
     .start();
@@ -343,10 +357,10 @@ fn assert_stopped_at_the_limit_waiting_on(runtime: &str, build: &str, port: u16,
 #[test]
 fn a_database_that_never_answers_does_not_hold_the_run_past_its_limit() {
     let silent = SilentServer::start();
-    for (runtime, build) in socket_runtimes() {
+    for (runtime, module) in socket_runtimes() {
         eprintln!("== runtime {runtime}");
         let connected_before = silent.accepted();
-        assert_stopped_at_the_limit_waiting_on(runtime, &build, silent.port, "its greeting");
+        assert_stopped_at_the_limit_waiting_on(runtime, &module, silent.port, "its greeting");
         // It was stopped while it waited for the greeting, not before it connected.
         assert_eq!(silent.accepted(), connected_before + 1, "{runtime}");
     }
@@ -355,8 +369,8 @@ fn a_database_that_never_answers_does_not_hold_the_run_past_its_limit() {
 #[test]
 fn a_database_that_cannot_be_reached_does_not_hold_the_run_past_its_limit() {
     let full = FullServer::start();
-    for (runtime, build) in socket_runtimes() {
+    for (runtime, module) in socket_runtimes() {
         eprintln!("== runtime {runtime}");
-        assert_stopped_at_the_limit_waiting_on(runtime, &build, full.port, "a connection");
+        assert_stopped_at_the_limit_waiting_on(runtime, &module, full.port, "a connection");
     }
 }

@@ -5,17 +5,22 @@
 //! built to be. A handler and the delivery of its response are two futures polled together on
 //! the Apache worker thread: the response streams to the client while the handler writes it,
 //! without a hop to another thread.
+//!
+//! What a component may reach beyond its sandbox goes through one [`ConnectGuard`] per run:
+//! its outgoing `wasi:http` requests ([`outbound`]) and its TCP connections and name lookups
+//! (`wasi:sockets`, [`sockets`]).
 
 mod body;
 mod outbound;
+mod sockets;
 
 use crate::{failure, with_compiling_engine, MemoryLimiter, RunClock, NAME};
 use body::{deliver, hand_over};
 use outbound::Outbound;
 use runtime_api::sync::lock;
 use runtime_api::{
-    Cause, CompileError, ExecutionConfig, ExitCode, HttpHandler, HttpRequest, HttpResponse,
-    LoadError, LoadedModule, Precompiled, ProgramKind, Refusals, RunError, RunReport, Stdio,
+    Cause, CompileError, ConnectGuard, ExecutionConfig, ExitCode, HttpHandler, HttpRequest,
+    HttpResponse, LoadError, LoadedModule, Precompiled, ProgramKind, RunError, RunReport, Stdio,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -124,6 +129,7 @@ fn linker(engine: &Engine) -> Result<Linker<RunState>, Cause> {
             )
         })
         .map_err(link_error)?;
+    sockets::link_name_lookup(&mut linker).map_err(link_error)?;
     linker.allow_shadowing(false);
     Ok(linker)
 }
@@ -137,6 +143,8 @@ struct RunState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
+    /// What the guest's connections, name lookups and outgoing requests pass through.
+    connections: ConnectGuard,
     outbound: Outbound,
     memory: MemoryLimiter,
     clock: RunClock,
@@ -170,14 +178,15 @@ struct ComponentModule {
 impl ComponentModule {
     /// The store of one run: WASI with `stdio`, the run's limits, and its grants.
     fn store(&self, config: &ExecutionConfig, stdio: Stdio) -> Result<Store<RunState>, RunError> {
+        let connections = config.connect.guard();
+        let mut wasi = crate::wasi_builder(config, stdio)?;
+        sockets::grant(&mut wasi, connections.clone());
         let state = RunState {
-            wasi: crate::wasi_builder(config, stdio)?.build(),
+            wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            outbound: Outbound {
-                grants: config.connect.clone(),
-                refusals: Arc::default(),
-            },
+            outbound: Outbound(connections.clone()),
+            connections,
             memory: MemoryLimiter {
                 limit: config.limits.memory,
                 refused: None,
@@ -218,6 +227,7 @@ impl LoadedModule for ComponentModule {
             Err(e) => return Err(e).into(),
         };
         let deadline = store.data().clock.deadline;
+        let connections = store.data().connections.clone();
         let outcome = self
             .block_on(deadline, config, async {
                 let command = pre
@@ -236,7 +246,7 @@ impl LoadedModule for ComponentModule {
             .and_then(|outcome| outcome);
         RunReport {
             outcome,
-            refusals: Refusals::new(),
+            refusals: connections.refusals(),
             refused_growth: store.data().memory.refused,
         }
     }
@@ -275,7 +285,7 @@ impl HttpHandler for ComponentModule {
             Ok(store) => store,
             Err(e) => return Err(e).into(),
         };
-        let refusals = store.data().outbound.refusals.clone();
+        let connections = store.data().connections.clone();
         let refused_growth = Arc::new(Mutex::new(None));
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let deadline = store.data().clock.deadline;
@@ -305,11 +315,10 @@ impl HttpHandler for ComponentModule {
             Ok((Err(failed), _)) => Err(failed),
             Ok((Ok(()), delivered)) => delivered.map(|()| ExitCode::SUCCESS),
         };
-        let refusals = std::mem::take(&mut *lock(&refusals));
         let refused_growth = *lock(&refused_growth);
         RunReport {
             outcome,
-            refusals,
+            refusals: connections.refusals(),
             refused_growth,
         }
     }

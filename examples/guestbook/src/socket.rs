@@ -2,7 +2,9 @@
 //! their own: WasmEdge's socket extension and WASIX. Both create a socket descriptor, after
 //! which the preview1 functions `sock_send`, `sock_recv` and `fd_close` work on it alike.
 //!
-//! Natively (the same program under mod_cgi, or in tests), both are `std::net::TcpStream`.
+//! A WASI 0.2 component has sockets of its own (`wasi:sockets`), which std uses: [`Std`].
+//! Natively (the same program under mod_cgi, or in tests), all three are
+//! `std::net::TcpStream`.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -36,13 +38,33 @@ pub struct WasmEdge;
 /// WASIX sockets (Wasmer).
 pub struct Wasix;
 
-#[cfg(not(target_os = "wasi"))]
+/// std's sockets: `wasi:sockets` in a WASI 0.2 component (wasm32-wasip2).
+pub struct Std;
+
+#[cfg(any(not(target_os = "wasi"), target_env = "p2"))]
 pub use std::net::TcpStream as Stream;
 
-#[cfg(not(target_os = "wasi"))]
+#[cfg(any(not(target_os = "wasi"), target_env = "p2"))]
 mod native {
     use super::*;
     use std::net::ToSocketAddrs;
+
+    impl Connector for Std {
+        fn resolve(&self, host: &str) -> io::Result<Vec<IpAddr>> {
+            resolve(host)
+        }
+        fn connect(&self, address: SocketAddr) -> io::Result<Stream> {
+            Stream::connect(address).map_err(|e| match e.raw_os_error() {
+                // Said as the preview1 builds say it, so that a refusal reads alike under
+                // every runtime.
+                Some(errno) if cfg!(target_os = "wasi") => io::Error::new(
+                    e.kind(),
+                    format!("connecting to {address} failed (WASI errno {errno})"),
+                ),
+                _ => e,
+            })
+        }
+    }
 
     fn resolve(host: &str) -> io::Result<Vec<IpAddr>> {
         Ok((host, 0).to_socket_addrs()?.map(|a| a.ip()).collect())
@@ -67,10 +89,10 @@ mod native {
     }
 }
 
-#[cfg(target_os = "wasi")]
+#[cfg(all(target_os = "wasi", not(target_env = "p2")))]
 pub use wasi::Stream;
 
-#[cfg(target_os = "wasi")]
+#[cfg(all(target_os = "wasi", not(target_env = "p2")))]
 mod wasi {
     use super::*;
     use std::io::{Read, Write};
@@ -163,6 +185,25 @@ mod wasi {
             // SAFETY: the descriptor is ours; nothing uses it afterwards.
             unsafe { fd_close(self.0) };
         }
+    }
+
+    /// std has no sockets in WASI preview1: the `guestbook` binary built for wasm32-wasip1
+    /// says so instead of connecting.
+    impl Connector for Std {
+        fn resolve(&self, _: &str) -> io::Result<Vec<IpAddr>> {
+            Err(no_std_sockets())
+        }
+        fn connect(&self, _: SocketAddr) -> io::Result<Stream> {
+            Err(no_std_sockets())
+        }
+    }
+
+    fn no_std_sockets() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "WASI preview1 has no sockets: build guestbook for wasm32-wasip2, or use \
+             guestbook-wasmedge or guestbook-wasix",
+        )
     }
 
     mod wasmedge {

@@ -22,6 +22,9 @@
 //!                 remove it; print "acquired after N tries", or "never acquired: ERROR".
 //!                 With `file`, the lock is a file created with `O_EXCL` instead
 //!   symlink T L   create a symbolic link L pointing to T; print "linked" or "error: ..."
+//!   listen        try what a guest with outbound TCP must not do: listen on 127.0.0.1 (an
+//!                 address of its choosing), on any address, and bind a UDP socket; print
+//!                 "WHAT: listening on ADDRESS" or "WHAT: error: ..." for each (no CGI headers)
 //!   script        CGI: print SCRIPT_FILENAME and the contents of that file (interpreter mode)
 //!   headers       CGI: repeated Set-Cookie and a custom header
 //!   malformed     CGI: output without a header block
@@ -335,6 +338,18 @@ fn main() {
             .unwrap();
         }
         "malformed" => writeln!(out, "this is not a header block").unwrap(),
+        "listen" => {
+            for address in ["127.0.0.1:0", "0.0.0.0:0"] {
+                match std::net::TcpListener::bind(address).and_then(|l| l.local_addr()) {
+                    Ok(bound) => writeln!(out, "tcp {address}: listening on {bound}").unwrap(),
+                    Err(e) => writeln!(out, "tcp {address}: error: {e}").unwrap(),
+                }
+            }
+            match std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| s.local_addr()) {
+                Ok(bound) => writeln!(out, "udp 0.0.0.0:0: listening on {bound}").unwrap(),
+                Err(e) => writeln!(out, "udp 0.0.0.0:0: error: {e}").unwrap(),
+            }
+        }
         "spin" => loop {
             std::hint::spin_loop();
         },

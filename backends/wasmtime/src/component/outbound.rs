@@ -1,16 +1,11 @@
 //! Outgoing `wasi:http` requests of a component: sent only where the location grants.
 
-use runtime_api::sync::lock;
-use runtime_api::{ConnectGrants, Refusal, Refusals};
-use std::sync::{Arc, Mutex};
+use runtime_api::{ConnectGuard, Refusal};
 use wasmtime_wasi_http::WasiHttpHooks;
 
 /// Outgoing HTTP requests: sent only to the origins the location grants (`WasmAllowConnect
-/// host:port`), and the others refused and remembered.
-pub(super) struct Outbound {
-    pub(super) grants: ConnectGrants,
-    pub(super) refusals: Arc<Mutex<Refusals>>,
-}
+/// host:port`), and the others refused and recorded in the run's guard.
+pub(super) struct Outbound(pub(super) ConnectGuard);
 
 type SendFuture = Box<
     dyn std::future::Future<
@@ -38,11 +33,11 @@ impl WasiHttpHooks for Outbound {
         let host = uri.host().unwrap_or_default().to_owned();
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if !self.grants.allows_origin(&host, port) {
+        if !self.0.grants().allows_origin(&host, port) {
             let authority = uri
                 .authority()
                 .map_or_else(|| format!("{host}:{port}"), |a| a.to_string());
-            lock(&self.refusals).record(Refusal::HttpRequest(authority));
+            self.0.refuse(Refusal::HttpRequest(authority));
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let default = wasmtime_wasi_http::default_hooks();

@@ -3,8 +3,9 @@
 //! Nothing granted means no connection at all. Merge: grants accumulate; an inner section
 //! cannot take away what an outer one grants (as with `WasmDir`, grant in the narrowest section
 //! that needs it). A core module opens them as sockets, under runtimes with
-//! [`Capability::OutboundSockets`]; a WASI 0.2 component sends HTTP requests to them (`host:port`
-//! as its URLs write them), under runtimes with [`Capability::Components`]. A location that
+//! [`Capability::OutboundSockets`]; a WASI 0.2 component opens them through `wasi:sockets` and
+//! sends HTTP requests to them (`host:port` as its URLs write them), under runtimes with
+//! [`Capability::Components`]. A location that
 //! grants connections its runtime cannot give is refused when the configuration is checked,
 //! and at request time for combinations the check cannot see. The runtimes enforce
 //! the grants per run and report what they refused, which the serve pipeline logs.
@@ -36,8 +37,8 @@ pub const WASM_ALLOW_CONNECT: Directive = Directive {
 
 impl Connections {
     /// Whether `runtime` can grant these connections to a program of `kind`: a core module
-    /// opens them through sockets ([`Capability::OutboundSockets`]), a component sends HTTP
-    /// requests to them ([`Capability::Components`]). The message names the directive, where
+    /// opens them through sockets ([`Capability::OutboundSockets`]), a component through
+    /// `wasi:sockets` and `wasi:http` ([`Capability::Components`]). The message names the directive, where
     /// it was written, and the runtimes that could.
     pub fn check_for(
         &self,
@@ -49,7 +50,10 @@ impl Connections {
             return Ok(());
         };
         let (capability, how) = if kind.is_component() {
-            (Capability::Components, "send HTTP requests")
+            (
+                Capability::Components,
+                "open connections or send HTTP requests",
+            )
         } else {
             (Capability::OutboundSockets, "open connections")
         };
