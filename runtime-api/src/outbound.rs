@@ -40,11 +40,23 @@ pub enum InvalidGrant {
     Port(String),
     #[error("'{0}' is not a host name or an IP address")]
     Host(String),
+    /// A Unix domain socket (`unix:/run/mysqld/mysqld.sock`, or a path): mod_wasm grants TCP
+    /// only. `wasi:sockets` has no Unix sockets, and a grant that only some runtimes could
+    /// honour would make a location's sandbox depend on its runtime.
+    #[error(
+        "'{0}' is a Unix domain socket; mod_wasm grants TCP connections only: grant the \
+         server's TCP address instead (for MariaDB or MySQL, 127.0.0.1:3306 with \
+         skip-networking off) and have the guest connect to it"
+    )]
+    UnixSocket(String),
 }
 
 impl ConnectGrant {
     /// Parses `host:port`, `[v6 address]:port` or `v4 address:port`.
     pub fn parse(text: &str) -> Result<Self, InvalidGrant> {
+        if text.starts_with("unix:") || text.starts_with('/') {
+            return Err(InvalidGrant::UnixSocket(text.to_owned()));
+        }
         let (host, port) = if let Some(rest) = text.strip_prefix('[') {
             let (address, port) = rest
                 .split_once("]:")
@@ -422,6 +434,12 @@ mod tests {
             ConnectGrant::parse("::1:80"),
             Err(InvalidGrant::Host(_))
         ));
+        for unix in ["unix:/run/mysqld/mysqld.sock", "/run/mysqld/mysqld.sock"] {
+            assert!(
+                matches!(ConnectGrant::parse(unix), Err(InvalidGrant::UnixSocket(_))),
+                "{unix}"
+            );
+        }
         for bad in ["bad_name:80", "[127.0.0.1]:80", "[db]:80", ":80"] {
             assert!(
                 matches!(ConnectGrant::parse(bad), Err(InvalidGrant::Host(_))),

@@ -257,6 +257,17 @@ fn an_unknown_access_mode_is_rejected() {
 }
 
 #[test]
+fn a_unix_socket_cannot_be_granted() {
+    assert_section_rejected(
+        |_| "  WasmAllowConnect 127.0.0.1:3306 unix:/run/mysqld/mysqld.sock".into(),
+        "WasmAllowConnect",
+        "WasmAllowConnect",
+        "'unix:/run/mysqld/mysqld.sock' is a Unix domain socket; mod_wasm grants TCP \
+         connections only",
+    );
+}
+
+#[test]
 fn apache_does_not_start_with_a_broken_configuration() {
     for_each_runtime(|runtime| {
         let scratch_config = Config::new("");
