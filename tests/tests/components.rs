@@ -154,6 +154,40 @@ fn outgoing_requests_go_only_where_wasm_allow_connect_grants() {
 }
 
 #[test]
+fn a_handler_connects_only_where_wasm_allow_connect_grants() {
+    for runtime in component_runtimes() {
+        // Something to connect to: another Apache.
+        let upstream = Config::new("").start();
+        let port = upstream.port();
+        let body = handler_location(
+            "/granted",
+            runtime,
+            &format!("  WasmAllowConnect 127.0.0.1:{port} localhost:{port}\n"),
+        ) + &handler_location("/refused", runtime, "");
+        let apache = Config::new(&body).start();
+
+        for target in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+            let granted = apache.get(&format!("/granted/connect?{target}"));
+            assert_eq!(
+                granted.status,
+                200,
+                "{runtime}: {target}: {}",
+                granted.text()
+            );
+            assert!(granted.text().starts_with("connected to "), "{runtime}");
+        }
+        let refused = apache.get(&format!("/refused/connect?127.0.0.1:{port}"));
+        assert_eq!(refused.status, 502, "{runtime}: {}", refused.text());
+        let needle = format!("refused a connection to 127.0.0.1:{port}");
+        assert!(apache.wait_for_log(&needle).contains(&needle), "{runtime}");
+        let unresolved = apache.get(&format!("/refused/connect?localhost:{port}"));
+        assert_eq!(unresolved.status, 502, "{runtime}: {}", unresolved.text());
+        let needle = "refused to resolve 'localhost'";
+        assert!(apache.wait_for_log(needle).contains(needle), "{runtime}");
+    }
+}
+
+#[test]
 fn a_component_with_outbound_tcp_can_neither_listen_nor_use_udp() {
     for runtime in component_runtimes() {
         let apache = Config::new(&format!(

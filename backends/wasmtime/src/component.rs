@@ -227,7 +227,6 @@ impl LoadedModule for ComponentModule {
             Err(e) => return Err(e).into(),
         };
         let deadline = store.data().clock.deadline;
-        let connections = store.data().connections.clone();
         let outcome = self
             .block_on(deadline, config, async {
                 let command = pre
@@ -246,7 +245,7 @@ impl LoadedModule for ComponentModule {
             .and_then(|outcome| outcome);
         RunReport {
             outcome,
-            refusals: connections.refusals(),
+            refusals: store.data().connections.refusals(),
             refused_growth: store.data().memory.refused,
         }
     }

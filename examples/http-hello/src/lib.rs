@@ -7,6 +7,8 @@
 //!   trap      a panic, which traps, before any response
 //!   fetch     a GET of the URL given as the query string, answered with the status and body
 //!             that came back, or 502 and the error
+//!   connect   a TCP connection (`wasi:sockets`, through std) to the `host:port` given as the
+//!             query string: "connected to ADDRESS", or 502 and the error
 //!   (other)   a greeting
 use std::io::{Read as _, Write as _};
 use wasip2::http::types::{
@@ -50,6 +52,12 @@ impl wasip2::exports::http::incoming_handler::Guest for Handler {
             }
             "trap" => panic!("the request asked for a trap"),
             "fetch" => fetch(query, out),
+            "connect" => match std::net::TcpStream::connect(query).and_then(|s| s.peer_addr()) {
+                Ok(address) => Response::start(out, 200, &[("content-type", "text/plain")])
+                    .finish(format!("connected to {address}\n").as_bytes()),
+                Err(error) => Response::start(out, 502, &[("content-type", "text/plain")])
+                    .finish(format!("cannot connect to {query}: {error}\n").as_bytes()),
+            },
             _ => Response::start(out, 200, &[("content-type", "text/plain")])
                 .finish(b"Hello from a wasi:http component!\n"),
         }
