@@ -31,3 +31,122 @@ pub fn fork(work: impl FnOnce() -> bool) -> io::Result<libc::pid_t> {
         pid => Ok(pid),
     }
 }
+
+/// How work done by [`output`] failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The work gave this reason.
+    Gave(String),
+    /// The copy died of this signal.
+    Signalled(i32),
+    /// The copy exited without saying why (it panicked, or could not hand over its output).
+    Exited,
+    /// The copy could not be started or waited for, or its output read.
+    Os(&'static str, io::Error),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Gave(reason) => f.write_str(reason),
+            Failure::Signalled(signal) => write!(f, "its process died of signal {signal}"),
+            Failure::Exited => f.write_str("its process failed without saying why"),
+            Failure::Os(doing, e) => write!(f, "cannot {doing}: {e}"),
+        }
+    }
+}
+
+/// Runs `work` in a forked copy of this process (see [`fork`]) and waits for it: the bytes the
+/// work returned, or why there are none. The bytes come back through a file in memory that
+/// both processes share.
+pub fn output(work: impl FnOnce() -> Result<Vec<u8>, String>) -> Result<Vec<u8>, Failure> {
+    use std::io::{Read, Seek, Write};
+    let mut out = file_in_memory(c"mod_wasm-forked-output")
+        .map_err(|e| Failure::Os("hold a forked process's output", e))?;
+    let mut failure = file_in_memory(c"mod_wasm-forked-failure")
+        .map_err(|e| Failure::Os("hold a forked process's output", e))?;
+    let (mut out_in_copy, mut failure_in_copy) = (&out, &failure);
+    let pid = fork(move || match work() {
+        Ok(bytes) => out_in_copy.write_all(&bytes).is_ok(),
+        Err(reason) => {
+            let _ = failure_in_copy.write_all(reason.as_bytes());
+            false
+        }
+    })
+    .map_err(|e| Failure::Os("fork", e))?;
+    let status = wait(pid).map_err(|e| Failure::Os("wait for a forked process", e))?;
+    let read = |file: &mut std::fs::File| -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        file.rewind()?;
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let read_error = |e| Failure::Os("read a forked process's output", e);
+    if libc::WIFSIGNALED(status) {
+        return Err(Failure::Signalled(libc::WTERMSIG(status)));
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        return read(&mut out).map_err(read_error);
+    }
+    match read(&mut failure).map_err(read_error)? {
+        reason if reason.is_empty() => Err(Failure::Exited),
+        reason => Err(Failure::Gave(String::from_utf8_lossy(&reason).into_owned())),
+    }
+}
+
+/// Waits for the process `pid`, a child of this one, to end: its wait status.
+fn wait(pid: libc::pid_t) -> io::Result<i32> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for a child of this process; `status` outlives the call.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            return Ok(status);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// A new file that lives in memory only, closed on exec, and gone when its last descriptor is
+/// closed.
+pub fn file_in_memory(name: &std::ffi::CStr) -> io::Result<std::fs::File> {
+    // SAFETY: the name is a NUL-terminated string; the returned descriptor is new and owned
+    // by the `File` made from it below.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a valid descriptor that nothing else owns.
+    Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_comes_back_from_the_copy() {
+        assert_eq!(
+            output(|| Ok(b"made in a copy".to_vec())).unwrap(),
+            b"made in a copy"
+        );
+    }
+
+    #[test]
+    fn a_reason_or_a_death_comes_back_as_the_failure() {
+        let gave = output(|| Err("no luck".into())).unwrap_err();
+        assert!(
+            matches!(&gave, Failure::Gave(reason) if reason == "no luck"),
+            "{gave}"
+        );
+        let died = output(|| {
+            // SAFETY: ends this forked copy, which has no other thread.
+            unsafe { libc::raise(libc::SIGALRM) };
+            Ok(Vec::new())
+        })
+        .unwrap_err();
+        assert!(matches!(died, Failure::Signalled(libc::SIGALRM)), "{died}");
+    }
+}
