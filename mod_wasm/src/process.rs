@@ -23,7 +23,7 @@ pub fn statistics() -> Option<&'static Statistics> {
 
 pub fn modules() -> &'static ModuleStore {
     static MODULES: OnceLock<ModuleStore> = OnceLock::new();
-    MODULES.get_or_init(ModuleStore::new)
+    MODULES.get_or_init(|| ModuleStore::new().with_preinitializer(registry().preinitializer()))
 }
 
 /// What serves requests, and checks configurations, in this process.

@@ -70,6 +70,24 @@ pub fn classify(wasm: &[u8]) -> Result<ProgramKind, String> {
     }
 }
 
+/// The functions `wasm`, a core module, exports, by name.
+pub fn core_function_exports(wasm: &[u8]) -> Result<Vec<String>, String> {
+    use wasmparser::{ExternalKind, Payload};
+    let mut exports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| format!("not a valid module: {e}"))?;
+        if let Payload::ExportSection(section) = payload {
+            for export in section {
+                let export = export.map_err(|e| format!("not a valid module: {e}"))?;
+                if export.kind == ExternalKind::Func {
+                    exports.push(export.name.to_owned());
+                }
+            }
+        }
+    }
+    Ok(exports)
+}
+
 /// The names the outermost component of `wasm` exports.
 fn component_exports(wasm: &[u8]) -> Result<Vec<String>, String> {
     use wasmparser::Payload;

@@ -21,6 +21,7 @@ pub mod execution;
 pub mod forked;
 pub mod limits;
 pub mod outbound;
+pub mod preinit;
 pub mod registry;
 pub mod signals;
 pub mod stdio;
@@ -37,6 +38,7 @@ pub use limits::{Bytes, Limits, MemorySize, RefusedGrowth};
 pub use outbound::{
     ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal, Refusals,
 };
+pub use preinit::{InitConfig, InitExport, PreinitError, Preinitializer};
 pub use registry::{Registry, UnknownRuntime};
 pub use stdio::{OutputBuffer, SharedReader, SharedWriter, Stdio};
 

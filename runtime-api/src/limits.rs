@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// The limits of one run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Limits {
     /// Wall-clock time from the start of the run. A guest still running then is stopped, and
     /// the run ends in [`RunError::TimedOut`](crate::RunError::TimedOut).

@@ -1,8 +1,9 @@
 //! Runtimes by name, as built into this copy of mod_wasm. The first one registered is the
 //! default, used where no `WasmRuntime` applies.
 
-use crate::Runtime;
+use crate::{Preinitializer, Runtime};
 use std::fmt;
+use std::sync::Arc;
 
 /// The runtimes available to `WasmRuntime`, in registration order, and the names of runtimes
 /// this build knows of but was compiled without.
@@ -11,6 +12,8 @@ pub struct Registry {
     runtimes: Vec<Box<dyn Runtime>>,
     /// (runtime name, the cargo feature that builds it in)
     left_out: Vec<(&'static str, &'static str)>,
+    /// What snapshots modules for `WasmPreinit`, if this build has it.
+    preinitializer: Option<Arc<dyn Preinitializer>>,
 }
 
 /// A `WasmRuntime` name that names no built-in runtime.
@@ -67,6 +70,18 @@ impl Registry {
     pub fn leave_out(&mut self, name: &'static str, feature: &'static str) -> &mut Self {
         self.left_out.push((name, feature));
         self
+    }
+
+    /// Pre-initialises modules (`WasmPreinit`) with `preinitializer`, whose snapshots every
+    /// runtime runs.
+    pub fn preinitialize_with(&mut self, preinitializer: impl Preinitializer) -> &mut Self {
+        self.preinitializer = Some(Arc::new(preinitializer));
+        self
+    }
+
+    /// What pre-initialises modules in this build, if anything does.
+    pub fn preinitializer(&self) -> Option<Arc<dyn Preinitializer>> {
+        self.preinitializer.clone()
     }
 
     fn find(&self, name: &str) -> Option<&dyn Runtime> {

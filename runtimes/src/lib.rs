@@ -1,6 +1,7 @@
 //! The runtimes built into mod_wasm: the one place that names them. The Apache module and the
 //! benchmark build their registry here; the test suite and the scripts ask the built module
-//! (`apachectl -t -D DUMP_WASM_RUNTIMES`).
+//! (`apachectl -t -D DUMP_WASM_RUNTIMES`). Pre-initialisation (`WasmPreinit`) is wasmtime's,
+//! for modules any runtime then runs.
 //!
 //! A runtime is a crate under `backends/` and two lines in this crate: its optional dependency
 //! in `Cargo.toml`, named after the cargo feature that builds it in, and its line in the list
@@ -31,6 +32,7 @@ macro_rules! runtimes {
         pub fn registry() -> Registry {
             let mut registry = Registry::new();
             runtimes!(@register registry; $($entries)*);
+            preinitializer(&mut registry);
             registry
         }
     };
@@ -41,6 +43,15 @@ runtimes! {
     "wasmer" => wasmer::Wasmer,
     "wasmedge" => wasmedge::WasmEdge::AHEAD_OF_TIME,
     "wasmedge-interpreter" in "wasmedge" => wasmedge::WasmEdge::INTERPRETER,
+}
+
+/// `WasmPreinit` snapshots modules with wasmtime's Wizer, when wasmtime is built in; the
+/// snapshots are plain modules, which every runtime runs.
+fn preinitializer(registry: &mut Registry) {
+    #[cfg(feature = "wasmtime")]
+    registry.preinitialize_with(wasmtime::Preinitializer);
+    #[cfg(not(feature = "wasmtime"))]
+    let _ = registry;
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 //! disk between server starts (see `artifact_key`).
 
 mod component;
+mod preinit;
 mod stdio;
+
+pub use preinit::Preinitializer;
 
 use runtime_api::{
     Access, Capabilities, Cause, Code, CompileError, ExecutionConfig, ExitCode, LoadError,

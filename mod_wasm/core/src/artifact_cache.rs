@@ -93,18 +93,24 @@ impl ArtifactCache {
     /// be kept (it has no [`Runtime::artifact_key`]).
     pub fn entry(&self, runtime: &dyn Runtime, wasm: &[u8]) -> Option<CacheEntry> {
         let artifact_key = runtime.artifact_key()?;
+        Some(self.entry_of(runtime.name(), &[artifact_key.as_bytes()], wasm))
+    }
+
+    /// The entry for what `producer` makes of `input`, given everything else it depends on,
+    /// `key`: a module's snapshot, say.
+    pub fn entry_of(&self, producer: &'static str, key: &[&[u8]], input: &[u8]) -> CacheEntry {
         let mut hash = Sha256::new();
-        for part in [LAYOUT, runtime.name().as_bytes(), artifact_key.as_bytes()] {
+        for part in [LAYOUT, producer.as_bytes()].iter().chain(key) {
             hash.update((part.len() as u64).to_le_bytes());
             hash.update(part);
         }
-        hash.update(wasm);
-        let name = format!("{}-{}.bin", runtime.name(), hex(&hash.finalize()));
-        Some(CacheEntry {
-            runtime: runtime.name(),
+        hash.update(input);
+        let name = format!("{producer}-{}.bin", hex(&hash.finalize()));
+        CacheEntry {
+            runtime: producer,
             path: self.dir.join(name),
             writer: self.writer,
-        })
+        }
     }
 }
 

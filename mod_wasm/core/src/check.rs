@@ -675,6 +675,7 @@ mod tests {
         let key = ModuleKey {
             runtime: "alpha",
             path: deployed.clone().into(),
+            init: None,
         };
         assert!(modules.has_artifact(&key) && modules.unavailable(&key).is_none());
         assert_eq!(
@@ -703,6 +704,7 @@ mod tests {
         let key = ModuleKey {
             runtime: "alpha",
             path: new.clone().into(),
+            init: None,
         };
         assert!(fresh.unavailable(&key).is_some());
         // The next read that succeeds puts it back in service.

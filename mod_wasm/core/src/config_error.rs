@@ -6,7 +6,7 @@
 //! is known.
 
 use crate::origin::{Declared, Origin};
-use runtime_api::{Capability, InvalidGrant, InvalidGuestPath, UnknownRuntime};
+use runtime_api::{Capability, InvalidGrant, InvalidGuestPath, ProgramKind, UnknownRuntime};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -92,6 +92,15 @@ pub enum ResolveError {
     NoRuntime { module: Declared<PathBuf> },
     #[error(transparent)]
     Unsupported(#[from] Box<Unsupported>),
+    #[error(
+        "WasmPreinit in {origin}: modules are pre-initialised with wasmtime's Wizer, and this \
+         mod_wasm was built without the runtime wasmtime (cargo feature 'wasmtime')"
+    )]
+    NoPreinitializer { origin: Origin },
+    #[error(
+        "WasmPreinit in {origin}: only core modules are pre-initialised, and the module is {kind}"
+    )]
+    PreinitComponent { origin: Origin, kind: ProgramKind },
 }
 
 /// A directive that asks for what its section's runtime cannot give.

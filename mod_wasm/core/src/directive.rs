@@ -7,7 +7,7 @@ use crate::config_error::DirectiveError;
 use crate::origin::Origin;
 use crate::section::SectionConfig;
 use crate::server::ServerConfig;
-use crate::settings::{cgi, connect, dirs, limits, output, program, timing};
+use crate::settings::{cgi, connect, dirs, limits, output, preinit, program, timing};
 use runtime_api::Registry;
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -71,7 +71,7 @@ impl Directive {
 }
 
 /// Every directive, in the order `apachectl -L` lists them.
-pub static DIRECTIVES: [Directive; 18] = [
+pub static DIRECTIVES: [Directive; 19] = [
     program::WASM_MODULE,
     program::WASM_RUNTIME,
     program::WASM_ARG,
@@ -82,6 +82,7 @@ pub static DIRECTIVES: [Directive; 18] = [
     cgi::WASM_ENABLE_CGI,
     cgi::WASM_MAP_CGI_FILE_NAMES,
     program::WASM_ENTRY_POINT,
+    preinit::WASM_PREINIT,
     timing::WASM_SERVER_TIMING,
     limits::WASM_TIMEOUT,
     limits::WASM_MEMORY_LIMIT,

@@ -11,26 +11,40 @@
 //! loads it from the cache once it is there.
 
 mod background;
+mod snapshot;
 
 use crate::artifact_cache::{ArtifactCache, CacheEntry};
 use runtime_api::sync::lock;
-use runtime_api::{LoadedModule, Precompiled, Runtime};
+use runtime_api::{InitConfig, LoadedModule, Precompiled, Preinitializer, Runtime};
+use snapshot::Seen;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-/// One module file under one runtime.
+/// One module file under one runtime, as it is or as its init leaves it (`WasmPreinit`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ModuleKey {
     pub runtime: &'static str,
     pub path: PathBuf,
+    /// The init whose snapshot runs instead of the file's module.
+    pub init: Option<InitConfig>,
 }
 
 impl fmt::Display for ModuleKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} with runtime {}", self.path.display(), self.runtime)
+        let preinit = if self.init.is_some() {
+            " (pre-initialised)"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "{}{preinit} with runtime {}",
+            self.path.display(),
+            self.runtime
+        )
     }
 }
 
@@ -54,8 +68,26 @@ impl FileStamp {
     }
 }
 
+/// What a module's code is made from, as far as it can be told without reading it: the file,
+/// and for a snapshot what its init could see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct SourceStamp {
+    file: FileStamp,
+    seen: Option<Seen>,
+}
+
+impl SourceStamp {
+    fn of(key: &ModuleKey) -> Result<Self, String> {
+        Ok(Self {
+            file: FileStamp::of(&key.path)
+                .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?,
+            seen: key.init.as_ref().map(Seen::of),
+        })
+    }
+}
+
 struct Artifact {
-    stamp: FileStamp,
+    stamp: SourceStamp,
     precompiled: Precompiled,
 }
 
@@ -71,6 +103,8 @@ pub struct ModuleStore {
     unavailable: Mutex<HashMap<ModuleKey, String>>,
     /// Modules compiled in the background, with the cache entry their code will be in.
     pending: Mutex<HashMap<ModuleKey, CacheEntry>>,
+    /// What makes the snapshots of modules under `WasmPreinit`, if this build can.
+    preinitializer: Option<Arc<dyn Preinitializer>>,
 }
 
 /// What [`ModuleStore::compile_in_background`] did.
@@ -194,6 +228,35 @@ impl ModuleStore {
         *lock(&self.disk) = cache;
     }
 
+    /// The store that makes the snapshots of modules under `WasmPreinit` with
+    /// `preinitializer`, when there is one.
+    pub fn with_preinitializer(self, preinitializer: Option<Arc<dyn Preinitializer>>) -> Self {
+        Self {
+            preinitializer,
+            ..self
+        }
+    }
+
+    /// The WebAssembly `key` compiles, read now: the file's module, or its snapshot. Also
+    /// returns a problem with the on-disk cache worth a warning.
+    fn source(
+        &self,
+        key: &ModuleKey,
+        stamp: &SourceStamp,
+    ) -> Result<(Vec<u8>, Option<String>), String> {
+        let wasm = std::fs::read(&key.path)
+            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let (Some(init), Some(seen)) = (&key.init, stamp.seen) else {
+            return Ok((wasm, None));
+        };
+        let preinitializer = self
+            .preinitializer
+            .as_deref()
+            .ok_or("this mod_wasm cannot pre-initialise modules")?;
+        let cache = lock(&self.disk).clone();
+        snapshot::obtain(&wasm, init, seen, preinitializer, cache.as_ref())
+    }
+
     /// Compiles `key.path` with `runtime` unless an artifact for the unchanged file exists, in
     /// memory or in the on-disk cache.
     pub fn compile(&self, key: &ModuleKey, runtime: &dyn Runtime) -> Result<Obtained, String> {
@@ -207,8 +270,7 @@ impl ModuleStore {
         runtime: &dyn Runtime,
         progress: &mut dyn FnMut(CompileStep),
     ) -> Result<Obtained, String> {
-        let stamp = FileStamp::of(&key.path)
-            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let stamp = SourceStamp::of(key)?;
         if let Some(artifact) = lock(&self.compiled).get(key) {
             if artifact.stamp == stamp {
                 return Ok(Obtained {
@@ -218,13 +280,11 @@ impl ModuleStore {
                 });
             }
         }
-        let wasm = std::fs::read(&key.path)
-            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let (wasm, mut cache_problem) = self.source(key, &stamp)?;
         let (entry, writable) = match lock(&self.disk).as_ref() {
             Some(cache) => (cache.entry(runtime, &wasm), cache.writable()),
             None => (None, false),
         };
-        let mut cache_problem = None;
         let mut cached = None;
         if let Some(entry) = &entry {
             match entry.load() {
@@ -321,8 +381,7 @@ impl ModuleStore {
         key: &ModuleKey,
         runtime: &dyn Runtime,
     ) -> Result<Background, String> {
-        let stamp = FileStamp::of(&key.path)
-            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let stamp = SourceStamp::of(key)?;
         let reused = lock(&self.compiled)
             .get(key)
             .filter(|artifact| artifact.stamp == stamp)
@@ -334,14 +393,12 @@ impl ModuleStore {
                 cache_problem: None,
             }));
         }
-        let wasm = std::fs::read(&key.path)
-            .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
+        let (wasm, mut cache_problem) = self.source(key, &stamp)?;
         let entry = lock(&self.disk)
             .as_ref()
             .filter(|cache| cache.writable())
             .and_then(|cache| cache.entry(runtime, &wasm))
             .ok_or("its runtime's code cannot be cached, or the cache cannot be written")?;
-        let mut cache_problem = None;
         match entry.load() {
             Ok(Some(precompiled)) => {
                 lock(&self.compiled).insert(
@@ -461,6 +518,7 @@ mod tests {
         ModuleKey {
             runtime: "fake",
             path: write_file(dir, name, EMPTY_MODULE),
+            init: None,
         }
     }
 
@@ -553,6 +611,7 @@ mod tests {
         let key = ModuleKey {
             runtime: "fake",
             path: write_file(dir.path(), "broken.wasm", b"not wasm"),
+            init: None,
         };
         let runtime = FakeRuntime::new("fake").with_artifact_key("v1");
         let store = ModuleStore::new();
@@ -642,5 +701,93 @@ mod tests {
             store.compile(&dropped, &runtime).unwrap().provenance,
             Provenance::Compiled
         );
+    }
+
+    /// Snapshots a module by appending a mark, and counts how often it did.
+    #[derive(Default)]
+    struct FakePreinitializer(std::sync::atomic::AtomicUsize);
+
+    impl Preinitializer for FakePreinitializer {
+        fn version(&self) -> String {
+            "fake 1".into()
+        }
+        fn preinitialize(
+            &self,
+            wasm: &[u8],
+            _: &InitConfig,
+        ) -> Result<Vec<u8>, runtime_api::PreinitError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok([wasm, b"snapshot"].concat())
+        }
+    }
+
+    fn preinit_key(dir: &Path, data: &Path) -> ModuleKey {
+        let run = runtime_api::ExecutionConfig {
+            preopens: vec![crate::testing::preopen(
+                "/data",
+                data,
+                runtime_api::Access::ReadWrite,
+            )],
+            ..Default::default()
+        };
+        ModuleKey {
+            init: Some(InitConfig::for_runs(
+                runtime_api::InitExport::Conventional,
+                &run,
+            )),
+            ..module(dir, "app.wasm")
+        }
+    }
+
+    #[test]
+    fn a_snapshot_is_kept_and_made_again_when_what_its_init_saw_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        let file = write_file(&data.join("sub"), "greeting.txt", b"hello");
+        let key = preinit_key(dir.path(), &data);
+        let runtime = FakeRuntime::new("fake").with_artifact_key("v1");
+        let preinitializer = Arc::new(FakePreinitializer::default());
+        let snapshots = || preinitializer.0.load(std::sync::atomic::Ordering::Relaxed);
+        let store = |expected: Provenance| {
+            let store = ModuleStore::new().with_preinitializer(Some(preinitializer.clone()));
+            store.use_disk_cache(Some(ArtifactCache::new(dir.path().join("cache"))));
+            assert_eq!(store.compile(&key, &runtime).unwrap().provenance, expected);
+            store
+        };
+        let first = store(Provenance::Compiled);
+        assert_eq!(snapshots(), 1);
+        // The code compiled is the snapshot's.
+        let loaded = first.load(&key, &runtime).unwrap();
+        assert!(loaded.first_use.is_some());
+        // Another server start: the snapshot and its code come from the cache.
+        store(Provenance::Cached);
+        assert_eq!(snapshots(), 1);
+        // A file deep in a granted directory changed: a new snapshot (the fake's is the same
+        // module again, whose code is in the cache).
+        std::fs::write(&file, b"hello again").unwrap();
+        store(Provenance::Cached);
+        assert_eq!(snapshots(), 2);
+        // The same module without WasmPreinit is not snapshotted.
+        let plain = ModuleKey {
+            init: None,
+            ..key.clone()
+        };
+        ModuleStore::new()
+            .with_preinitializer(Some(preinitializer.clone()))
+            .compile(&plain, &runtime)
+            .unwrap();
+        assert_eq!(snapshots(), 2);
+    }
+
+    #[test]
+    fn a_store_without_a_preinitializer_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = preinit_key(dir.path(), dir.path());
+        let err = ModuleStore::new()
+            .compile(&key, &FakeRuntime::new("fake"))
+            .err()
+            .unwrap();
+        assert_eq!(err, "this mod_wasm cannot pre-initialise modules");
     }
 }

@@ -9,12 +9,14 @@ use crate::settings::connect::Connections;
 use crate::settings::dirs::Directories;
 use crate::settings::limits::RunLimits;
 use crate::settings::output::OutputSettings;
+use crate::settings::preinit::Preinit;
 use crate::settings::program::Program;
 use crate::settings::timing::ServerTiming;
 use crate::settings::Setting;
-use runtime_api::{ExecutionConfig, Registry, Runtime};
+use runtime_api::{ExecutionConfig, InitConfig, Registry, Runtime};
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What mod_wasm's directives set in one configuration section, or in several merged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,7 +28,12 @@ pub struct SectionConfig {
     pub timing: ServerTiming,
     pub limits: RunLimits,
     pub output: OutputSettings,
+    pub preinit: Preinit,
 }
+
+/// The time limit of a module's init when its section sets none: Apache's default `Timeout`.
+/// The init runs while the configuration is read, before any server's `Timeout` applies.
+const INIT_DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl SectionConfig {
     /// `inner` nested in (or applied after) `outer`: each setting by its own rule.
@@ -39,6 +46,7 @@ impl SectionConfig {
             timing: Setting::merge(&outer.timing, &inner.timing),
             limits: Setting::merge(&outer.limits, &inner.limits),
             output: Setting::merge(&outer.output, &inner.output),
+            preinit: Setting::merge(&outer.preinit, &inner.preinit),
         }
     }
 
@@ -75,7 +83,18 @@ impl SectionConfig {
         self.cgi.check(runtime, registry)?;
         self.timing.check(runtime, registry)?;
         self.limits.check(runtime, registry)?;
-        Ok(Resolved { module, runtime })
+        let init = self
+            .preinit
+            .init_config(self.program.kind(), registry, || {
+                let mut runs = self.execution_config();
+                runs.limits = self.limits.resolve(INIT_DEFAULT_TIMEOUT);
+                runs
+            })?;
+        Ok(Resolved {
+            module,
+            runtime,
+            init,
+        })
     }
 }
 
@@ -83,14 +102,17 @@ impl SectionConfig {
 pub struct Resolved<'c, 'r> {
     pub module: &'c Declared<PathBuf>,
     pub runtime: &'r dyn Runtime,
+    /// The init whose snapshot runs instead of the module, under `WasmPreinit`.
+    pub init: Option<InitConfig>,
 }
 
 impl Resolved<'_, '_> {
-    /// The module file under its runtime: what is compiled and loaded once.
+    /// The module file (or its snapshot) under its runtime: what is compiled and loaded once.
     pub fn key(&self) -> ModuleKey {
         ModuleKey {
             runtime: self.runtime.name(),
             path: self.module.value.clone(),
+            init: self.init.clone(),
         }
     }
 }

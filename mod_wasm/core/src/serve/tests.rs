@@ -992,6 +992,7 @@ fn a_module_out_of_service_since_a_restart_is_a_503_and_does_not_run() {
     let key = crate::ModuleKey {
         runtime: "fake",
         path: location.module.clone(),
+        init: None,
     };
     location
         .modules

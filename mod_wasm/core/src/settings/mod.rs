@@ -8,6 +8,7 @@ pub mod connect;
 pub mod dirs;
 pub mod limits;
 pub mod output;
+pub mod preinit;
 pub mod program;
 pub mod timing;
 
