@@ -3,7 +3,9 @@
 //! of one request (`GET /`, one at a time after a first one) with Flask's imports compiled from
 //! source on every request, with CPython's bytecode cache in a read-write grant
 //! (`PYTHONPYCACHEPREFIX`, filled by the first request), and with that same cache granted
-//! read-only, which is how a site serves bytecode compiled in advance.
+//! read-only, which is how a site serves bytecode compiled in advance. Under the runtimes that
+//! run components, also the app started once: built into a `wasi:http` handler with Flask
+//! imported ahead of time (`examples/wsgi/build`).
 
 use crate::stats::quantile;
 use mod_wasm_tests::{
@@ -40,6 +42,8 @@ pub enum Bytecode {
     ReadOnlyCache,
     /// The host's python3 reads what pip compiled when it installed Flask.
     HostPip,
+    /// Imported when the component was built: a request starts with Flask imported.
+    ImportedAtBuild,
 }
 
 impl Bytecode {
@@ -49,6 +53,7 @@ impl Bytecode {
             Bytecode::ReadWriteCache => "`PYTHONPYCACHEPREFIX`, read-write grant",
             Bytecode::ReadOnlyCache => "`PYTHONPYCACHEPREFIX`, read-only grant",
             Bytecode::HostPip => "compiled by pip at install",
+            Bytecode::ImportedAtBuild => "imported at build: a component (`examples/wsgi/build`)",
         }
     }
 
@@ -61,7 +66,7 @@ impl Bytecode {
             )
         };
         match self {
-            Bytecode::EveryRequest | Bytecode::HostPip => String::new(),
+            Bytecode::EveryRequest | Bytecode::HostPip | Bytecode::ImportedAtBuild => String::new(),
             Bytecode::ReadWriteCache => grant("rw"),
             Bytecode::ReadOnlyCache => grant("ro"),
         }
@@ -139,6 +144,17 @@ pub fn run(plan: &FlaskPlan, runtimes: &[&'static str]) -> Vec<FlaskFigures> {
                 cache = bytecode.directives(&cache),
             );
         }
+        if mod_wasm_tests::runtime(runtime).components {
+            body += &format!(
+                "<Location /{runtime}/{:?}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+                 WasmModule {}\n  WasmMapDir /data {} rw\n  WasmEnv SCRIPT_NAME /{runtime}/{:?}\n\
+                 </Location>\n",
+                Bytecode::ImportedAtBuild,
+                mod_wasm_tests::flask_component().display(),
+                data.display(),
+                Bytecode::ImportedAtBuild,
+            );
+        }
     }
     let server = config.with_body(&body).start();
 
@@ -154,7 +170,10 @@ pub fn run(plan: &FlaskPlan, runtimes: &[&'static str]) -> Vec<FlaskFigures> {
     for runtime in &runtimes {
         eprintln!("== Flask: {runtime}");
         // In this order: the read-write cache is filled before it is granted read-only.
-        for bytecode in WASM_BYTECODES {
+        let component = mod_wasm_tests::runtime(runtime)
+            .components
+            .then_some(Bytecode::ImportedAtBuild);
+        for bytecode in WASM_BYTECODES.into_iter().chain(component) {
             figures.push(measure(
                 plan,
                 &server,
@@ -198,7 +217,7 @@ fn measure(
         fastest: timed.first().copied().unwrap_or_default(),
     };
     eprintln!(
-        "   {interpreter:<24} {:<42} median {:.2} s",
+        "   {interpreter:<24} {:<42} median {:.3} s",
         bytecode.label(),
         figures.median.as_secs_f64()
     );
@@ -226,7 +245,7 @@ pub fn markdown(figures: &[FlaskFigures]) -> String {
     for f in figures {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.2} | {:.2} |",
+            "| {} | {} | {:.3} | {:.3} |",
             f.interpreter,
             f.bytecode.label(),
             f.median.as_secs_f64(),

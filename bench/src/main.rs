@@ -166,7 +166,10 @@ request at a time, after a first request that loads the module and fills a cache
 mod_wasm, Flask's bytecode is compiled from source on every request, or read from CPython's \
 bytecode cache (`PYTHONPYCACHEPREFIX`) in a read-write grant that the first request filled, or \
 from that same cache granted read-only: bytecode compiled in advance, which the guest cannot \
-change. The host's python3 reads the bytecode pip compiled when it installed Flask.\n";
+change. The host's python3 reads the bytecode pip compiled when it installed Flask. Under the \
+runtimes that run components, the same app also answers as a `wasi:http` handler that \
+`examples/wsgi/build` made with componentize-py (CPython 3.14), Flask imported when it was \
+built: a request starts from there.\n";
 
 /// What the PHP report measures, above its tables.
 const PHP_INTRO: &str = "php-cgi 8.2 for WASI (`examples/php/build`, from Debian's source) \

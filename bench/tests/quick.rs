@@ -134,6 +134,12 @@ fn the_quick_flask_benchmark_measures_each_bytecode_under_every_runtime_and_pyth
             let row = format!("| mod_wasm, {runtime} | {bytecode} | ");
             assert!(report.contains(&row), "no {row:?} in:\n{report}");
         }
+        let snapshot = format!("| mod_wasm, {runtime} | imported at build: a component");
+        assert_eq!(
+            report.contains(&snapshot),
+            mod_wasm_tests::runtime(runtime).components,
+            "{snapshot:?} in:\n{report}"
+        );
     }
 }
 

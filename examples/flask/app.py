@@ -1,7 +1,9 @@
 """Flask's quick-start app and a counter in SQLite, served as CGI by CPython for WASI.
 
 mod_wasm runs it with `WasmArg /app/app.py`, Flask on `PYTHONPATH` (`WasmEnv`) in a directory
-granted read-only, and the database in a directory granted read-write at /data.
+granted read-only, and the database in a directory granted read-write at /data. The same app
+is also built into a wasi:http handler with Flask imported ahead of time
+(`examples/wsgi/build examples/flask app:app`), which serves `app` itself.
 """
 import sqlite3
 
@@ -17,7 +19,9 @@ def hello():
 
 
 def database():
-    db = sqlite3.connect("/data/counter.sqlite", timeout=30)
+    # WASI has no file locks: SQLite locks the database with a lock directory beside it
+    # (its unix-dotfile VFS), which the other requests, in other sandboxes, see too.
+    db = sqlite3.connect("file:/data/counter.sqlite?vfs=unix-dotfile", uri=True, timeout=30)
     db.execute("create table if not exists hits (at text)")
     return db
 
@@ -33,4 +37,5 @@ def count():
     return f"{hits}\n"
 
 
-CGIHandler().run(app)
+if __name__ == "__main__":
+    CGIHandler().run(app)

@@ -268,6 +268,20 @@ pub fn php_cgi_wasm() -> PathBuf {
     path
 }
 
+/// The Flask example built into a `wasi:http` handler with Flask imported ahead of time, which
+/// `examples/wsgi/build` makes with componentize-py (`scripts/test` runs it and says where, as
+/// `MOD_WASM_FLASK_COMPONENT`).
+pub fn flask_component() -> PathBuf {
+    let path = std::env::var_os("MOD_WASM_FLASK_COMPONENT")
+        .map(PathBuf::from)
+        .expect(
+            "MOD_WASM_FLASK_COMPONENT is not set: build it with examples/wsgi/build examples/flask \
+             app:app (scripts/test does)",
+        );
+    assert!(path.is_file(), "{} not found", path.display());
+    path
+}
+
 /// Unpacks Debian's DokuWiki under `root` with `examples/dokuwiki/unpack`, as the README tells
 /// an admin to try it, with `password` for its administrator `admin`.
 pub fn unpack_dokuwiki(root: &Path, password: &str) {

@@ -3,7 +3,9 @@
 //! `wsgiref`'s CGI handler, under every runtime that runs CPython in reasonable time. Routing,
 //! Flask's own 404, a redirect after a POST, and concurrent writes to the database in a
 //! read-write grant, none of them lost. And the bytecode cache the README suggests: written by
-//! a first request into a read-write grant, then served from read-only.
+//! a first request into a read-write grant, then served from read-only. And the same app
+//! started once: built into a `wasi:http` handler with Flask already imported
+//! (`examples/wsgi/build`), served by every runtime that runs components.
 
 use mod_wasm_tests::{python_wasm, runtimes, shared_cache_dir, workspace_root, Apache, Config};
 use std::collections::BTreeMap;
@@ -74,6 +76,83 @@ fn start(runtimes: &[&str]) -> Apache {
     config.with_body(&body).start()
 }
 
+/// The app at `/RUNTIME` answers its hello route, and Flask's own 404 elsewhere.
+fn routes_and_404(apache: &Apache, runtime: &str) {
+    let hello = apache.get(&format!("/{runtime}/"));
+    assert_eq!(hello.status, 200, "{runtime}: {}", apache.error_log());
+    assert_eq!(hello.body, b"Hello, World!\n", "{runtime}");
+    let missing = apache.get(&format!("/{runtime}/nowhere"));
+    assert_eq!(missing.status, 404, "{runtime}: Flask's own 404");
+}
+
+/// Posts to the counter at `prefix/count` from [`WRITERS`] clients at once, and checks that each
+/// is redirected to it and that it then counts every one.
+fn count_concurrently(apache: &Apache, runtime: &str, prefix: &str) {
+    let port = apache.port();
+    let counter = format!("{prefix}/count");
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                mod_wasm_tests::http::Request::new(port, "POST", &counter).send()
+            })
+        })
+        .collect();
+    for writer in writers {
+        let posted = writer.join().unwrap();
+        assert_eq!(posted.status, 302, "{runtime}: {}", apache.error_log());
+        let location = posted
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+            .map(|(_, value)| value.as_str());
+        assert_eq!(
+            location,
+            Some(counter.as_str()),
+            "{runtime}: redirected to the counter, under the mount point"
+        );
+    }
+    let counted = apache.get(&counter);
+    assert_eq!(counted.status, 200, "{runtime}");
+    assert_eq!(
+        counted.body,
+        format!("{WRITERS}\n").as_bytes(),
+        "{runtime}: every concurrent write kept"
+    );
+}
+
+#[test]
+fn flask_started_once_as_a_component_serves_routes_redirects_and_sqlite() {
+    let runtimes: Vec<&str> = runtimes()
+        .into_iter()
+        .filter(|name| mod_wasm_tests::runtime(name).components)
+        .collect();
+    if runtimes.is_empty() {
+        return;
+    }
+    let config = Config::new("");
+    let mut body = format!("WasmCacheDir {}\n", shared_cache_dir().display());
+    for runtime in &runtimes {
+        let data = config.scratch.writable_dir(&format!("data-{runtime}"));
+        body += &format!(
+            "<Location /{runtime}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+             WasmModule {}\n  WasmMapDir /data {} rw\n  WasmEnv SCRIPT_NAME /{runtime}\n\
+             </Location>\n",
+            mod_wasm_tests::flask_component().display(),
+            data.display()
+        );
+    }
+    let apache = config.with_body(&body).start();
+    for runtime in runtimes {
+        routes_and_404(&apache, runtime);
+        // A first request makes the database: concurrent requests that all find none fail
+        // with "file is not a database" now and then (see the README).
+        let empty = apache.get(&format!("/{runtime}/count"));
+        assert_eq!(empty.body, b"0\n", "{runtime}: {}", apache.error_log());
+        count_concurrently(&apache, runtime, &format!("/{runtime}"));
+    }
+}
+
 #[test]
 fn flask_from_pypi_serves_routes_redirects_and_sqlite_under_every_runtime() {
     let runtimes: Vec<&str> = runtimes()
@@ -82,44 +161,8 @@ fn flask_from_pypi_serves_routes_redirects_and_sqlite_under_every_runtime() {
         .collect();
     let apache = start(&runtimes);
     for runtime in runtimes {
-        let hello = apache.get(&format!("/{runtime}/"));
-        assert_eq!(hello.status, 200, "{runtime}: {}", apache.error_log());
-        assert_eq!(hello.body, b"Hello, World!\n", "{runtime}");
-
-        let missing = apache.get(&format!("/{runtime}/nowhere"));
-        assert_eq!(missing.status, 404, "{runtime}: Flask's own 404");
-
-        let port = apache.port();
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|_| {
-                std::thread::spawn(move || {
-                    mod_wasm_tests::http::Request::new(port, "POST", &format!("/{runtime}/count"))
-                        .send()
-                })
-            })
-            .collect();
-        for writer in writers {
-            let posted = writer.join().unwrap();
-            assert_eq!(posted.status, 302, "{runtime}: {}", apache.error_log());
-            let location = posted
-                .headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("location"))
-                .map(|(_, value)| value.as_str());
-            let counter = format!("/{runtime}/count");
-            assert_eq!(
-                location,
-                Some(counter.as_str()),
-                "{runtime}: redirected to the counter, under the mount point"
-            );
-        }
-        let counted = apache.get(&format!("/{runtime}/count"));
-        assert_eq!(counted.status, 200, "{runtime}");
-        assert_eq!(
-            counted.body,
-            format!("{WRITERS}\n").as_bytes(),
-            "{runtime}: every concurrent write kept"
-        );
+        routes_and_404(&apache, runtime);
+        count_concurrently(&apache, runtime, &format!("/{runtime}"));
     }
 }
 
