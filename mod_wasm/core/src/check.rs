@@ -331,6 +331,11 @@ pub const ANNOUNCED_FROM: u64 = 1 << 20;
 /// What a compilation step says to whoever waits for it.
 fn announce(key: &ModuleKey, step: CompileStep) -> String {
     match step {
+        CompileStep::Preinitializing { bytes } => format!(
+            "mod_wasm: pre-initialising {key} ({:.1} MiB): running its init once and keeping \
+             the state it leaves (WasmPreinit), which can take a minute",
+            bytes as f64 / f64::from(1 << 20)
+        ),
         CompileStep::Started { bytes, cached_at } => {
             let kept = match cached_at {
                 Some(path) => format!("its code will be kept in {}", path.display()),

@@ -163,6 +163,8 @@ pub struct Obtained {
 /// Not reported for an artifact that is reused or read from the on-disk cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompileStep<'a> {
+    /// About to run the init of a module of `bytes` bytes, and snapshot it (`WasmPreinit`).
+    Preinitializing { bytes: u64 },
     /// About to compile a module of `bytes` bytes, whose code will be kept at `cached_at`
     /// (`None`: not kept across starts).
     Started {
@@ -182,7 +184,9 @@ impl CompileStep<'_> {
     /// The size of the module being compiled.
     pub fn bytes(&self) -> u64 {
         match self {
-            CompileStep::Started { bytes, .. } | CompileStep::Finished { bytes, .. } => *bytes,
+            CompileStep::Preinitializing { bytes }
+            | CompileStep::Started { bytes, .. }
+            | CompileStep::Finished { bytes, .. } => *bytes,
         }
     }
 }
@@ -243,6 +247,7 @@ impl ModuleStore {
         &self,
         key: &ModuleKey,
         stamp: &SourceStamp,
+        progress: &mut dyn FnMut(CompileStep),
     ) -> Result<(Vec<u8>, Option<String>), String> {
         let wasm = std::fs::read(&key.path)
             .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?;
@@ -254,7 +259,7 @@ impl ModuleStore {
             .as_deref()
             .ok_or("this mod_wasm cannot pre-initialise modules")?;
         let cache = lock(&self.disk).clone();
-        snapshot::obtain(&wasm, init, seen, preinitializer, cache.as_ref())
+        snapshot::obtain(&wasm, init, seen, preinitializer, cache.as_ref(), progress)
     }
 
     /// Compiles `key.path` with `runtime` unless an artifact for the unchanged file exists, in
@@ -280,7 +285,7 @@ impl ModuleStore {
                 });
             }
         }
-        let (wasm, mut cache_problem) = self.source(key, &stamp)?;
+        let (wasm, mut cache_problem) = self.source(key, &stamp, progress)?;
         let (entry, writable) = match lock(&self.disk).as_ref() {
             Some(cache) => (cache.entry(runtime, &wasm), cache.writable()),
             None => (None, false),
@@ -393,7 +398,7 @@ impl ModuleStore {
                 cache_problem: None,
             }));
         }
-        let (wasm, mut cache_problem) = self.source(key, &stamp)?;
+        let (wasm, mut cache_problem) = self.source(key, &stamp, &mut |_| {})?;
         let entry = lock(&self.disk)
             .as_ref()
             .filter(|cache| cache.writable())

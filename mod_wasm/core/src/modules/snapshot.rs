@@ -86,14 +86,15 @@ fn walk(dir: &Path, part: &mut impl FnMut(&[u8])) {
 }
 
 /// The snapshot of `wasm` after the init `init`, which could see `seen`: from `cache` when it
-/// holds it, else made now (and kept there when this process writes the cache). Also returns a
-/// problem with the cache worth a warning.
+/// holds it, else made now (and kept there when this process writes the cache), which
+/// `progress` is told first. Also returns a problem with the cache worth a warning.
 pub(super) fn obtain(
     wasm: &[u8],
     init: &InitConfig,
     seen: Seen,
     preinitializer: &dyn Preinitializer,
     cache: Option<&ArtifactCache>,
+    progress: &mut dyn FnMut(super::CompileStep),
 ) -> Result<(Vec<u8>, Option<String>), String> {
     let version = preinitializer.version();
     let entry = cache.map(|cache| {
@@ -121,6 +122,9 @@ pub(super) fn obtain(
             }
         }
     }
+    progress(super::CompileStep::Preinitializing {
+        bytes: wasm.len() as u64,
+    });
     let snapshot = preinitializer
         .preinitialize(wasm, init)
         .map_err(|e| format!("cannot pre-initialise it ({}): {e}", init.export))?;
