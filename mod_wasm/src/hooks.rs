@@ -9,6 +9,7 @@ use mod_wasm_core::describe::describe_runtimes;
 use mod_wasm_core::server::Compile;
 use mod_wasm_core::{Level, SectionConfig, ServerConfig};
 use runtime_api::sync::lock;
+use runtime_api::RunAs;
 use std::ffi::{c_char, c_int, c_void};
 use std::io::Write;
 use std::path::PathBuf;
@@ -195,6 +196,8 @@ unsafe extern "C" fn check_config(
                 None
             });
         gateway.modules.use_disk_cache(cache);
+        // SAFETY: as above.
+        gateway.modules.run_inits_as(unsafe { children_user() });
         // SAFETY: as above; the sections live as long as the configuration.
         let servers = unsafe { sections::servers(main) };
         let read = if apache::restarting() {
@@ -241,6 +244,25 @@ unsafe fn default_cache_dir(pconf: *mut ffi::apr_pool_t) -> Option<PathBuf> {
 unsafe fn children_group() -> Option<u32> {
     // SAFETY: geteuid has no preconditions; ap_unixd_config is filled by then, as promised.
     unsafe { (libc::geteuid() == 0).then(|| (*ptr::addr_of!(ffi::ap_unixd_config)).group_id) }
+}
+
+/// The user and group Apache's children serve as, when Apache starts as root and so will
+/// switch to them: what a module's init (`WasmPreinit`) runs as.
+///
+/// # Safety
+/// Apache has read its `User` and `Group` directives (any time after the configuration is
+/// read).
+unsafe fn children_user() -> Option<RunAs> {
+    // SAFETY: geteuid has no preconditions; ap_unixd_config is filled by then, as promised.
+    unsafe {
+        (libc::geteuid() == 0).then(|| {
+            let config = &*ptr::addr_of!(ffi::ap_unixd_config);
+            RunAs {
+                uid: config.user_id,
+                gid: config.group_id,
+            }
+        })
+    }
 }
 
 /// With `apachectl -t -D DUMP_WASM_RUNTIMES`, lists the runtimes built in, as Apache's own

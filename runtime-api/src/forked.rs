@@ -109,6 +109,23 @@ fn wait(pid: libc::pid_t) -> io::Result<i32> {
     }
 }
 
+/// Makes this process act as `run_as` alone, for good: no supplementary groups, its group,
+/// then its user. For a forked process that does work for the processes that serve requests,
+/// with no more rights than theirs.
+pub fn become_user(run_as: crate::RunAs) -> io::Result<()> {
+    // SAFETY: plain system calls on this process's credentials; the group is set while the
+    // process may still do so, before the user.
+    let failed = unsafe {
+        libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(run_as.gid) != 0
+            || libc::setuid(run_as.uid) != 0
+    };
+    if failed {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A new file that lives in memory only, closed on exec, and gone when its last descriptor is
 /// closed.
 pub fn file_in_memory(name: &std::ffi::CStr) -> io::Result<std::fs::File> {

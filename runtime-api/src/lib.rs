@@ -38,7 +38,7 @@ pub use limits::{Bytes, Limits, MemorySize, RefusedGrowth};
 pub use outbound::{
     ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal, Refusals,
 };
-pub use preinit::{InitConfig, InitExport, PreinitError, Preinitializer};
+pub use preinit::{InitConfig, InitExport, PreinitError, Preinitializer, RunAs};
 pub use registry::{Registry, UnknownRuntime};
 pub use stdio::{OutputBuffer, SharedReader, SharedWriter, Stdio};
 

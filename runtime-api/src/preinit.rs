@@ -94,6 +94,14 @@ impl InitConfig {
     }
 }
 
+/// The user and group an init runs as: those of the processes that serve requests, so that
+/// it reads no file their runs could not, and its snapshot holds none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// Why a module could not be pre-initialised.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
@@ -119,9 +127,15 @@ pub trait Preinitializer: Send + Sync + 'static {
     /// by.
     fn version(&self) -> String;
 
-    /// Runs the init `init` names in `wasm`, a core module, as `init` grants, and returns the
-    /// module that starts in the state the init left.
-    fn preinitialize(&self, wasm: &[u8], init: &InitConfig) -> Result<Vec<u8>, PreinitError>;
+    /// Runs the init `init` names in `wasm`, a core module, as `init` grants and as the user
+    /// `run_as` says (`None`: this process's), and returns the module that starts in the state
+    /// the init left.
+    fn preinitialize(
+        &self,
+        wasm: &[u8],
+        init: &InitConfig,
+        run_as: Option<RunAs>,
+    ) -> Result<Vec<u8>, PreinitError>;
 }
 
 #[cfg(test)]

@@ -92,6 +92,32 @@ fn every_runtime_starts_each_request_from_the_snapshot_its_init_left() {
 }
 
 #[test]
+fn an_init_reads_only_what_the_servers_children_may_read() {
+    if !mod_wasm_tests::running_as_root() {
+        return;
+    }
+    // Apache reads its configuration as root and serves as www-data: the init, run while the
+    // configuration is read, must not put into its snapshot what no request could read.
+    use std::os::unix::fs::PermissionsExt;
+    let runtime = mod_wasm_tests::runtimes()[0];
+    let config = Config::new("");
+    let data = config.scratch.dir("data");
+    let greeting = config
+        .scratch
+        .file("data/greeting.txt", "for root's eyes only\n");
+    std::fs::set_permissions(&greeting, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let apache = config
+        .with_body(&location("/app", runtime, &data, "  WasmPreinit On"))
+        .start();
+    let text = apache.get("/app").text();
+    assert_eq!(field(&text, "initialised"), "yes", "{runtime}");
+    assert!(
+        field(&text, "greeting").contains("ermission denied"),
+        "{runtime}: the init read a file only root may read:\n{text}"
+    );
+}
+
+#[test]
 fn an_init_that_fails_loops_or_is_missing_stops_the_start_saying_why() {
     let runtime = mod_wasm_tests::runtimes()[0];
     let cases = [

@@ -9,7 +9,8 @@
 use crate::{wasi_builder, MemoryLimiter};
 use runtime_api::forked::Failure;
 use runtime_api::{
-    Access, EntryPoint, ExecutionConfig, InitConfig, OutputBuffer, PreinitError, Preopen, Stdio,
+    Access, EntryPoint, ExecutionConfig, InitConfig, OutputBuffer, PreinitError, Preopen, RunAs,
+    Stdio,
 };
 use wasmtime::{Config, Engine, Instance, Linker, Module, Store, Val};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
@@ -28,9 +29,24 @@ impl runtime_api::Preinitializer for Preinitializer {
         format!("wasmtime-wizer {}", wasmtime_environ::VERSION)
     }
 
-    fn preinitialize(&self, wasm: &[u8], init: &InitConfig) -> Result<Vec<u8>, PreinitError> {
+    fn preinitialize(
+        &self,
+        wasm: &[u8],
+        init: &InitConfig,
+        run_as: Option<RunAs>,
+    ) -> Result<Vec<u8>, PreinitError> {
         let export = init.export.find_in(wasm)?;
-        runtime_api::forked::output(|| snapshot(wasm, &export, init)).map_err(|failure| {
+        let as_user = || match run_as {
+            Some(user) => runtime_api::forked::become_user(user).map_err(|e| {
+                format!(
+                    "cannot run it as the user that serves requests (uid {}, gid {}): {e}",
+                    user.uid, user.gid
+                )
+            }),
+            None => Ok(()),
+        };
+        let work = || as_user().and_then(|()| snapshot(wasm, &export, init));
+        runtime_api::forked::output(work).map_err(|failure| {
             PreinitError::new(match failure {
                 Failure::Gave(reason) => reason,
                 Failure::Signalled(libc::SIGALRM) => format!(
@@ -222,7 +238,7 @@ mod tests {
     fn the_snapshot_starts_where_the_init_left_and_has_no_init() {
         let wasm = wat::parse_str(MODULE).unwrap();
         let snapshot = Preinitializer
-            .preinitialize(&wasm, &init(InitExport::Conventional))
+            .preinitialize(&wasm, &init(InitExport::Conventional), None)
             .unwrap();
         let exports = runtime_api::component::core_function_exports(&snapshot).unwrap();
         assert!(
@@ -241,7 +257,11 @@ mod tests {
     fn an_init_cannot_use_another_abis_functions() {
         let wasm = wat::parse_str(MODULE).unwrap();
         let err = Preinitializer
-            .preinitialize(&wasm, &init(InitExport::Named("connect-first".into())))
+            .preinitialize(
+                &wasm,
+                &init(InitExport::Named("connect-first".into())),
+                None,
+            )
             .unwrap_err();
         assert!(err.reason.starts_with("connect-first failed"), "{err}");
         assert!(err.reason.contains("sock_open"), "{err}");

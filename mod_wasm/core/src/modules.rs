@@ -15,7 +15,7 @@ mod snapshot;
 
 use crate::artifact_cache::{ArtifactCache, CacheEntry};
 use runtime_api::sync::lock;
-use runtime_api::{InitConfig, LoadedModule, Precompiled, Preinitializer, Runtime};
+use runtime_api::{InitConfig, LoadedModule, Precompiled, Preinitializer, RunAs, Runtime};
 use snapshot::Seen;
 use std::collections::HashMap;
 use std::fmt;
@@ -81,7 +81,7 @@ impl SourceStamp {
         Ok(Self {
             file: FileStamp::of(&key.path)
                 .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?,
-            seen: key.init.as_ref().map(Seen::of),
+            seen: key.init.as_ref().map(Seen::of).transpose()?,
         })
     }
 }
@@ -105,6 +105,8 @@ pub struct ModuleStore {
     pending: Mutex<HashMap<ModuleKey, CacheEntry>>,
     /// What makes the snapshots of modules under `WasmPreinit`, if this build can.
     preinitializer: Option<Arc<dyn Preinitializer>>,
+    /// Whom inits run as: the user that serves requests, when it is not this process's.
+    inits_run_as: Mutex<Option<RunAs>>,
 }
 
 /// What [`ModuleStore::compile_in_background`] did.
@@ -241,6 +243,12 @@ impl ModuleStore {
         }
     }
 
+    /// Runs the inits of `WasmPreinit` as `run_as`: the user that serves requests, when the
+    /// configuration is read by another (root). `None`: as this process.
+    pub fn run_inits_as(&self, run_as: Option<RunAs>) {
+        *lock(&self.inits_run_as) = run_as;
+    }
+
     /// The WebAssembly `key` compiles, read now: the file's module, or its snapshot. Also
     /// returns a problem with the on-disk cache worth a warning.
     fn source(
@@ -259,7 +267,12 @@ impl ModuleStore {
             .as_deref()
             .ok_or("this mod_wasm cannot pre-initialise modules")?;
         let cache = lock(&self.disk).clone();
-        snapshot::obtain(&wasm, init, seen, preinitializer, cache.as_ref(), progress)
+        let run_as = *lock(&self.inits_run_as);
+        let made_by = snapshot::MadeBy {
+            preinitializer,
+            run_as,
+        };
+        snapshot::obtain(&wasm, init, seen, &made_by, cache.as_ref(), progress)
     }
 
     /// Compiles `key.path` with `runtime` unless an artifact for the unchanged file exists, in
@@ -720,6 +733,7 @@ mod tests {
             &self,
             wasm: &[u8],
             _: &InitConfig,
+            _: Option<RunAs>,
         ) -> Result<Vec<u8>, runtime_api::PreinitError> {
             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok([wasm, b"snapshot"].concat())

@@ -9,7 +9,7 @@
 //! then, which is the point: its contents at the read are in the snapshot.
 
 use crate::artifact_cache::ArtifactCache;
-use runtime_api::{InitConfig, Preinitializer};
+use runtime_api::{InitConfig, Preinitializer, RunAs};
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -19,8 +19,12 @@ use std::path::Path;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Seen([u8; 32]);
 
+/// The most entries the directories granted to an init may hold together: each is part of the
+/// snapshot's identity, looked at every time the configuration is read.
+const MOST_ENTRIES_SEEN: usize = 100_000;
+
 impl Seen {
-    pub(super) fn of(init: &InitConfig) -> Self {
+    pub(super) fn of(init: &InitConfig) -> Result<Self, String> {
         let mut hash = Sha256::new();
         let mut part = |bytes: &[u8]| {
             hash.update((bytes.len() as u64).to_le_bytes());
@@ -35,20 +39,29 @@ impl Seen {
             part(name.as_bytes());
             part(value.as_bytes());
         }
+        let mut entries = 0;
         for (guest, host) in &init.dirs {
             part(guest.as_str().as_bytes());
             part(host.as_os_str().as_encoded_bytes());
-            walk(host, &mut part);
+            entries += walk(host, &mut part, MOST_ENTRIES_SEEN - entries).ok_or_else(|| {
+                format!(
+                    "the directories granted to its init (WasmPreinit) hold more than {} \
+                     entries, each part of what the snapshot depends on: grant it fewer",
+                    MOST_ENTRIES_SEEN
+                )
+            })?;
         }
         part(format!("{:?}", init.limits).as_bytes());
-        Self(hash.finalize().into())
+        Ok(Self(hash.finalize().into()))
     }
 }
 
 /// Feeds every entry under `dir` to `part`, in a stable order: its path relative to `dir` and
-/// its metadata, or the error that hid it. Symbolic links are not followed: the guest sees a
-/// link's target only when it stays inside a granted directory, which is walked on its own.
-fn walk(dir: &Path, part: &mut impl FnMut(&[u8])) {
+/// its metadata, or the error that hid it; returns how many there were, or `None` past `most`.
+/// Symbolic links are not followed: the guest sees a link's target only when it stays inside a
+/// granted directory, which is walked on its own.
+fn walk(dir: &Path, part: &mut impl FnMut(&[u8]), most: usize) -> Option<usize> {
+    let mut seen = 0;
     let mut pending = vec![dir.to_owned()];
     while let Some(current) = pending.pop() {
         let mut entries: Vec<_> = match std::fs::read_dir(&current) {
@@ -60,6 +73,10 @@ fn walk(dir: &Path, part: &mut impl FnMut(&[u8])) {
             }
         };
         entries.sort();
+        seen += entries.len();
+        if seen > most {
+            return None;
+        }
         for path in entries {
             let relative = path.strip_prefix(dir).unwrap_or(&path);
             part(relative.as_os_str().as_encoded_bytes());
@@ -83,6 +100,13 @@ fn walk(dir: &Path, part: &mut impl FnMut(&[u8])) {
             }
         }
     }
+    Some(seen)
+}
+
+/// What makes a snapshot, and as whom its init runs: what it could read depends on it.
+pub(super) struct MadeBy<'a> {
+    pub(super) preinitializer: &'a dyn Preinitializer,
+    pub(super) run_as: Option<RunAs>,
 }
 
 /// The snapshot of `wasm` after the init `init`, which could see `seen`: from `cache` when it
@@ -92,13 +116,14 @@ pub(super) fn obtain(
     wasm: &[u8],
     init: &InitConfig,
     seen: Seen,
-    preinitializer: &dyn Preinitializer,
+    made_by: &MadeBy,
     cache: Option<&ArtifactCache>,
     progress: &mut dyn FnMut(super::CompileStep),
 ) -> Result<(Vec<u8>, Option<String>), String> {
-    let version = preinitializer.version();
+    let version = made_by.preinitializer.version();
+    let run_as = format!("{:?}", made_by.run_as);
     let entry = cache.map(|cache| {
-        let key: [&[u8]; 2] = [version.as_bytes(), &seen.0];
+        let key: [&[u8]; 3] = [version.as_bytes(), run_as.as_bytes(), &seen.0];
         (cache.entry_of("snapshot", &key, wasm), cache.writable())
     });
     let mut problem = None;
@@ -125,8 +150,9 @@ pub(super) fn obtain(
     progress(super::CompileStep::Preinitializing {
         bytes: wasm.len() as u64,
     });
-    let snapshot = preinitializer
-        .preinitialize(wasm, init)
+    let snapshot = made_by
+        .preinitializer
+        .preinitialize(wasm, init, made_by.run_as)
         .map_err(|e| format!("cannot pre-initialise it ({}): {e}", init.export))?;
     if let (Some((entry, true)), Some(_)) = (&entry, &held) {
         let made = runtime_api::Precompiled::new("snapshot", snapshot.as_slice());
@@ -138,4 +164,22 @@ pub(super) fn obtain(
         }
     }
     Ok((snapshot, problem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_counts_every_entry_and_stops_past_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        for name in ["a", "b", "sub/c", "sub/d"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        let mut parts = 0;
+        assert_eq!(walk(dir.path(), &mut |_| parts += 1, 5), Some(5));
+        assert!(parts > 5, "each entry's path and metadata");
+        assert_eq!(walk(dir.path(), &mut |_| {}, 4), None);
+    }
 }

@@ -102,7 +102,12 @@ mod tests {
         fn version(&self) -> String {
             "snapshots 1".into()
         }
-        fn preinitialize(&self, wasm: &[u8], _: &InitConfig) -> Result<Vec<u8>, PreinitError> {
+        fn preinitialize(
+            &self,
+            wasm: &[u8],
+            _: &InitConfig,
+            _: Option<runtime_api::RunAs>,
+        ) -> Result<Vec<u8>, PreinitError> {
             Ok(wasm.to_vec())
         }
     }
