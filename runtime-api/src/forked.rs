@@ -113,6 +113,18 @@ fn wait(pid: libc::pid_t) -> io::Result<i32> {
 /// then its user. For a forked process that does work for the processes that serve requests,
 /// with no more rights than theirs.
 pub fn become_user(run_as: crate::RunAs) -> io::Result<()> {
+    // SAFETY: reads of this process's credentials.
+    let already = unsafe {
+        libc::getuid() == run_as.uid
+            && libc::geteuid() == run_as.uid
+            && libc::getgid() == run_as.gid
+            && libc::getegid() == run_as.gid
+    };
+    if already {
+        // A process that serves requests (a child of Apache's, doing this work at a request)
+        // is that user already, with the groups its runs have, and may not change them.
+        return Ok(());
+    }
     // SAFETY: plain system calls on this process's credentials; the group is set while the
     // process may still do so, before the user.
     let failed = unsafe {

@@ -118,6 +118,31 @@ fn an_init_reads_only_what_the_servers_children_may_read() {
 }
 
 #[test]
+fn an_init_merged_in_at_a_request_runs_in_the_child_as_its_user() {
+    // WasmPreinit in a section of its own, merged with the one that names the module only when
+    // a request comes: the child that serves it makes the snapshot, as the user it serves as.
+    let runtime = mod_wasm_tests::runtimes()[0];
+    let config = Config::new("");
+    let data = config.scratch.writable_dir("data");
+    config
+        .scratch
+        .file("data/greeting.txt", "hello from a child\n");
+    let body = location("/app", runtime, &data, "")
+        + "<Location /app/started>\n  WasmPreinit On\n</Location>\n";
+    let apache = config.with_body(&body).start();
+    let text = apache.get("/app/started/x").text();
+    assert_eq!(field(&text, "initialised"), "yes", "{runtime}: {text}");
+    assert_eq!(field(&text, "greeting"), "hello from a child", "{runtime}");
+    assert_eq!(field(&text, "init runs"), "1", "{runtime}");
+    assert!(
+        field(&text, "write at init").starts_with("refused"),
+        "{runtime}: {text}"
+    );
+    let plain = apache.get("/app/x").text();
+    assert_eq!(field(&plain, "initialised"), "no", "{runtime}: {plain}");
+}
+
+#[test]
 fn an_init_that_fails_loops_or_is_missing_stops_the_start_saying_why() {
     let runtime = mod_wasm_tests::runtimes()[0];
     let cases = [
