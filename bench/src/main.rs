@@ -180,7 +180,10 @@ each as the README configures it, under every runtime, against the host's php-cg
 the cache, so the first request after a start loads it and runs the page once. Every request \
 is a fresh php-cgi: a process on the host, a sandbox under mod_wasm, and neither has an \
 opcache, so each request compiles the scripts it runs (for a DokuWiki page, about 190 files). \
-VmHWM is the serving child's peak resident memory, after both pages.\n";
+Each runtime serves both pages twice: with php-cgi starting PHP for each request, and with PHP \
+started once (`WasmPreinit On`: php-cgi's init runs PHP's start-up when the configuration is \
+read, and each request starts from its snapshot). VmHWM is the serving child's peak resident \
+memory, after both pages.\n";
 
 /// Writes a report of its own (`--soak`, `--python`, …) to `DIR/<file>`: a title, the command
 /// that made it, what quick mode means for it (if anything), what it measures and its tables.
@@ -317,7 +320,8 @@ fn main() {
             &options,
             "php.md",
             "PHP",
-            "every load is brief; the numbers mean nothing.",
+            "every load is brief, PHP started once serves hello.php under the first runtime \
+             only, and instantiations are few; the numbers mean nothing.",
             &format!("{PHP_INTRO}\n"),
             &table,
         );

@@ -158,10 +158,20 @@ fn the_quick_php_benchmark_measures_hello_and_dokuwiki_under_every_runtime_and_p
         report.contains("| mod_cgid, php-cgi | hello.php | 1 | "),
         "{report}"
     );
-    for runtime in builtin_runtimes::registry().names() {
+    let runtimes = builtin_runtimes::registry().names();
+    for runtime in &runtimes {
         for page in ["hello.php", "DokuWiki, wiki:dokuwiki"] {
             let row = format!("| mod_wasm, {runtime} | {page} | 1 | ");
             assert!(report.contains(&row), "no {row:?} in:\n{report}");
         }
+    }
+    // Quick mode starts PHP once for hello.php under the first runtime only.
+    let row = format!(
+        "| mod_wasm, {}, started once | hello.php | 1 | ",
+        runtimes[0]
+    );
+    assert!(report.contains(&row), "no {row:?} in:\n{report}");
+    if runtimes.contains(&"wasmtime") {
+        assert!(report.contains("| php-cgi's snapshot | "), "{report}");
     }
 }

@@ -5,6 +5,9 @@
 //! forms, headers, cookies, sessions across requests, uploads, includes, the extensions the
 //! build has, and errors, fatal ones included. Next to it, the host's php-cgi (Debian's) under
 //! mod_cgid runs the same vulnerable script, to show what the sandbox is for.
+//!
+//! The same site is served by PHP started once (`WasmPreinit On`): PHP's start-up runs when
+//! the configuration is read, and every request starts from its snapshot.
 
 use mod_wasm_tests::{
     for_each_runtime_at_once, load_module, php_cgi_wasm, runtimes, shared_cache_dir,
@@ -12,7 +15,7 @@ use mod_wasm_tests::{
 };
 
 /// Scripts beside the shipped example site, each trying one thing.
-const SCRIPTS: [(&str, &str); 14] = [
+const SCRIPTS: [(&str, &str); 15] = [
     (
         "server.php",
         "<?php header('Content-Type: application/json');\n\
@@ -98,15 +101,25 @@ const SCRIPTS: [(&str, &str); 14] = [
          while (true) { $hog[] = str_repeat('x', 1 << 20); }\n",
     ),
     ("info.php", "<?php phpinfo();\n"),
+    ("ini.php", "<?php echo ini_get('precision'), \"\\n\";\n"),
 ];
 
 fn example(name: &str) -> String {
     std::fs::read_to_string(workspace_root().join("examples/php").join(name)).unwrap()
 }
 
+/// How php-cgi starts.
+#[derive(Clone, Copy, PartialEq)]
+enum Start {
+    /// For each request, as php-cgi does.
+    PerRequest,
+    /// Once, when the configuration is read (`WasmPreinit On`).
+    Once,
+}
+
 /// A server with the example site under `/<runtime>/` for each runtime, as the README
 /// configures it.
-fn start(runtimes: &[&str]) -> Apache {
+fn start(runtimes: &[&str], php_starts: Start) -> Apache {
     let config = Config::new("");
     let scratch = &config.scratch;
     let php = php_cgi_wasm();
@@ -135,7 +148,12 @@ fn start(runtimes: &[&str]) -> Apache {
              <Directory {site}>\n  AddHandler wasm-handler .php\n  WasmModule {php}\n  \
              WasmRuntime {runtime}\n  WasmEnableCGI On\n  WasmMapDir /site {site} ro\n  \
              WasmMapDir /data {data} rw\n  WasmMapDir /etc/php {ini} ro\n  WasmEnv PHPRC /etc/php\n  \
-             WasmMapCGIFileNames On\n  WasmEnv MOD_WASM_RUNTIME {runtime}\n</Directory>\n",
+             WasmMapCGIFileNames On\n  WasmEnv MOD_WASM_RUNTIME {runtime}\n{preinit}</Directory>\n",
+            preinit = if php_starts == Start::Once {
+                "  WasmPreinit On\n"
+            } else {
+                ""
+            },
             site = site.display(),
             php = php.display(),
             data = data.display(),
@@ -158,7 +176,7 @@ fn start(runtimes: &[&str]) -> Apache {
 #[test]
 fn php_serves_a_site_under_every_runtime() {
     let runtimes = runtimes();
-    let apache = start(&runtimes);
+    let apache = start(&runtimes, Start::PerRequest);
     for_each_runtime_at_once(&runtimes, |runtime| serves_a_site(&apache, runtime));
 
     // The same script, run by the host's php-cgi, shows any file the server can read: what
@@ -166,6 +184,43 @@ fn php_serves_a_site_under_every_runtime() {
     let leaked = apache.get("/cgi-bin/show.php?file=/etc/passwd");
     assert_eq!(leaked.status, 200, "{}", leaked.text());
     assert!(leaked.text().contains("root:"), "{}", leaked.text());
+}
+
+#[test]
+fn php_started_once_serves_the_same_site() {
+    // Each run makes new snapshots (their directories are new), which each runtime compiles.
+    // WasmEdge's ahead-of-time compiler takes more than 6 minutes for one: it is left out
+    // here. What it would try is tried elsewhere: WasmEdge's WASI under wasmedge-interpreter
+    // below, the snapshot's code (php-cgi's own) by the test above, and snapshots under it
+    // by tests/preinit.rs.
+    let runtimes: Vec<_> = runtimes()
+        .into_iter()
+        .filter(|runtime| *runtime != "wasmedge")
+        .collect();
+    let apache = start(&runtimes, Start::Once);
+    for_each_runtime_at_once(&runtimes, |runtime| serves_a_site(&apache, runtime));
+}
+
+#[test]
+fn php_started_once_reads_php_ini_again_when_the_configuration_is_read_again() {
+    // One runtime: what is tried is when the init runs, which does not depend on it.
+    let runtime = runtimes()[0];
+    let apache = start(&[runtime], Start::Once);
+    let precision = || apache.get(&format!("/{runtime}/ini.php")).text();
+    assert_eq!(precision(), "14\n", "{runtime}");
+
+    // php.ini was read once, by the init: a change is not seen by the requests that follow,
+    // but by those after the configuration is read again, which makes a new snapshot.
+    let ini = apache.scratch().path().join("php-ini/php.ini");
+    let settings = std::fs::read_to_string(&ini).unwrap() + "precision = 5\n";
+    std::fs::write(&ini, settings).unwrap();
+    assert_eq!(precision(), "14\n", "{runtime}: php.ini was read again");
+    apache.signal("graceful");
+    assert_eq!(
+        precision(),
+        "5\n",
+        "{runtime}: the new php.ini was not read"
+    );
 }
 
 fn serves_a_site(apache: &Apache, runtime: &str) {
@@ -195,6 +250,17 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
             .contains("<h1 id=\"greeting\">Hello, Grace Hopper!</h1>"),
         "{runtime}: {}",
         posted.text()
+    );
+
+    // A query string that looks like php-cgi's options is a query string: no source shown.
+    let dashed = apache.get(&at("hello.php?-s"));
+    assert_eq!(dashed.status, 200, "{runtime}: {}", dashed.text());
+    assert!(
+        dashed
+            .text()
+            .contains("<h1 id=\"greeting\">Hello, world!</h1>"),
+        "{runtime}: {}",
+        dashed.text()
     );
 
     // The request as PHP sees it.
