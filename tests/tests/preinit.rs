@@ -143,6 +143,32 @@ fn an_init_merged_in_at_a_request_runs_in_the_child_as_its_user() {
 }
 
 #[test]
+fn a_section_that_changes_only_the_limits_runs_the_snapshot_made_at_the_start() {
+    // A `<Location>` inside the module's location that only gives its requests more time and
+    // memory: the init sees the same things, so its snapshot is the one the configuration
+    // check made, and no child makes one of its own.
+    let runtime = mod_wasm_tests::runtimes()[0];
+    let config = Config::new("");
+    let data = config.scratch.writable_dir("data");
+    config.scratch.file("data/greeting.txt", "hello\n");
+    let body = location("/app", runtime, &data, "  WasmPreinit On")
+        + "<Location /app/slow>\n  WasmTimeout 120\n  WasmMemoryLimit 512M\n</Location>\n";
+    let apache = config.with_body(&body).start();
+    let text = apache.get("/app/slow/x").text();
+    assert_eq!(field(&text, "initialised"), "yes", "{runtime}: {text}");
+    assert_eq!(field(&text, "init runs"), "1", "{runtime}");
+    let log = apache.wait_for_log("into this process");
+    let inherited = format!(
+        "mod_wasm: loaded {} (pre-initialised) with runtime {runtime} into this process",
+        guest("preinit").display()
+    );
+    assert!(
+        log.contains(&inherited),
+        "{runtime}: a child made a snapshot of its own:\n{log}"
+    );
+}
+
+#[test]
 fn an_init_that_fails_loops_or_is_missing_stops_the_start_saying_why() {
     let runtime = mod_wasm_tests::runtimes()[0];
     let cases = [

@@ -29,7 +29,44 @@ pub struct ModuleKey {
     pub runtime: &'static str,
     pub path: PathBuf,
     /// The init whose snapshot runs instead of the file's module.
-    pub init: Option<InitConfig>,
+    pub init: Option<Init>,
+}
+
+/// The init of a module under `WasmPreinit`, as part of what identifies the module that runs:
+/// two inits that see the same things make the same snapshot, whatever limits bound them. So
+/// sections that differ only in `WasmTimeout` or `WasmMemoryLimit` share one snapshot, made
+/// under the limits of the first that needs it, and a request whose merged configuration
+/// changes only its limits does not make a snapshot of its own.
+#[derive(Clone, Debug)]
+pub struct Init(pub InitConfig);
+
+impl Init {
+    /// What the init sees: everything it is configured with but its limits.
+    fn sees(&self) -> impl PartialEq + std::hash::Hash + '_ {
+        // Destructured so that a field added to `InitConfig` is a decision here.
+        let InitConfig {
+            export,
+            args,
+            env,
+            dirs,
+            limits: _,
+        } = &self.0;
+        (export, args, env, dirs)
+    }
+}
+
+impl PartialEq for Init {
+    fn eq(&self, other: &Self) -> bool {
+        self.sees() == other.sees()
+    }
+}
+
+impl Eq for Init {}
+
+impl std::hash::Hash for Init {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.sees().hash(state)
+    }
 }
 
 impl fmt::Display for ModuleKey {
@@ -81,7 +118,11 @@ impl SourceStamp {
         Ok(Self {
             file: FileStamp::of(&key.path)
                 .map_err(|e| format!("cannot read {}: {e}", key.path.display()))?,
-            seen: key.init.as_ref().map(Seen::of).transpose()?,
+            seen: key
+                .init
+                .as_ref()
+                .map(|init| Seen::of(&init.0))
+                .transpose()?,
         })
     }
 }
@@ -272,7 +313,7 @@ impl ModuleStore {
             preinitializer,
             run_as,
         };
-        snapshot::obtain(&wasm, init, seen, &made_by, cache.as_ref(), progress)
+        snapshot::obtain(&wasm, &init.0, seen, &made_by, cache.as_ref(), progress)
     }
 
     /// Compiles `key.path` with `runtime` unless an artifact for the unchanged file exists, in
@@ -750,10 +791,10 @@ mod tests {
             ..Default::default()
         };
         ModuleKey {
-            init: Some(InitConfig::for_runs(
+            init: Some(Init(InitConfig::for_runs(
                 runtime_api::InitExport::Conventional,
                 &run,
-            )),
+            ))),
             ..module(dir, "app.wasm")
         }
     }
@@ -797,6 +838,41 @@ mod tests {
             .compile(&plain, &runtime)
             .unwrap();
         assert_eq!(snapshots(), 2);
+    }
+
+    #[test]
+    fn inits_that_differ_only_in_their_limits_share_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = preinit_key(dir.path(), dir.path());
+        let mut bounded = key.clone();
+        let limits = &mut bounded.init.as_mut().unwrap().0.limits;
+        limits.timeout = Duration::from_secs(600);
+        limits.memory = runtime_api::MemorySize::from_mib(1024);
+        assert_eq!(bounded, key);
+        let preinitializer = Arc::new(FakePreinitializer::default());
+        let store = ModuleStore::new().with_preinitializer(Some(preinitializer.clone()));
+        let runtime = FakeRuntime::new("fake");
+        assert_eq!(
+            store.compile(&key, &runtime).unwrap().provenance,
+            Provenance::Compiled
+        );
+        assert_eq!(
+            store.compile(&bounded, &runtime).unwrap().provenance,
+            Provenance::Reused
+        );
+        assert_eq!(
+            preinitializer.0.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        // What the init sees is another snapshot's.
+        let mut other = key.clone();
+        other.init.as_mut().unwrap().0.env = vec![("MODE".into(), "other".into())];
+        assert_ne!(other, key);
+        store.compile(&other, &runtime).unwrap();
+        assert_eq!(
+            preinitializer.0.load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
     }
 
     #[test]

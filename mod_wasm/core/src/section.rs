@@ -112,7 +112,7 @@ impl Resolved<'_, '_> {
         ModuleKey {
             runtime: self.runtime.name(),
             path: self.module.value.clone(),
-            init: self.init.clone(),
+            init: self.init.clone().map(crate::modules::Init),
         }
     }
 }
