@@ -10,6 +10,10 @@
 //! the same trouble. Here a `path_create_directory`, or a `path_open` with both flags, that
 //! WASIX fails with `EEXIST` is tried once more after the run's cached entries of that name
 //! whose file is gone have been forgotten, as WASIX forgets an entry it removes itself.
+//!
+//! A file's size is kept the same way, and `fd_filestat_get` answers from it: before it
+//! does, the sizes of the run's open files are brought up to the host's where the host's is
+//! larger (see [`correct_stale_entries`]).
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -37,6 +41,14 @@ impl EntryCache {
             let _ = root.set(fs.root_inode.clone());
             Ok(())
         }))
+    }
+
+    /// Raises the size WASIX keeps for each file the run has open to the host's, where the
+    /// host's is larger: another request grew the file since this run looked it up.
+    fn catch_up_on_growth(&self) {
+        if let Some(root) = self.root.get() {
+            catch_up_under(root);
+        }
     }
 
     /// Forgets the cached entries named `name` whose file `exists` no longer finds; true if
@@ -84,6 +96,34 @@ fn forget_gone_under(dir: &InodeGuard, name: &str, exists: &dyn Fn(&Path) -> boo
         forgot |= forget_gone_under(&subdirectory, name, exists);
     }
     forgot
+}
+
+fn catch_up_under(dir: &InodeGuard) {
+    let entries: Vec<InodeGuard> = match &*dir.read() {
+        Kind::Dir { entries, .. } | Kind::Root { entries } => entries.values().cloned().collect(),
+        _ => return,
+    };
+    for entry in entries {
+        let handle = match &*entry.read() {
+            Kind::File {
+                handle: Some(handle),
+                ..
+            } => Some(handle.clone()),
+            _ => None,
+        };
+        match handle {
+            Some(handle) => {
+                let on_host = match handle.read() {
+                    Ok(file) => file.size(),
+                    Err(_) => continue,
+                };
+                if let Ok(mut stat) = entry.stat.write() {
+                    stat.st_size = stat.st_size.max(on_host);
+                }
+            }
+            None => catch_up_under(&entry),
+        }
+    }
 }
 
 /// The last name in `path`, if it is one (not `.` or `..`).
@@ -180,6 +220,27 @@ pub(crate) fn correct_stale_entries(
             );
             imports.define(namespace, creation.function, corrected);
         }
+        // fd_filestat_get(fd, *filestat) answers from what WASIX kept when it looked the file
+        // up, and only this run's own writes change that: a database that another request
+        // grew since looks as small as it was, and SQLite, which takes a database's length
+        // from it, would write over what that request committed. Growth is caught up on
+        // first. A smaller size on the host is not taken: this run's own writes may not have
+        // reached the file yet, and WASIX counted them.
+        let Some(Extern::Function(wasix)) = imports.get_export(namespace, "fd_filestat_get") else {
+            continue;
+        };
+        let ty = wasix.ty(store);
+        let cache = cache.clone();
+        let corrected = Function::new_with_env(
+            store,
+            env,
+            ty,
+            move |mut ctx: FunctionEnvMut<WasiEnv>, args: &[Value]| {
+                cache.catch_up_on_growth();
+                wasix.call(&mut ctx, args).map(Vec::from)
+            },
+        );
+        imports.define(namespace, "fd_filestat_get", corrected);
     }
 }
 
