@@ -18,7 +18,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use virtual_fs::FileSystem;
-use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Imports, Store, Value};
+use wasmer::{Extern, Function, FunctionEnv, FunctionEnvMut, Imports, RuntimeError, Store, Value};
 use wasmer_wasix::fs::{InodeGuard, Kind};
 use wasmer_wasix::types::wasi::Errno;
 use wasmer_wasix::{WasiEnv, WasiEnvBuilder};
@@ -171,7 +171,8 @@ const CREATIONS: [Creation; 2] = [
 ];
 
 /// Replaces the functions of `imports` that create a name with ones that do not trust a stale
-/// cache (see the module's documentation).
+/// cache, and `fd_filestat_get` with one that does not trust a stale size (see the module's
+/// documentation).
 pub(crate) fn correct_stale_entries(
     store: &mut Store,
     env: &FunctionEnv<WasiEnv>,
@@ -180,17 +181,14 @@ pub(crate) fn correct_stale_entries(
 ) {
     for namespace in NAMESPACES {
         for creation in &CREATIONS {
-            let Some(Extern::Function(wasix)) = imports.get_export(namespace, creation.function)
-            else {
-                continue;
-            };
-            let ty = wasix.ty(store);
             let cache = cache.clone();
-            let corrected = Function::new_with_env(
+            wrap(
                 store,
                 env,
-                ty,
-                move |mut ctx: FunctionEnvMut<WasiEnv>, args: &[Value]| {
+                imports,
+                namespace,
+                creation.function,
+                move |wasix, mut ctx, args| {
                     let results = wasix.call(&mut ctx, args)?.into_vec();
                     let taken = matches!(
                         results.first(),
@@ -218,7 +216,6 @@ pub(crate) fn correct_stale_entries(
                     }
                 },
             );
-            imports.define(namespace, creation.function, corrected);
         }
         // fd_filestat_get(fd, *filestat) answers from what WASIX kept when it looked the file
         // up, and only this run's own writes change that: a database that another request
@@ -226,22 +223,42 @@ pub(crate) fn correct_stale_entries(
         // from it, would write over what that request committed. Growth is caught up on
         // first. A smaller size on the host is not taken: this run's own writes may not have
         // reached the file yet, and WASIX counted them.
-        let Some(Extern::Function(wasix)) = imports.get_export(namespace, "fd_filestat_get") else {
-            continue;
-        };
-        let ty = wasix.ty(store);
         let cache = cache.clone();
-        let corrected = Function::new_with_env(
+        wrap(
             store,
             env,
-            ty,
-            move |mut ctx: FunctionEnvMut<WasiEnv>, args: &[Value]| {
+            imports,
+            namespace,
+            "fd_filestat_get",
+            move |wasix, mut ctx, args| {
                 cache.catch_up_on_growth();
                 wasix.call(&mut ctx, args).map(Vec::from)
             },
         );
-        imports.define(namespace, "fd_filestat_get", corrected);
     }
+}
+
+/// Defines `namespace`'s `function` in `imports` anew as `corrected`, which is handed WASIX's
+/// own to call; a function the imports do not have is left alone.
+fn wrap(
+    store: &mut Store,
+    env: &FunctionEnv<WasiEnv>,
+    imports: &mut Imports,
+    namespace: &str,
+    function: &str,
+    corrected: impl Fn(&Function, FunctionEnvMut<WasiEnv>, &[Value]) -> Result<Vec<Value>, RuntimeError>
+        + Send
+        + Sync
+        + 'static,
+) {
+    let Some(Extern::Function(wasix)) = imports.get_export(namespace, function) else {
+        return;
+    };
+    let ty = wasix.ty(store);
+    let corrected = Function::new_with_env(store, env, ty, move |ctx, args| {
+        corrected(&wasix, ctx, args)
+    });
+    imports.define(namespace, function, corrected);
 }
 
 fn read_string(view: &wasmer::MemoryView, at: i32, len: i32) -> Option<String> {
