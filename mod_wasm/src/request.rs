@@ -171,9 +171,15 @@ impl Wire for Request<'_> {
         let servers_error = self.r.status >= 400;
         if head.status_given || head.status != 200 || !servers_error {
             self.r.status = c_int::from(head.status);
-        }
-        if let Some(reason) = &head.reason {
-            self.r.status_line = self.pool_str(&format!("{} {reason}", head.status));
+            self.r.status_line = match &head.reason {
+                Some(reason) => self.pool_str(&format!("{} {reason}", head.status)),
+                // Without a line of its own, Apache would send "500 Internal Server Error" for
+                // a status it has no name for (418, 599): a wasi:http response has no reason
+                // phrase, nor has a CGI `Status: 418`. Apache names the ones it knows, and
+                // calls the others "418 Status 418", as mod_proxy passes them on.
+                // SAFETY: the request's pool is live; the line is allocated from it.
+                None => unsafe { ffi::ap_get_status_line_ex(self.r.pool, self.r.status) },
+            };
         }
         // SAFETY: the request and its header tables are live; strings are copied into its pool.
         unsafe {

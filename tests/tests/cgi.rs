@@ -174,6 +174,19 @@ fn status_location_and_headers_come_from_the_program() {
         assert_eq!(response.reason, "Chosen By Guest", "{runtime}");
         assert_eq!(response.text(), "status 404\n", "{runtime}");
 
+        // Without a reason phrase the server gives its own, even for a status it has no name
+        // for, instead of turning that status into a 500.
+        for (status, reason) in [(404, "Not Found"), (418, "Status 418")] {
+            let response = apache.get(&format!("/redirect?bare-status={status}"));
+            assert_eq!(
+                (response.status, response.reason.as_str()),
+                (status, reason),
+                "{runtime}: {}",
+                apache.error_log()
+            );
+            assert_eq!(response.text(), format!("status {status}\n"), "{runtime}");
+        }
+
         let response = apache.get("/redirect?to=http://example.invalid/next");
         assert_eq!(response.status, 302, "{runtime}");
         assert_eq!(

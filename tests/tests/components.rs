@@ -64,6 +64,27 @@ fn a_wasi_http_handler_answers_with_its_own_status_headers_and_body() {
 }
 
 #[test]
+fn a_handlers_status_reaches_the_client_as_sent_even_one_apache_has_no_name_for() {
+    for runtime in component_runtimes() {
+        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+        for (status, reason) in [
+            (418, "Status 418"),
+            (451, "Unavailable For Legal Reasons"),
+            (599, "Status 599"),
+        ] {
+            let response = apache.get(&format!("/app/status?{status}"));
+            assert_eq!(
+                (response.status, response.reason.as_str()),
+                (status, reason),
+                "{runtime}: {}",
+                apache.error_log()
+            );
+            assert_eq!(response.text(), format!("status {status}\n"), "{runtime}");
+        }
+    }
+}
+
+#[test]
 fn a_handlers_response_reaches_the_client_before_the_handler_finishes() {
     for runtime in component_runtimes() {
         let apache = Config::new(&handler_location("/app", runtime, "")).start();

@@ -3,6 +3,7 @@
 //!
 //!   echo      the request body back, as it arrives, under the request's content type
 //!   headers   status 201, two `set-cookie` headers and the request's method in `x-method`
+//!   status    the status given as the query string (`status?418`), which HTTP may not name
 //!   drip      "first", then two seconds later "last"
 //!   trap      a panic, which traps, before any response
 //!   fetch     a GET of the URL given as the query string, answered with the status and body
@@ -43,6 +44,12 @@ impl wasip2::exports::http::incoming_handler::Guest for Handler {
                 );
                 response.finish(b"headers\n");
             }
+            "status" => match query.parse() {
+                Ok(status) => Response::start(out, status, &[("content-type", "text/plain")])
+                    .finish(format!("status {status}\n").as_bytes()),
+                Err(_) => Response::start(out, 400, &[("content-type", "text/plain")])
+                    .finish(b"use status?NNN\n"),
+            },
             "drip" => {
                 let mut response = Response::start(out, 200, &[("content-type", "text/plain")]);
                 response.stream.write_all(b"first\n").unwrap();

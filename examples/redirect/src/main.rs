@@ -2,6 +2,7 @@
 //!   ?to=/hello            local redirect (the server answers with /hello)
 //!   ?to=http://host/path  client redirect (302)
 //!   ?status=404           a response with that status
+//!   ?bare-status=418      the same without a reason phrase, which the server then gives
 fn main() {
     let query = std::env::var("QUERY_STRING").unwrap_or_default();
     let param = |key: &str| {
@@ -15,6 +16,8 @@ fn main() {
         print!("Location: {to}\n\n");
     } else if let Some(status) = param("status") {
         print!("Status: {status} Chosen By Guest\nContent-Type: text/plain\n\nstatus {status}\n");
+    } else if let Some(status) = param("bare-status") {
+        print!("Status: {status}\nContent-Type: text/plain\n\nstatus {status}\n");
     } else {
         print!("Content-Type: text/plain\n\nuse ?to=/path, ?to=http://host/ or ?status=NNN\n");
     }
