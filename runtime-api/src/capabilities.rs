@@ -32,8 +32,9 @@ impl fmt::Display for Abi {
 pub enum Capability {
     /// Outbound TCP connections from the guest (`WasmAllowConnect`).
     OutboundSockets,
-    /// WASI 0.2 components: commands (`wasi:cli/run`) and HTTP handlers
-    /// (`wasi:http/incoming-handler`), whose outgoing HTTP requests `WasmAllowConnect` grants.
+    /// Components: WASI 0.2 commands (`wasi:cli/run`) and HTTP handlers of WASI 0.2
+    /// (`wasi:http/incoming-handler`) and 0.3 (`wasi:http/handler`), whose outgoing HTTP
+    /// requests `WasmAllowConnect` grants.
     Components,
 }
 
@@ -41,7 +42,7 @@ impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Capability::OutboundSockets => "outbound sockets",
-            Capability::Components => "WASI 0.2 components",
+            Capability::Components => "WASI 0.2 and 0.3 components",
         })
     }
 }
@@ -75,7 +76,7 @@ impl Capabilities {
         self.with_extension(abi)
     }
 
-    /// The runtime also runs WASI 0.2 components.
+    /// The runtime also runs WASI 0.2 and 0.3 components.
     pub fn with_components(mut self) -> Self {
         self.components = true;
         self

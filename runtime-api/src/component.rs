@@ -1,10 +1,11 @@
-//! WASI 0.2 components: which kind of program a file holds, and how a `wasi:http` handler is
-//! given a request.
+//! WASI 0.2 and 0.3 components: which kind of program a file holds, and how a `wasi:http`
+//! handler is given a request.
 //!
 //! A core module (WASI preview1) and a WASI 0.2 command (`wasi:cli/run`) are run CGI-style:
-//! arguments, environment, stdin and stdout. A `wasi:http/incoming-handler` is given the
-//! request itself, and answers with a status, headers and a body ([`HttpHandler`]). Only
-//! runtimes with [`Capability::Components`](crate::Capability::Components) run components.
+//! arguments, environment, stdin and stdout. A `wasi:http` handler, of WASI 0.2
+//! (`wasi:http/incoming-handler`) or 0.3 (`wasi:http/handler`), is given the request itself,
+//! and answers with a status, headers and a body ([`HttpHandler`]). Only runtimes with
+//! [`Capability::Components`](crate::Capability::Components) run components.
 
 use crate::{ExecutionConfig, RunReport, Stdio};
 use std::fmt;
@@ -17,8 +18,11 @@ pub enum ProgramKind {
     CoreModule,
     /// A component exporting `wasi:cli/run`: a WASI 0.2 command.
     Command,
-    /// A component exporting `wasi:http/incoming-handler` (the `wasi:http/proxy` world).
+    /// A component exporting `wasi:http/incoming-handler` (WASI 0.2's `wasi:http/proxy` world).
     HttpHandler,
+    /// A component exporting `wasi:http/handler` (WASI 0.3's `wasi:http/service` world): an
+    /// async handler.
+    HttpService,
 }
 
 impl ProgramKind {
@@ -35,18 +39,21 @@ impl fmt::Display for ProgramKind {
             ProgramKind::HttpHandler => {
                 "a WASI 0.2 HTTP handler component (wasi:http/incoming-handler)"
             }
+            ProgramKind::HttpService => "a WASI 0.3 HTTP handler component (wasi:http/handler)",
         })
     }
 }
 
 /// The interfaces whose export makes a component one of the kinds mod_wasm runs, without their
-/// versions: any WASI 0.2 release.
+/// patch versions: any WASI 0.2 release, and WASI 0.3's.
 const HTTP_HANDLER_EXPORT: &str = "wasi:http/incoming-handler@0.2";
+const HTTP_SERVICE_EXPORT: &str = "wasi:http/handler@0.3";
 const COMMAND_EXPORT: &str = "wasi:cli/run@0.2";
 
-/// What `wasm` holds. A component is a handler if it exports `wasi:http/incoming-handler`, else
-/// a command if it exports `wasi:cli/run`; a component that exports neither is an error, which
-/// lists what it exports. Whether the rest of the file is valid is the runtime's to say.
+/// What `wasm` holds. A component is a handler if it exports `wasi:http/incoming-handler` (0.2)
+/// or `wasi:http/handler` (0.3), else a command if it exports `wasi:cli/run`; a component that
+/// exports none is an error, which lists what it exports. Whether the rest of the file is
+/// valid is the runtime's to say.
 pub fn classify(wasm: &[u8]) -> Result<ProgramKind, String> {
     if !wasmparser::Parser::is_component(wasm) {
         return Ok(ProgramKind::CoreModule);
@@ -55,12 +62,14 @@ pub fn classify(wasm: &[u8]) -> Result<ProgramKind, String> {
     let exports_one = |prefix: &str| exports.iter().any(|name| name.starts_with(prefix));
     if exports_one(HTTP_HANDLER_EXPORT) {
         Ok(ProgramKind::HttpHandler)
+    } else if exports_one(HTTP_SERVICE_EXPORT) {
+        Ok(ProgramKind::HttpService)
     } else if exports_one(COMMAND_EXPORT) {
         Ok(ProgramKind::Command)
     } else {
         Err(format!(
-            "the component exports neither wasi:http/incoming-handler nor wasi:cli/run (WASI \
-             0.2); it exports: {}",
+            "the component exports none of wasi:http/incoming-handler, wasi:cli/run (WASI 0.2) \
+             and wasi:http/handler (WASI 0.3); it exports: {}",
             if exports.is_empty() {
                 "nothing".to_owned()
             } else {
@@ -131,7 +140,8 @@ pub trait HttpResponse: Write + Send {
     fn head(&mut self, status: u16, headers: Vec<(String, String)>);
 }
 
-/// A module that answers HTTP requests itself (`wasi:http/incoming-handler`).
+/// A module that answers HTTP requests itself (`wasi:http/incoming-handler` or
+/// `wasi:http/handler`).
 pub trait HttpHandler: Send + Sync {
     /// Instantiates the handler in a fresh sandbox described by `config`, hands it `request`,
     /// whose body is `stdio.stdin` as it arrives, and sends what it answers to `response`.
@@ -173,6 +183,8 @@ mod tests {
     fn handlers_and_commands_are_known_by_their_exports_of_any_wasi_0_2_release() {
         let handler = component_exporting("wasi:http/incoming-handler@0.2.4");
         assert_eq!(classify(&handler), Ok(ProgramKind::HttpHandler));
+        let service = component_exporting("wasi:http/handler@0.3.0");
+        assert_eq!(classify(&service), Ok(ProgramKind::HttpService));
         let command = component_exporting("wasi:cli/run@0.2.0");
         assert_eq!(classify(&command), Ok(ProgramKind::Command));
         let other = component_exporting("example:app/api");
@@ -186,7 +198,7 @@ mod tests {
         // An empty component (version 0xd, layer 1) exports nothing.
         let empty = b"\0asm\x0d\0\x01\0";
         let error = classify(empty).unwrap_err();
-        assert!(error.contains("exports neither"), "{error}");
+        assert!(error.contains("exports none of"), "{error}");
         assert!(error.ends_with("it exports: nothing"), "{error}");
     }
 }

@@ -36,7 +36,7 @@ pub struct RuntimeInfo {
     pub extensions: Vec<String>,
     /// The ABI through which its guests open connections, if they can.
     pub socket_abi: Option<String>,
-    /// Whether it runs WASI 0.2 components.
+    /// Whether it runs components (WASI 0.2 and 0.3).
     pub components: bool,
     /// Whether its compiled code is kept in `WasmCacheDir`.
     pub caches_compiled_code: bool,
@@ -110,7 +110,7 @@ impl Build {
                 version: field("version")?,
                 extensions: list(field("extensions")?),
                 socket_abi: list(field("outbound sockets")?).pop(),
-                components: field("components")? == "yes",
+                components: field("components")? != "no",
                 caches_compiled_code: field("compiled code cached")?.starts_with("yes"),
                 maps_cached_code: field("compiled code cached")? == "yes (mapped by children)",
             });
@@ -835,7 +835,7 @@ mod tests {
         let output = "[Sat Nov 21] something Apache said\n\
             WebAssembly runtimes:\n\
             \x20alpha (built in, default): version: Alpha 1.0 (fast); extensions: none; outbound sockets: none; components: no; compiled code cached: no\n\
-            \x20beta (built in): version: Beta 2; extensions: x beta; outbound sockets: beta; components: yes; compiled code cached: yes (mapped by children)\n\
+            \x20beta (built in): version: Beta 2; extensions: x beta; outbound sockets: beta; components: WASI 0.2 and 0.3; compiled code cached: yes (mapped by children)\n\
             \x20gamma-slow (left out: cargo feature gamma)\n\
             Syntax OK\n";
         let build = Build::parse(output).unwrap();

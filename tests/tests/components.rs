@@ -1,5 +1,6 @@
-//! WASI 0.2 components, under every runtime that runs them: a `wasi:http` handler answers
-//! requests itself (status, headers, a streamed body, outgoing requests only where granted), a
+//! Components, under every runtime that runs them: a `wasi:http` handler of WASI 0.2 and one of
+//! WASI 0.3 answer requests themselves (status, headers, a streamed body, a trap, a time limit;
+//! the 0.2 one's outgoing requests only where granted), a
 //! `wasi:cli/run` command runs CGI-style like a core module, and neither listens nor uses UDP
 //! (their connections are `tests/tests/guestbook.rs`'s); under the other runtimes the
 //! configuration is refused.
@@ -20,25 +21,51 @@ fn component_runtimes() -> Vec<&'static str> {
     capable
 }
 
-fn handler_location(path: &str, runtime: &str, directives: &str) -> String {
+/// The `wasi:http` handlers, each with its greeting: WASI 0.2's (`examples/http-hello`) and
+/// WASI 0.3's (`examples/http-service`), which answer the same paths the same way.
+const HANDLERS: [(&str, &str); 2] = [
+    ("http_hello", "Hello from a wasi:http component!\n"),
+    (
+        "http_service",
+        "Hello from a WASI 0.3 wasi:http component!\n",
+    ),
+];
+
+/// A location served by the handler component `handler`.
+fn location_of(handler: &str, path: &str, runtime: &str, directives: &str) -> String {
     format!(
         "<Location {path}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  WasmModule {}\n{directives}</Location>\n",
-        component("http_hello").display()
+        component(handler).display()
     )
+}
+
+/// A location served by the WASI 0.2 handler.
+fn handler_location(path: &str, runtime: &str, directives: &str) -> String {
+    location_of("http_hello", path, runtime, directives)
+}
+
+/// Runs `test` under every runtime that runs components, with each handler and its greeting.
+fn for_each_handler(test: impl Fn(&'static str, &'static str, &'static str)) {
+    for runtime in component_runtimes() {
+        for (handler, greeting) in HANDLERS {
+            test(runtime, handler, greeting);
+        }
+    }
 }
 
 #[test]
 fn a_wasi_http_handler_answers_with_its_own_status_headers_and_body() {
-    for runtime in component_runtimes() {
-        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+    for_each_handler(|runtime, handler, greeting| {
+        let who = format!("{runtime}, {handler}");
+        let apache = Config::new(&location_of(handler, "/app", runtime, "")).start();
 
         let hello = apache.get("/app/?name=x");
-        assert_eq!(hello.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(hello.status, 200, "{who}: {}", apache.error_log());
         assert_eq!(hello.header("Content-Type"), Some("text/plain"));
-        assert_eq!(hello.text(), "Hello from a wasi:http component!\n");
+        assert_eq!(hello.text(), greeting);
 
         let headers = apache.get("/app/headers");
-        assert_eq!(headers.status, 201, "{runtime}");
+        assert_eq!(headers.status, 201, "{who}");
         assert_eq!(headers.headers_named("Set-Cookie"), ["a=1", "b=2"]);
         assert_eq!(headers.header("X-Method"), Some("GET"));
 
@@ -50,23 +77,24 @@ fn a_wasi_http_handler_answers_with_its_own_status_headers_and_body() {
             .header("Content-Type", "application/x-test")
             .body(body.clone())
             .send();
-        assert_eq!(echoed.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(echoed.status, 200, "{who}: {}", apache.error_log());
         assert_eq!(echoed.header("Content-Type"), Some("application/x-test"));
-        assert!(echoed.body == body, "{runtime}: the echoed body differs");
+        assert!(echoed.body == body, "{who}: the echoed body differs");
 
         let chunked = apache
             .request("POST", "/app/echo")
             .chunked_body(body.clone(), 100_000)
             .send();
-        assert_eq!(chunked.status, 200, "{runtime}");
-        assert!(chunked.body == body, "{runtime}: the chunked body differs");
-    }
+        assert_eq!(chunked.status, 200, "{who}");
+        assert!(chunked.body == body, "{who}: the chunked body differs");
+    });
 }
 
 #[test]
 fn a_handlers_status_reaches_the_client_as_sent_even_one_apache_has_no_name_for() {
-    for runtime in component_runtimes() {
-        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+    for_each_handler(|runtime, handler, _| {
+        let who = format!("{runtime}, {handler}");
+        let apache = Config::new(&location_of(handler, "/app", runtime, "")).start();
         for (status, reason) in [
             (418, "Status 418"),
             (451, "Unavailable For Legal Reasons"),
@@ -76,61 +104,88 @@ fn a_handlers_status_reaches_the_client_as_sent_even_one_apache_has_no_name_for(
             assert_eq!(
                 (response.status, response.reason.as_str()),
                 (status, reason),
-                "{runtime}: {}",
+                "{who}: {}",
                 apache.error_log()
             );
-            assert_eq!(response.text(), format!("status {status}\n"), "{runtime}");
+            assert_eq!(response.text(), format!("status {status}\n"), "{who}");
         }
-    }
+    });
 }
 
 #[test]
 fn a_handlers_response_reaches_the_client_before_the_handler_finishes() {
-    for runtime in component_runtimes() {
-        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+    for_each_handler(|runtime, handler, _| {
+        let who = format!("{runtime}, {handler}");
+        let apache = Config::new(&location_of(handler, "/app", runtime, "")).start();
         let started = Instant::now();
         let mut response = apache.request("GET", "/app/drip").open().unwrap();
-        assert_eq!(response.status, 200, "{runtime}");
-        response.expect_drip(started, runtime);
-    }
+        assert_eq!(response.status, 200, "{who}");
+        response.expect_drip(started, &who);
+    });
 }
 
 #[test]
 fn a_handler_past_its_time_limit_is_stopped_even_while_it_waits() {
-    for runtime in component_runtimes() {
+    for_each_handler(|runtime, handler, _| {
+        let who = format!("{runtime}, {handler}");
         // drip writes its first line, then waits two seconds in a host call (a sleep).
-        let apache = Config::new(&handler_location("/app", runtime, "  WasmTimeout 1\n")).start();
+        let apache =
+            Config::new(&location_of(handler, "/app", runtime, "  WasmTimeout 1\n")).start();
         let started = Instant::now();
         let mut response = apache.request("GET", "/app/drip").open().unwrap();
-        assert_eq!(response.status, 200, "{runtime}");
+        assert_eq!(response.status, 200, "{who}");
         let (_, error) = response
             .read_rest()
             .err()
-            .unwrap_or_else(|| panic!("{runtime}: no response cut off at the time limit"));
-        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{runtime}");
-        assert!(started.elapsed() < Duration::from_millis(1900), "{runtime}");
+            .unwrap_or_else(|| panic!("{who}: no response cut off at the time limit"));
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{who}");
+        assert!(started.elapsed() < Duration::from_millis(1900), "{who}");
         let log = apache.wait_for_log("WasmTimeout");
         assert!(
             log.contains("the guest was stopped after WasmTimeout 1 s"),
-            "{runtime}: {log}"
+            "{who}: {log}"
         );
-    }
+    });
 }
 
 #[test]
 fn a_trapping_handler_gets_a_500_and_its_child_lives_on() {
-    for runtime in component_runtimes() {
-        let apache = Config::new(&handler_location("/app", runtime, "")).start();
+    for_each_handler(|runtime, handler, _| {
+        let who = format!("{runtime}, {handler}");
+        let apache = Config::new(&location_of(handler, "/app", runtime, "")).start();
         let children = apache.children();
-        assert_eq!(apache.get("/app/trap").status, 500, "{runtime}");
+        assert_eq!(apache.get("/app/trap").status, 500, "{who}");
         let log = apache.wait_for_log("the guest trapped");
         assert!(
             log.contains(&format!("with runtime {runtime}")),
-            "{runtime}: {log}"
+            "{who}: {log}"
         );
-        assert_eq!(apache.get("/app/").status, 200, "{runtime}");
-        assert_eq!(apache.children(), children, "{runtime}");
-        assert!(!apache.error_log().contains("exit signal"), "{runtime}");
+        assert_eq!(apache.get("/app/").status, 200, "{who}");
+        assert_eq!(apache.children(), children, "{who}");
+        assert!(!apache.error_log().contains("exit signal"), "{who}");
+    });
+}
+
+#[test]
+fn a_wasi_03_handler_gets_a_fresh_instance_for_every_request() {
+    for runtime in component_runtimes() {
+        let apache = Config::new(&location_of("http_service", "/app", runtime, "")).start();
+        // The handler counts the requests its instance handled.
+        for _ in 0..3 {
+            let count = apache.get("/app/count");
+            assert_eq!(count.status, 200, "{runtime}: {}", apache.error_log());
+            assert_eq!(count.text(), "1\n", "{runtime}");
+        }
+        // What the configuration test found the file to be, in the log.
+        let log = apache.error_log();
+        let compiled = log
+            .lines()
+            .find(|line| line.contains("mod_wasm: compiled") && line.contains("http_service"))
+            .unwrap_or_else(|| panic!("{runtime}: no compile noted:\n{log}"));
+        assert!(
+            compiled.ends_with(": a WASI 0.3 HTTP handler component (wasi:http/handler)"),
+            "{runtime}: {compiled}"
+        );
     }
 }
 
@@ -264,7 +319,7 @@ fn a_wasi_02_command_runs_with_cgi_like_a_core_module() {
 fn components_are_refused_under_runtimes_that_cannot_run_them() {
     let capable = component_runtimes();
     let alternatives = if capable.is_empty() {
-        "no runtime built into this mod_wasm has WASI 0.2 components".to_owned()
+        "no runtime built into this mod_wasm has WASI 0.2 and 0.3 components".to_owned()
     } else {
         format!("use WasmRuntime {}", capable.join(" or "))
     };
@@ -276,6 +331,17 @@ fn components_are_refused_under_runtimes_that_cannot_run_them() {
             result.output.contains(&format!(
                 "is a WASI 0.2 HTTP handler component (wasi:http/incoming-handler), and runtime \
                  {runtime} runs only core modules (WASI preview1); {alternatives}"
+            )),
+            "{runtime}: {}",
+            result.output
+        );
+        let config = Config::new(&location_of("http_service", "/app", runtime, ""));
+        let result = config.check();
+        assert!(!result.success, "{runtime}: {}", result.output);
+        assert!(
+            result.output.contains(&format!(
+                "is a WASI 0.3 HTTP handler component (wasi:http/handler), and runtime {runtime} \
+                 runs only core modules (WASI preview1); {alternatives}"
             )),
             "{runtime}: {}",
             result.output

@@ -1,5 +1,6 @@
-//! WASI 0.2 components under wasmtime: commands (`wasi:cli/run`) run CGI-style like core
-//! modules, and HTTP handlers (`wasi:http/incoming-handler`) are handed the request itself.
+//! WASI 0.2 and 0.3 components under wasmtime: commands (`wasi:cli/run`) run CGI-style like
+//! core modules, and HTTP handlers (0.2's `wasi:http/incoming-handler`, 0.3's
+//! `wasi:http/handler`, see [`service`]) are handed the request itself.
 //!
 //! Components run in the process's engine, called asynchronously, as `wasmtime-wasi-http` is
 //! built to be. A handler and the delivery of its response are two futures polled together on
@@ -12,6 +13,7 @@
 
 mod body;
 mod outbound;
+mod service;
 mod sockets;
 
 use crate::{failure, with_compiling_engine, MemoryLimiter, RunClock, NAME};
@@ -31,10 +33,11 @@ use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-/// Compiles a component of `kind` and checks that it links against WASI 0.2 (and, for a
-/// handler, `wasi:http`).
+/// Compiles a component of `kind` and checks that it links against WASI 0.2 and 0.3 (and, for
+/// a handler, `wasi:http`).
 pub(crate) fn compile(wasm: &[u8], kind: ProgramKind) -> Result<Precompiled, CompileError> {
     let engine_error = |cause| CompileError::Engine {
         runtime: NAME,
@@ -64,14 +67,13 @@ pub(crate) fn load(component: Component) -> Result<Arc<dyn LoadedModule>, LoadEr
     };
     let tokio = crate::tokio()?;
     let linker = linker(component.engine()).map_err(engine_error)?;
-    let kind = if ProxyPre::new(
-        linker
-            .instantiate_pre(&component)
-            .map_err(|e| engine_error(Cause::doing("cannot link the component", e)))?,
-    )
-    .is_ok()
-    {
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| engine_error(Cause::doing("cannot link the component", e)))?;
+    let kind = if ProxyPre::new(pre.clone()).is_ok() {
         ProgramKind::HttpHandler
+    } else if ServicePre::new(pre).is_ok() {
+        ProgramKind::HttpService
     } else {
         ProgramKind::Command
     };
@@ -83,6 +85,7 @@ pub(crate) fn load(component: Component) -> Result<Arc<dyn LoadedModule>, LoadEr
 enum Prepared {
     Command(CommandPre<RunState>),
     HttpHandler(ProxyPre<RunState>),
+    HttpService(ServicePre<RunState>),
 }
 
 impl Prepared {
@@ -95,7 +98,10 @@ impl Prepared {
         match kind {
             ProgramKind::HttpHandler => ProxyPre::new(pre)
                 .map(Prepared::HttpHandler)
-                .map_err(|e| Cause::doing("not a wasi:http handler", e)),
+                .map_err(|e| Cause::doing("not a WASI 0.2 wasi:http handler", e)),
+            ProgramKind::HttpService => ServicePre::new(pre)
+                .map(Prepared::HttpService)
+                .map_err(|e| Cause::doing("not a WASI 0.3 wasi:http handler", e)),
             ProgramKind::Command | ProgramKind::CoreModule => CommandPre::new(pre)
                 .map(Prepared::Command)
                 .map_err(|e| Cause::doing("not a WASI 0.2 command", e)),
@@ -106,16 +112,20 @@ impl Prepared {
         match self {
             Prepared::Command(pre) => pre.engine(),
             Prepared::HttpHandler(pre) => pre.engine(),
+            Prepared::HttpService(pre) => pre.engine(),
         }
     }
 }
 
-/// WASI 0.2 and `wasi:http`, as mod_wasm grants them.
+/// WASI 0.2 and 0.3 and their `wasi:http`, as mod_wasm grants them. A 0.3 component built
+/// with Rust's standard library imports both: the library's own calls are 0.2's.
 fn linker(engine: &Engine) -> Result<Linker<RunState>, Cause> {
     let mut linker = Linker::new(engine);
-    let link_error = |e: wasmtime::Error| Cause::doing("cannot link WASI 0.2", e);
+    let link_error = |e: wasmtime::Error| Cause::doing("cannot link WASI 0.2 and 0.3", e);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link_error)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(link_error)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(link_error)?;
     // Guests cannot create symbolic links, under any runtime (see the core modules' linker).
     linker.allow_shadowing(true);
     linker
@@ -129,6 +139,23 @@ fn linker(engine: &Engine) -> Result<Linker<RunState>, Cause> {
             )
         })
         .map_err(link_error)?;
+    linker
+        .instance(FILESYSTEM_TYPES_0_3)
+        .and_then(|mut types| {
+            types.func_wrap_concurrent(
+                "[method]descriptor.symlink-at",
+                |_, (_, _, _): (Resource<Descriptor>, String, String)| {
+                    Box::pin(async {
+                        Ok((Err::<(), _>(
+                            wasmtime_wasi::p3::bindings::filesystem::types::ErrorCode::NotPermitted,
+                        ),))
+                    })
+                },
+            )
+        })
+        .map_err(link_error)?;
+    // WASI 0.3's name lookup asks wasmtime-wasi's, which the run's context turns off
+    // (`sockets::grant`): a 0.3 guest connects to granted addresses by number.
     sockets::link_name_lookup(&mut linker).map_err(link_error)?;
     linker.allow_shadowing(false);
     Ok(linker)
@@ -137,6 +164,8 @@ fn linker(engine: &Engine) -> Result<Linker<RunState>, Cause> {
 /// The `wasi:filesystem/types` wasmtime-wasi defines; components importing an earlier 0.2
 /// release link to it too.
 const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
+/// The `wasi:filesystem/types` of WASI 0.3 that wasmtime-wasi defines.
+const FILESYSTEM_TYPES_0_3: &str = "wasi:filesystem/types@0.3.0";
 
 /// What the store of one run holds.
 struct RunState {
@@ -209,6 +238,40 @@ impl ComponentModule {
     ) -> Result<T, RunError> {
         crate::block_on(self.tokio, deadline, &config.limits, run)
     }
+
+    /// Serves `request` with a WASI 0.3 handler (see [`service`]).
+    fn serve(
+        &self,
+        pre: &ServicePre<RunState>,
+        config: &ExecutionConfig,
+        request: HttpRequest,
+        mut stdio: Stdio,
+        mut response: Box<dyn HttpResponse>,
+    ) -> RunReport {
+        let body = std::mem::replace(&mut stdio.stdin, Box::new(std::io::empty()));
+        let mut store = match self.store(config, stdio) {
+            Ok(store) => store,
+            Err(e) => return Err(e).into(),
+        };
+        let deadline = store.data().clock.deadline;
+        let served = self.block_on(
+            deadline,
+            config,
+            service::serve(
+                pre,
+                &mut store,
+                request,
+                body,
+                response.as_mut(),
+                &config.limits,
+            ),
+        );
+        RunReport {
+            outcome: served.and_then(|served| served).map(|()| ExitCode::SUCCESS),
+            refusals: store.data().connections.refusals(),
+            refused_growth: store.data().memory.refused,
+        }
+    }
 }
 
 impl LoadedModule for ComponentModule {
@@ -251,7 +314,11 @@ impl LoadedModule for ComponentModule {
     }
 
     fn as_http_handler(&self) -> Option<&dyn HttpHandler> {
-        matches!(self.prepared, Prepared::HttpHandler(_)).then_some(self)
+        matches!(
+            self.prepared,
+            Prepared::HttpHandler(_) | Prepared::HttpService(_)
+        )
+        .then_some(self)
     }
 }
 
@@ -272,12 +339,16 @@ impl HttpHandler for ComponentModule {
         mut stdio: Stdio,
         mut response: Box<dyn HttpResponse>,
     ) -> RunReport {
-        let Prepared::HttpHandler(pre) = &self.prepared else {
-            return Err(RunError::Instantiate {
-                runtime: NAME,
-                cause: Cause::new("a WASI 0.2 command is run, and cannot handle requests"),
-            })
-            .into();
+        let pre = match &self.prepared {
+            Prepared::HttpHandler(pre) => pre,
+            Prepared::HttpService(pre) => return self.serve(pre, config, request, stdio, response),
+            Prepared::Command(_) => {
+                return Err(RunError::Instantiate {
+                    runtime: NAME,
+                    cause: Cause::new("a WASI 0.2 command is run, and cannot handle requests"),
+                })
+                .into()
+            }
         };
         let body = std::mem::replace(&mut stdio.stdin, Box::new(std::io::empty()));
         let mut store = match self.store(config, stdio) {

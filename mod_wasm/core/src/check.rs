@@ -280,9 +280,11 @@ impl Gateway<'_> {
                             stats.count_compile(key.runtime, how, started.elapsed());
                         }
                         let took = started.elapsed().as_millis();
-                        report
-                            .notes
-                            .push((Level::Info, format!("mod_wasm: {what} {key} ({took} ms)")));
+                        let kind = config.program.kind();
+                        report.notes.push((
+                            Level::Info,
+                            format!("mod_wasm: {what} {key} ({took} ms): {kind}"),
+                        ));
                         in_use.push(key);
                     }
                     Err(e) => {

@@ -8,7 +8,7 @@
 //! ```text
 //! WebAssembly runtimes:
 //!  alpha (built in, default): version: Alpha 1.0; extensions: none; outbound sockets: none; components: no; compiled code cached: no
-//!  beta (built in): version: Beta 2.1; extensions: beta-abi; outbound sockets: beta-abi; components: yes; compiled code cached: yes (mapped by children)
+//!  beta (built in): version: Beta 2.1; extensions: beta-abi; outbound sockets: beta-abi; components: WASI 0.2 and 0.3; compiled code cached: yes (mapped by children)
 //!  gamma (left out: cargo feature gamma)
 //! ```
 
@@ -16,6 +16,9 @@ use runtime_api::{Capability, Registry};
 use std::fmt::Write;
 
 pub const HEADING: &str = "WebAssembly runtimes:";
+
+/// What a runtime with [`Capability::Components`] runs of them: the WASI releases.
+const COMPONENTS: &str = "WASI 0.2 and 0.3";
 
 pub fn describe_runtimes(registry: &Registry) -> String {
     let mut text = format!("{HEADING}\n");
@@ -35,7 +38,7 @@ pub fn describe_runtimes(registry: &Registry) -> String {
             runtime.version(),
             if extensions.is_empty() { "none".to_owned() } else { extensions.join(" ") },
             capabilities.socket_abi().map_or("none", |abi| abi.name()),
-            if capabilities.has(Capability::Components) { "yes" } else { "no" },
+            if capabilities.has(Capability::Components) { COMPONENTS } else { "no" },
             match (runtime.artifact_key(), runtime.maps_cached_code()) {
                 (None, _) => "no",
                 (Some(_), true) => "yes (mapped by children)",
@@ -75,7 +78,7 @@ mod tests {
             describe_runtimes(&registry),
             "WebAssembly runtimes:\n\
              \x20alpha (built in, default): version: Fake alpha 1.0; extensions: none; outbound sockets: none; components: no; compiled code cached: no\n\
-             \x20beta (built in): version: Fake beta 1.0; extensions: beta-abi; outbound sockets: beta-abi; components: yes; compiled code cached: yes (copied into each child)\n\
+             \x20beta (built in): version: Fake beta 1.0; extensions: beta-abi; outbound sockets: beta-abi; components: WASI 0.2 and 0.3; compiled code cached: yes (copied into each child)\n\
              \x20gamma (left out: cargo feature gamma)\n"
         );
     }

@@ -1,5 +1,7 @@
 //! Between Apache and a `wasi:http` handler: the request handed to it with its body read as it
-//! arrives, and the response it gives delivered as it is written.
+//! arrives, and the response it gives delivered as it is written. The request and the response
+//! are the `http` crate's for WASI 0.2 and 0.3 alike; [`hand_over`] and [`deliver`] are 0.2's
+//! resources around them.
 
 use super::RunState;
 use crate::{trap, NAME};
@@ -38,6 +40,23 @@ pub(super) fn hand_over(
     } else {
         Scheme::Http
     };
+    let hyper_request = http_request(request, body)?;
+    let mut http = store.data_mut().http();
+    let incoming = http
+        .new_incoming_request(scheme, hyper_request)
+        .map_err(|e| invalid("the request cannot be handed over", e.into()))?;
+    let outparam = http
+        .new_response_outparam(sender)
+        .map_err(|e| invalid("the response cannot be handed over", e.into()))?;
+    Ok((incoming, outparam))
+}
+
+/// The request as the `http` crate has it, its body read from `body` as the handler consumes it.
+pub(super) fn http_request(
+    request: HttpRequest,
+    body: Box<dyn Read + Send>,
+) -> Result<http::Request<RequestBody>, RunError> {
+    let invalid = |doing: &'static str, e: BoxError| RunError::instantiate(NAME, doing, e);
     let uri = http::Uri::builder()
         .scheme(request.scheme.as_str())
         .authority(request.authority.as_str())
@@ -50,23 +69,12 @@ pub(super) fn hand_over(
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let hyper_request = builder
+    builder
         .body(RequestBody(Some(body)))
-        .map_err(|e| invalid("the request cannot be handed over", e.into()))?;
-    let mut http = store.data_mut().http();
-    let incoming = http
-        .new_incoming_request(scheme, hyper_request)
-        .map_err(|e| invalid("the request cannot be handed over", e.into()))?;
-    let outparam = http
-        .new_response_outparam(sender)
-        .map_err(|e| invalid("the response cannot be handed over", e.into()))?;
-    Ok((incoming, outparam))
+        .map_err(|e| invalid("the request cannot be handed over", e.into()))
 }
 
-/// Sends the response the handler gives to `response` as it comes: the head, then the body
-/// as the handler writes it. Ends with the body; a body the handler never finished (it
-/// trapped, or dropped it) is an error. The body is read to its end even when the client went
-/// away, so that the handler is never left waiting to write.
+/// Sends the response a WASI 0.2 handler gives to `response` as it comes (see [`send`]).
 pub(super) async fn deliver(
     receiver: tokio::sync::oneshot::Receiver<
         Result<
@@ -89,6 +97,21 @@ pub(super) async fn deliver(
             )))
         }
     };
+    send(given, response).await
+}
+
+/// Sends `given`, a handler's response, to `response`: the head, then the body as it comes.
+/// Ends with the body; a body the handler never finished (it trapped, or dropped it) is an
+/// error. The body is read to its end even when the client went away, so that the handler is
+/// never left waiting to write.
+pub(super) async fn send<B>(
+    given: http::Response<B>,
+    response: &mut dyn HttpResponse,
+) -> Result<(), RunError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Debug,
+{
     let (parts, mut body) = given.into_parts();
     let headers = parts
         .headers
@@ -116,7 +139,7 @@ pub(super) async fn deliver(
 }
 
 /// The request body, read from mod_wasm's stream as the handler consumes it.
-struct RequestBody(Option<Box<dyn Read + Send>>);
+pub(super) struct RequestBody(Option<Box<dyn Read + Send>>);
 
 impl http_body::Body for RequestBody {
     type Data = Bytes;
