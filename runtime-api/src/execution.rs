@@ -24,6 +24,31 @@ pub struct ExecutionConfig {
     pub connect: ConnectGrants,
     /// How long the run may take and how much memory it may grow to.
     pub limits: Limits,
+    /// Whether the instance may go on to serve other runs (`WasmReuse`).
+    pub reuse: Reuse,
+}
+
+/// Whether an instance may serve more than one run. Only WASI 0.3 HTTP handlers, whose
+/// handler is an async function made to be called again, are reused; a runtime that runs them
+/// keeps an instance only for runs with the same sandbox, one run at a time, and drops it when
+/// a run fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reuse {
+    /// A fresh instance for every run: mod_wasm's promise unless a location says otherwise.
+    #[default]
+    Off,
+    /// An instance serves up to this many runs, one after another.
+    UpTo(std::num::NonZeroU32),
+}
+
+impl Reuse {
+    /// Whether an instance that served `served` runs may serve another.
+    pub fn allows_another(self, served: u32) -> bool {
+        match self {
+            Reuse::Off => false,
+            Reuse::UpTo(most) => served < most.get(),
+        }
+    }
 }
 
 /// A host directory made visible to the guest.

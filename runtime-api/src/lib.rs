@@ -33,7 +33,9 @@ pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};
 pub use component::{HttpHandler, HttpRequest, HttpResponse, ProgramKind};
 pub use error::{BoxError, Cause, CompileError, LoadError, RunError};
-pub use execution::{Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen};
+pub use execution::{
+    Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen, Reuse,
+};
 pub use limits::{Bytes, Limits, MemorySize, RefusedGrowth};
 pub use outbound::{
     ConnectGrant, ConnectGrants, ConnectGuard, GrantedHost, InvalidGrant, Refusal, Refusals,

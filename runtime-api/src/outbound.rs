@@ -316,6 +316,12 @@ impl ConnectGuard {
         self.state().refused.clone()
     }
 
+    /// What the guest was refused since the last call: for an instance that serves one run
+    /// after another, each run's own.
+    pub fn take_refusals(&self) -> Refusals {
+        std::mem::take(&mut self.state().refused)
+    }
+
     /// Checks a connection the guest is about to open; a refusal is recorded.
     pub fn check_connect(&self, address: SocketAddr) -> Result<(), Refusal> {
         let granted = self.grants.as_slice().iter().any(|grant| {

@@ -53,6 +53,11 @@ impl SharedWriter {
     pub fn new(writer: Box<dyn Write + Send>) -> Self {
         Self(Arc::new(Mutex::new(writer)))
     }
+
+    /// Writes go to `writer` from now on; returns the writer they went to.
+    pub fn redirect(&self, writer: Box<dyn Write + Send>) -> Box<dyn Write + Send> {
+        std::mem::replace(&mut *lock(&self.0), writer)
+    }
 }
 
 impl Write for SharedWriter {

@@ -282,6 +282,20 @@ pub fn flask_component() -> PathBuf {
     path
 }
 
+/// A WASI 0.3 `wasi:http` handler written in Python, which `examples/python-service/build`
+/// makes with componentize-py (`scripts/test` runs it and says where, as
+/// `MOD_WASM_PYTHON_SERVICE`).
+pub fn python_service() -> PathBuf {
+    let path = std::env::var_os("MOD_WASM_PYTHON_SERVICE")
+        .map(PathBuf::from)
+        .expect(
+            "MOD_WASM_PYTHON_SERVICE is not set: build it with examples/python-service/build \
+             (scripts/test does)",
+        );
+    assert!(path.is_file(), "{} not found", path.display());
+    path
+}
+
 /// Unpacks Debian's DokuWiki under `root` with `examples/dokuwiki/unpack`, as the README tells
 /// an admin to try it, with `password` for its administrator `admin`.
 pub fn unpack_dokuwiki(root: &Path, password: &str) {

@@ -1,11 +1,12 @@
 //! Components, under every runtime that runs them: a `wasi:http` handler of WASI 0.2 and one of
-//! WASI 0.3 answer requests themselves (status, headers, a streamed body, a trap, a time limit;
-//! the 0.2 one's outgoing requests only where granted), a
+//! WASI 0.3 answer requests themselves (status, headers, a streamed body, a trap, a time limit,
+//! outgoing requests only where granted), WASI 0.3 instances are reused where `WasmReuse` says,
+//! a 0.3 handler that componentize-py built from Python is served, a
 //! `wasi:cli/run` command runs CGI-style like a core module, and neither listens nor uses UDP
 //! (their connections are `tests/tests/guestbook.rs`'s); under the other runtimes the
 //! configuration is refused.
 
-use mod_wasm_tests::{component, runtime, runtimes, Config};
+use mod_wasm_tests::{component, python_service, runtime, runtimes, Config, Mpm};
 use std::time::{Duration, Instant};
 
 /// The runtimes of the build under test that run components.
@@ -189,9 +190,99 @@ fn a_wasi_03_handler_gets_a_fresh_instance_for_every_request() {
     }
 }
 
+/// One server process serving one request at a time (prefork, one child): every request meets
+/// the instances the requests before it left.
+const ONE_CHILD: &str =
+    "MinSpareServers 1\nMaxSpareServers 1\nMaxRequestWorkers 1\nServerLimit 1\n";
+
+#[test]
+fn wasm_reuse_lets_a_wasi_03_instance_serve_request_after_request() {
+    for runtime in component_runtimes() {
+        let location =
+            |path: &str, directives: &str| location_of("http_service", path, runtime, directives);
+        let body = ONE_CHILD.to_owned()
+            + &location("/on", "  WasmReuse On\n")
+            + &location("/three", "  WasmReuse 3\n")
+            + &location("/off", "  WasmReuse Off\n")
+            + &location("/limited", "  WasmReuse On\n  WasmTimeout 1\n");
+        let apache = Config::new(&body).mpm(Mpm::Prefork).start();
+        // The handler counts the requests its instance handled.
+        let count = |path: &str| {
+            let response = apache.get(path);
+            assert_eq!(response.status, 200, "{runtime}: {}", apache.error_log());
+            response.text().trim().parse::<u32>().unwrap()
+        };
+        let counts = |path: &str| (0..7).map(|_| count(path)).collect::<Vec<_>>();
+        assert_eq!(counts("/on/count"), [1, 2, 3, 4, 5, 6, 7], "{runtime}");
+        assert_eq!(counts("/three/count"), [1, 2, 3, 1, 2, 3, 1], "{runtime}");
+        assert_eq!(counts("/off/count"), [1; 7], "{runtime}");
+
+        // A trap drops its instance: the next request gets a fresh one.
+        assert_eq!(apache.get("/on/trap").status, 500, "{runtime}");
+        assert_eq!(counts("/on/count")[..2], [1, 2], "{runtime}");
+
+        // The time limit is each request's own, and a run stopped at it drops its instance.
+        assert_eq!(counts("/limited/count")[..2], [1, 2], "{runtime}");
+        let mut response = apache.request("GET", "/limited/drip").open().unwrap();
+        assert!(response.read_rest().is_err(), "{runtime}: not cut off");
+        assert_eq!(count("/limited/count"), 1, "{runtime}");
+    }
+}
+
+#[test]
+fn a_wasi_03_handler_that_componentize_py_built_from_python_is_served_and_reused() {
+    let python = python_service();
+    for runtime in component_runtimes() {
+        let location = |path: &str, directives: &str| {
+            format!(
+                "<Location {path}>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+                 WasmModule {}\n{directives}</Location>\n",
+                python.display()
+            )
+        };
+        let body =
+            ONE_CHILD.to_owned() + &location("/py", "") + &location("/reused", "  WasmReuse On\n");
+        let apache = Config::new(&body).mpm(Mpm::Prefork).start();
+        let hello = apache.get("/py/");
+        assert_eq!(hello.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(hello.header("Content-Type"), Some("text/plain"));
+        assert_eq!(
+            hello.text(),
+            "Hello from Python, a WASI 0.3 wasi:http component!\n"
+        );
+        let counts = |path: &str| {
+            (0..3)
+                .map(|_| apache.get(path).text())
+                .collect::<Vec<_>>()
+                .join("")
+        };
+        assert_eq!(counts("/py/count"), "1\n1\n1\n", "{runtime}");
+        assert_eq!(counts("/reused/count"), "1\n2\n3\n", "{runtime}");
+    }
+}
+
+#[test]
+fn wasm_reuse_is_refused_for_modules_other_than_wasi_03_handlers() {
+    for runtime in component_runtimes() {
+        let config = Config::new(&handler_location("/app", runtime, "  WasmReuse On\n"));
+        let result = config.check();
+        assert!(!result.success, "{runtime}: {}", result.output);
+        assert!(
+            result.output.contains("WasmReuse in <Location /app> (")
+                && result.output.contains(
+                    "): only WASI 0.3 HTTP handlers are reused (wasi:http/handler), and the \
+                     module is a WASI 0.2 HTTP handler component (wasi:http/incoming-handler)"
+                ),
+            "{runtime}: {}",
+            result.output
+        );
+    }
+}
+
 #[test]
 fn outgoing_requests_go_only_where_wasm_allow_connect_grants() {
-    for runtime in component_runtimes() {
+    for_each_handler(|runtime, handler, _| {
+        let who = format!("{runtime}, {handler}");
         // The upstream: another Apache, serving a file.
         let upstream = Config::new("");
         upstream
@@ -200,20 +291,21 @@ fn outgoing_requests_go_only_where_wasm_allow_connect_grants() {
         let upstream = upstream.start();
         let origin = format!("127.0.0.1:{}", upstream.port());
         let url = format!("http://{origin}/upstream.txt");
-        let body = handler_location(
+        let body = location_of(
+            handler,
             "/granted",
             runtime,
             &format!("  WasmAllowConnect {origin}\n"),
-        ) + &handler_location("/refused", runtime, "");
+        ) + &location_of(handler, "/refused", runtime, "");
         let apache = Config::new(&body).start();
 
         let granted = apache.get(&format!("/granted/fetch?{url}"));
-        assert_eq!(granted.status, 200, "{runtime}: {}", apache.error_log());
+        assert_eq!(granted.status, 200, "{who}: {}", apache.error_log());
         assert_eq!(granted.header("X-Upstream-Status"), Some("200"));
         assert_eq!(granted.text(), "from the upstream\n");
 
         let refused = apache.get(&format!("/refused/fetch?{url}"));
-        assert_eq!(refused.status, 502, "{runtime}: {}", refused.text());
+        assert_eq!(refused.status, 502, "{who}: {}", refused.text());
         assert!(
             refused.text().contains("HttpRequestDenied"),
             "{}",
@@ -224,9 +316,9 @@ fn outgoing_requests_go_only_where_wasm_allow_connect_grants() {
             log.contains(&format!(
                 "refused an HTTP request to {origin}: no WasmAllowConnect grants it"
             )),
-            "{runtime}: {log}"
+            "{who}: {log}"
         );
-    }
+    });
 }
 
 #[test]

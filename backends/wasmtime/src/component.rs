@@ -85,7 +85,7 @@ pub(crate) fn load(component: Component) -> Result<Arc<dyn LoadedModule>, LoadEr
 enum Prepared {
     Command(CommandPre<RunState>),
     HttpHandler(ProxyPre<RunState>),
-    HttpService(ServicePre<RunState>),
+    HttpService(service::Handler),
 }
 
 impl Prepared {
@@ -100,7 +100,7 @@ impl Prepared {
                 .map(Prepared::HttpHandler)
                 .map_err(|e| Cause::doing("not a WASI 0.2 wasi:http handler", e)),
             ProgramKind::HttpService => ServicePre::new(pre)
-                .map(Prepared::HttpService)
+                .map(|pre| Prepared::HttpService(service::Handler::new(pre)))
                 .map_err(|e| Cause::doing("not a WASI 0.3 wasi:http handler", e)),
             ProgramKind::Command | ProgramKind::CoreModule => CommandPre::new(pre)
                 .map(Prepared::Command)
@@ -112,7 +112,7 @@ impl Prepared {
         match self {
             Prepared::Command(pre) => pre.engine(),
             Prepared::HttpHandler(pre) => pre.engine(),
-            Prepared::HttpService(pre) => pre.engine(),
+            Prepared::HttpService(handler) => handler.engine(),
         }
     }
 }
@@ -238,40 +238,6 @@ impl ComponentModule {
     ) -> Result<T, RunError> {
         crate::block_on(self.tokio, deadline, &config.limits, run)
     }
-
-    /// Serves `request` with a WASI 0.3 handler (see [`service`]).
-    fn serve(
-        &self,
-        pre: &ServicePre<RunState>,
-        config: &ExecutionConfig,
-        request: HttpRequest,
-        mut stdio: Stdio,
-        mut response: Box<dyn HttpResponse>,
-    ) -> RunReport {
-        let body = std::mem::replace(&mut stdio.stdin, Box::new(std::io::empty()));
-        let mut store = match self.store(config, stdio) {
-            Ok(store) => store,
-            Err(e) => return Err(e).into(),
-        };
-        let deadline = store.data().clock.deadline;
-        let served = self.block_on(
-            deadline,
-            config,
-            service::serve(
-                pre,
-                &mut store,
-                request,
-                body,
-                response.as_mut(),
-                &config.limits,
-            ),
-        );
-        RunReport {
-            outcome: served.and_then(|served| served).map(|()| ExitCode::SUCCESS),
-            refusals: store.data().connections.refusals(),
-            refused_growth: store.data().memory.refused,
-        }
-    }
 }
 
 impl LoadedModule for ComponentModule {
@@ -341,7 +307,9 @@ impl HttpHandler for ComponentModule {
     ) -> RunReport {
         let pre = match &self.prepared {
             Prepared::HttpHandler(pre) => pre,
-            Prepared::HttpService(pre) => return self.serve(pre, config, request, stdio, response),
+            Prepared::HttpService(handler) => {
+                return handler.handle(self, config, request, stdio, response)
+            }
             Prepared::Command(_) => {
                 return Err(RunError::Instantiate {
                     runtime: NAME,

@@ -171,6 +171,7 @@ fn read_only(init: &InitConfig) -> ExecutionConfig {
         entry_point: EntryPoint::default(),
         connect: Default::default(),
         limits: init.limits,
+        reuse: Default::default(),
     }
 }
 

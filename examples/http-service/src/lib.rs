@@ -9,9 +9,11 @@
 //!   drip      "first", then two seconds later "last"
 //!   trap      a panic, which traps, before any response
 //!   count     how many requests this instance has handled, this one included
+//!   fetch     a GET of the URL given as the query string (`wasi:http/client`), answered with
+//!             the status and body that came back, or 502 and the error
 //!   (other)   a greeting
 use std::sync::atomic::{AtomicU32, Ordering};
-use wasip3::http::types::{ErrorCode, Fields, Method, Request, Response};
+use wasip3::http::types::{ErrorCode, Fields, Method, Request, Response, Scheme};
 use wasip3::wit_bindgen::{self, StreamResult};
 use wasip3::{wit_future, wit_stream};
 
@@ -61,6 +63,21 @@ impl wasip3::exports::http::handler::Guest for Handler {
             }
             "trap" => panic!("the request asked for a trap"),
             "count" => respond(200, &text, vec![format!("{handled}\n").into()]),
+            "fetch" => match get(query).await {
+                Ok((status, body)) => respond(
+                    200,
+                    &[
+                        ("content-type", "text/plain"),
+                        ("x-upstream-status", &status.to_string()),
+                    ],
+                    vec![body],
+                ),
+                Err(error) => respond(
+                    502,
+                    &text,
+                    vec![format!("cannot fetch {query}: {error}\n").into()],
+                ),
+            },
             _ => respond(
                 200,
                 &text,
@@ -149,4 +166,30 @@ fn echo(request: Request) -> Result<Response, ErrorCode> {
         }
     });
     Ok(response)
+}
+
+/// GETs `url` (`http://authority/path`) through `wasi:http/client`: its status and body.
+async fn get(url: &str) -> Result<(u16, Vec<u8>), String> {
+    let (scheme, rest) = url.split_once("://").ok_or("not an absolute URL")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let scheme = match scheme {
+        "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        other => return Err(format!("no scheme {other}")),
+    };
+    let (_, trailers) = wit_future::new(|| Ok(None));
+    let (request, _sent) = Request::new(Fields::new(), None, trailers, None);
+    let path = if path.is_empty() { "/" } else { path };
+    request
+        .set_scheme(Some(&scheme))
+        .and_then(|()| request.set_authority(Some(authority)))
+        .and_then(|()| request.set_path_with_query(Some(path)))
+        .map_err(|()| format!("cannot request {url}"))?;
+    let response = wasip3::http::client::send(request)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let status = response.get_status_code();
+    let (_, consumed) = wit_future::new(|| Ok(()));
+    let (body, _trailers) = Response::consume_body(response, consumed);
+    Ok((status, body.collect().await))
 }

@@ -101,6 +101,11 @@ pub enum ResolveError {
         "WasmPreinit in {origin}: only core modules are pre-initialised, and the module is {kind}"
     )]
     PreinitComponent { origin: Origin, kind: ProgramKind },
+    #[error(
+        "WasmReuse in {origin}: only WASI 0.3 HTTP handlers are reused (wasi:http/handler), and \
+         the module is {kind}"
+    )]
+    ReuseNotService { origin: Origin, kind: ProgramKind },
 }
 
 /// A directive that asks for what its section's runtime cannot give.

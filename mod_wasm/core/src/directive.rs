@@ -7,7 +7,7 @@ use crate::config_error::DirectiveError;
 use crate::origin::Origin;
 use crate::section::SectionConfig;
 use crate::server::ServerConfig;
-use crate::settings::{cgi, connect, dirs, limits, output, preinit, program, timing};
+use crate::settings::{cgi, connect, dirs, limits, output, preinit, program, reuse, timing};
 use runtime_api::Registry;
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -71,7 +71,7 @@ impl Directive {
 }
 
 /// Every directive, in the order `apachectl -L` lists them.
-pub static DIRECTIVES: [Directive; 19] = [
+pub static DIRECTIVES: [Directive; 20] = [
     program::WASM_MODULE,
     program::WASM_RUNTIME,
     program::WASM_ARG,
@@ -84,6 +84,7 @@ pub static DIRECTIVES: [Directive; 19] = [
     program::WASM_ENTRY_POINT,
     preinit::WASM_PREINIT,
     timing::WASM_SERVER_TIMING,
+    reuse::WASM_REUSE,
     limits::WASM_TIMEOUT,
     limits::WASM_MEMORY_LIMIT,
     output::WASM_BUFFER_RESPONSE,

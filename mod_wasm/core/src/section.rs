@@ -11,6 +11,7 @@ use crate::settings::limits::RunLimits;
 use crate::settings::output::OutputSettings;
 use crate::settings::preinit::Preinit;
 use crate::settings::program::Program;
+use crate::settings::reuse::InstanceReuse;
 use crate::settings::timing::ServerTiming;
 use crate::settings::Setting;
 use runtime_api::{ExecutionConfig, InitConfig, Registry, Runtime};
@@ -29,6 +30,7 @@ pub struct SectionConfig {
     pub limits: RunLimits,
     pub output: OutputSettings,
     pub preinit: Preinit,
+    pub reuse: InstanceReuse,
 }
 
 /// The time limit of a module's init when its section sets none: Apache's default `Timeout`.
@@ -47,6 +49,7 @@ impl SectionConfig {
             limits: Setting::merge(&outer.limits, &inner.limits),
             output: Setting::merge(&outer.output, &inner.output),
             preinit: Setting::merge(&outer.preinit, &inner.preinit),
+            reuse: Setting::merge(&outer.reuse, &inner.reuse),
         }
     }
 
@@ -58,6 +61,7 @@ impl SectionConfig {
         self.connect.grant(&mut run);
         self.cgi.grant(&mut run);
         self.timing.grant(&mut run);
+        self.reuse.grant(&mut run);
         // The limits depend on the server's Timeout too; the request sets them.
         run
     }
@@ -83,6 +87,7 @@ impl SectionConfig {
         self.cgi.check(runtime, registry)?;
         self.timing.check(runtime, registry)?;
         self.limits.check(runtime, registry)?;
+        self.reuse.check_for(self.program.kind())?;
         let init = self
             .preinit
             .init_config(self.program.kind(), registry, || {

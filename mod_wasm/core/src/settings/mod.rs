@@ -10,6 +10,7 @@ pub mod limits;
 pub mod output;
 pub mod preinit;
 pub mod program;
+pub mod reuse;
 pub mod timing;
 
 use crate::config_error::Unsupported;
