@@ -6,6 +6,7 @@
 //!     mod_wasm-bench --python [--quick] [--out DIR]
 //!     mod_wasm-bench --flask [--quick] [--out DIR]
 //!     mod_wasm-bench --php [--quick] [--out DIR]
+//!     mod_wasm-bench --components [--quick] [--out DIR]
 //!     mod_wasm-bench --hello RUNTIME [SECONDS]
 //!
 //! `scripts/bench` builds what it needs and runs it; see `docs/benchmarks/README.md`. Inputs
@@ -17,11 +18,14 @@
 //! `--soak` runs only the soak instead (see [`soak`]) and writes `soak.md`; `--python` runs
 //! only CPython for WASI against python3 under mod_cgid (see [`python`]) and writes
 //! `python.md`; `--flask` runs only the Flask app (see [`flask`]) and writes `flask.md`;
-//! `--php` runs only PHP for WASI against the host's php-cgi (see [`php`]) and writes `php.md`.
+//! `--php` runs only PHP for WASI against the host's php-cgi (see [`php`]) and writes `php.md`;
+//! `--components` runs only the `wasi:http` hello components against `wasmtime serve` (see
+//! [`components`]) and writes `components.md`.
 //! `--hello` only runs hello in process under one runtime, over and over for
 //! SECONDS (default 10), and prints the time per run: a steady load to profile with `perf`.
 
 mod chart;
+mod components;
 mod flask;
 mod in_process;
 mod large_module;
@@ -90,6 +94,7 @@ struct Options {
     python: bool,
     flask: bool,
     php: bool,
+    components: bool,
     /// `--hello`: the runtime, and for how long.
     hello: Option<(String, Duration)>,
     out: PathBuf,
@@ -102,6 +107,7 @@ fn parse_options() -> Result<Options, String> {
         python: false,
         flask: false,
         php: false,
+        components: false,
         hello: None,
         out: PathBuf::from("docs/benchmarks"),
     };
@@ -113,6 +119,7 @@ fn parse_options() -> Result<Options, String> {
             "--python" => options.python = true,
             "--flask" => options.flask = true,
             "--php" => options.php = true,
+            "--components" => options.components = true,
             "--hello" => {
                 let runtime = args.next().ok_or("--hello needs a runtime")?;
                 let seconds = match args.next() {
@@ -131,7 +138,7 @@ fn parse_options() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: mod_wasm-bench [--soak | --python | --flask | --php] [--quick] [--out DIR]\n       \
+                    "usage: mod_wasm-bench [--soak | --python | --flask | --php | --components] [--quick] [--out DIR]\n       \
                      mod_wasm-bench --hello RUNTIME [SECONDS]"
                         .into(),
                 );
@@ -184,6 +191,15 @@ Each runtime serves both pages twice: with php-cgi starting PHP for each request
 started once (`WasmPreinit On`: php-cgi's init runs PHP's start-up when the configuration is \
 read, and each request starts from its snapshot). VmHWM is the serving child's peak resident \
 memory, after both pages.\n";
+
+/// What the components report measures, above its tables.
+const COMPONENTS_INTRO: &str = "The hello `wasi:http` handlers, WASI 0.2's \
+(`examples/http-hello`) and WASI 0.3's (`examples/http-service`, built with `wasip3` from \
+crates.io), answer `GET /` with a line of text, served by `wasmtime serve` (the CLI at the \
+version mod_wasm links, installed by `scripts/bench --components`, with its defaults: the \
+pooling allocator, a fresh instance per request) and by mod_wasm under wasmtime: with a fresh \
+instance per request, and for WASI 0.3 also with `WasmReuse On`. Apache has one child with 32 \
+threads; the clients keep their connections alive. Each load follows a warm-up.\n";
 
 /// Writes a report of its own (`--soak`, `--python`, …) to `DIR/<file>`: a title, the command
 /// that made it, what quick mode means for it (if anything), what it measures and its tables.
@@ -323,6 +339,25 @@ fn main() {
             "every load is brief, PHP started once serves hello.php under the first runtime \
              only, and instantiations are few; the numbers mean nothing.",
             &format!("{PHP_INTRO}\n"),
+            &table,
+        );
+        return;
+    }
+
+    if options.components {
+        let plan = if options.quick {
+            components::ComponentsPlan::QUICK
+        } else {
+            components::ComponentsPlan::FULL
+        };
+        let table = components::markdown(&components::run(&plan));
+        print!("{table}");
+        write_report(
+            &options,
+            "components.md",
+            "Components",
+            "every load is brief; the numbers mean nothing.",
+            &format!("{COMPONENTS_INTRO}\n"),
             &table,
         );
         return;
