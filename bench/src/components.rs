@@ -2,7 +2,8 @@
 //! components (WASI 0.2's `examples/http-hello`, WASI 0.3's `examples/http-service`) on the
 //! same machine, in one run. mod_wasm serves each with a fresh instance per request, and the
 //! 0.3 one also with `WasmReuse On`; `wasmtime serve` (the CLI at the version this module links,
-//! `MOD_WASM_WASMTIME_CLI`) serves them as it does, with its pooling allocator.
+//! `MOD_WASM_WASMTIME_CLI`) serves them with its defaults: a fresh instance per request for
+//! 0.2, and for 0.3 an instance reused for up to 128 requests, 16 of them at once.
 
 use crate::load::{self, Target};
 use crate::stats::quantile;
@@ -84,6 +85,9 @@ impl WasmtimeServe {
         let port = free_port();
         let child = Command::new(cli)
             .arg("serve")
+            // The components import wasi:cli (their environment, stdio), which `serve` grants
+            // only when asked.
+            .arg("-Scli")
             .arg(format!("--addr=127.0.0.1:{port}"))
             .arg(wasm)
             .stdout(Stdio::null())

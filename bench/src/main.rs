@@ -196,9 +196,11 @@ memory, after both pages.\n";
 const COMPONENTS_INTRO: &str = "The hello `wasi:http` handlers, WASI 0.2's \
 (`examples/http-hello`) and WASI 0.3's (`examples/http-service`, built with `wasip3` from \
 crates.io), answer `GET /` with a line of text, served by `wasmtime serve` (the CLI at the \
-version mod_wasm links, installed by `scripts/bench --components`, with its defaults: the \
-pooling allocator, a fresh instance per request) and by mod_wasm under wasmtime: with a fresh \
-instance per request, and for WASI 0.3 also with `WasmReuse On`. Apache has one child with 32 \
+version mod_wasm links, installed by `scripts/bench --components`, with its defaults and \
+`-Scli`: a fresh instance per request for WASI 0.2, and for WASI 0.3 an instance reused for up to \
+128 requests, 16 of them at once) and by mod_wasm under wasmtime: with a fresh instance per \
+request, and for WASI 0.3 also with `WasmReuse On` (up to 1000 requests per instance, one at a \
+time). Apache has one child with 32 \
 threads; the clients keep their connections alive. Each load follows a warm-up.\n";
 
 /// Writes a report of its own (`--soak`, `--python`, …) to `DIR/<file>`: a title, the command
