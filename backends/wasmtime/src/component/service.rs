@@ -22,6 +22,11 @@ use std::sync::Mutex;
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::p3::bindings::{Service, ServicePre};
 
+/// The most idle instances one handler keeps in a process. Each holds a slot of the process's
+/// instance pool (`POOLED_INSTANCES`) and its memory; a request that finds none idle makes a
+/// new one, and one finished while this many wait is dropped.
+const MAX_IDLE: usize = 64;
+
 /// A WASI 0.3 handler, pre-instantiated, with its instances kept between requests.
 pub(super) struct Handler {
     pre: ServicePre<RunState>,
@@ -95,7 +100,10 @@ impl Handler {
         instance.served += 1;
         if report.outcome.is_ok() && config.reuse.allows_another(instance.served) {
             instance.end();
-            lock(&self.idle).push(instance);
+            let mut idle = lock(&self.idle);
+            if idle.len() < MAX_IDLE {
+                idle.push(instance);
+            }
         }
         report
     }
