@@ -1,7 +1,8 @@
 // Clicks through the mod_wasm demo in headless Chromium, as a person would: opens the page,
 // follows every link, lists a subdirectory, submits every echo form and the Python and PHP
-// apps', signs every guestbook, compares the sandbox demos with python3 and php-cgi under
-// mod_cgid, and checks what a person would see. Saves a screenshot of every page it checks.
+// apps', signs every guestbook, adds a note through PHP on MariaDB, compares the sandbox demos
+// with python3 and php-cgi under mod_cgid, and checks what a person would see. Saves a
+// screenshot of every page it checks.
 //
 //   node demo.mjs http://127.0.0.1:PORT/ SCREENSHOT_DIR
 //
@@ -51,6 +52,7 @@ const expected = {
   },
   // The same vulnerable script in PHP: only /site, /data and /etc/php exist for it.
   "php-sandbox": { status: 200, sees: () => ["cannot read /etc/passwd"], hides: ["root:"] },
+  "php-notes": { status: 200, sees: () => ["Notes", "mysqli: ", "PDO: mysql"] },
 };
 
 // The host's interpreters running the sandbox demo's scripts under mod_cgid, by the link's
@@ -208,6 +210,20 @@ try {
       `status ${response.status()} at ${page.url()}, ${JSON.stringify(text.slice(0, 300))}`,
     );
     await screenshot(page, `${link.runtime}-guestbook-signed`);
+  }
+
+  for (const link of links.filter((l) => l.example === "php-notes")) {
+    await page.goto(link.href);
+    const note = `Noted on ${link.runtime}, ${new Date().toISOString()}`;
+    await page.fill('input[name="note"]', note);
+    const [response] = await Promise.all([page.waitForNavigation(), page.click("button")]);
+    const notes = await page.$$eval("#notes li", (items) => items.map((li) => li.textContent));
+    check(
+      `${link.runtime}: add a note through PHP and see it`,
+      response.status() === 200 && notes.includes(note),
+      `status ${response.status()}, ${JSON.stringify(notes)}`,
+    );
+    await screenshot(page, `${link.runtime}-php-notes-added`);
   }
 
   // Every request above was counted: the status page shows each runtime with requests.

@@ -8,7 +8,7 @@
 //! socket ABI, or as a component whose sockets are `wasi:sockets`), the WASI 0.2 components
 //! only where the runtime runs components. The Python app
 //! runs under every runtime, when CPython for WASI is there, and the PHP site when PHP for WASI
-//! is (`examples/php/build` builds it).
+//! is (`examples/php/build` builds it); PHP's notes on MariaDB where PHP's component runs.
 
 use crate::{load_module, running_as_root, Build};
 use std::fmt::Write as _;
@@ -61,9 +61,10 @@ pub struct Python<'a> {
     pub app: &'a Path,
 }
 
-/// PHP for WASI and its site (`examples/php`), in a directory of the demo's: `php-cgi.wasm`,
-/// the scripts in `site/`, `php.ini` in `etc/`, and `data/` (sessions, uploads), which the
-/// server's children may write to.
+/// PHP for WASI and its site (`examples/php`), in a directory of the demo's: `php-cgi.wasm`
+/// and the component `wasip2/php-cgi.wasm`, the scripts in `site/` (with the notes on MySQL),
+/// `php.ini` in `etc/`, and `data/` (sessions, uploads), which the server's children may write
+/// to.
 #[derive(Clone, Copy)]
 pub struct Php<'a> {
     pub dir: &'a Path,
@@ -72,6 +73,11 @@ pub struct Php<'a> {
 impl Php<'_> {
     fn module(&self) -> PathBuf {
         self.dir.join("php-cgi.wasm")
+    }
+
+    /// PHP's WASI 0.2 flavour, the one with MySQL.
+    fn component(&self) -> PathBuf {
+        self.dir.join("wasip2/php-cgi.wasm")
     }
 
     fn site(&self) -> PathBuf {
@@ -101,6 +107,8 @@ enum Needs {
     Python,
     /// PHP for WASI runs it (every runtime can).
     Php,
+    /// PHP's component runs it on the guestbook's database: runtimes that run components.
+    PhpOnMysql,
     /// It is this file among the components: only runtimes that run components can.
     Component(&'static str),
 }
@@ -223,6 +231,15 @@ const EXAMPLES: &[Example] = &[
         links: &[("php-sandbox", "/show.php?file=/etc/passwd")],
         needs: Needs::Php,
     },
+    Example {
+        name: "php-notes",
+        about: "PHP on MariaDB: notes that mysqli writes and PDO reads, in PHP's WASI 0.2 \
+                flavour, whose sockets are wasi:sockets.",
+        sandbox: "As for the PHP page, and one outbound connection, to the database \
+                  (WasmAllowConnect).",
+        links: &[("php-notes", "/notes.php")],
+        needs: Needs::PhpOnMysql,
+    },
 ];
 
 /// Where the host's python3 runs the sandbox demo's script, under mod_cgid.
@@ -310,7 +327,8 @@ impl Site<'_> {
             );
             for example in EXAMPLES {
                 if let Some(module) = self.module(example, name) {
-                    if let (Needs::Php, Some(php)) = (&example.needs, self.php) {
+                    if let (Needs::Php | Needs::PhpOnMysql, Some(php)) = (&example.needs, self.php)
+                    {
                         // php-cgi runs the script Apache maps the URL to (SCRIPT_FILENAME).
                         let _ = writeln!(
                             sections,
@@ -346,6 +364,11 @@ impl Site<'_> {
             Needs::Php => {
                 let module = self.php?.module();
                 return module.is_file().then_some(module);
+            }
+            Needs::PhpOnMysql => {
+                self.database?;
+                let module = self.php?.component();
+                return (info.components && module.is_file()).then_some(module);
             }
             Needs::Nothing => example.name.to_owned(),
             Needs::Extension(extension) => info
@@ -389,15 +412,12 @@ impl Site<'_> {
                 None => String::new(),
             },
             "php" | "php-sandbox" => match self.php {
-                Some(php) => format!(
-                    "  WasmMapCGIFileNames On\n  WasmMapDir /site {} ro\n  \
-                     WasmMapDir /data {} rw\n  WasmMapDir /etc/php {} ro\n  \
-                     WasmEnv PHPRC /etc/php\n  WasmEnv MOD_WASM_RUNTIME {runtime}\n",
-                    php.site().display(),
-                    php.dir.join("data").display(),
-                    php.dir.join("etc").display(),
-                ),
+                Some(php) => php_grants(php, runtime),
                 None => String::new(),
+            },
+            "php-notes" => match (self.php, self.database) {
+                (Some(php), Some(db)) => php_grants(php, runtime) + &database_grants(db),
+                _ => String::new(),
             },
             "cgi-env" => "  WasmArg --demo\n  WasmEnv GREETING \"set by WasmEnv\"\n".to_owned(),
             "ls" => format!(
@@ -405,14 +425,7 @@ impl Site<'_> {
                 self.listing.display()
             ),
             "guestbook" => match self.database {
-                Some(db) => format!(
-                    "  WasmEnv DB_HOST 127.0.0.1\n  WasmEnv DB_PORT {port}\n  WasmEnv DB_USER {}\n  \
-                     WasmEnv DB_PASSWORD {}\n  WasmEnv DB_NAME {}\n  WasmAllowConnect 127.0.0.1:{port}\n",
-                    db.user,
-                    db.password,
-                    db.name,
-                    port = db.port
-                ),
+                Some(db) => database_grants(db),
                 None => String::new(),
             },
             _ => String::new(),
@@ -434,7 +447,7 @@ impl Site<'_> {
         page.push_str("</tr>\n");
         for example in EXAMPLES {
             if (example.needs == Needs::Python && self.python.is_none())
-                || (example.needs == Needs::Php && self.php.is_none())
+                || (matches!(example.needs, Needs::Php | Needs::PhpOnMysql) && self.php.is_none())
             {
                 continue;
             }
@@ -474,6 +487,9 @@ impl Site<'_> {
                 Needs::Nothing => "not built",
                 Needs::Python => "CPython for WASI is not there (scripts/setup fetches it)",
                 Needs::Php => "PHP for WASI is not there (examples/php/build builds it)",
+                Needs::PhpOnMysql => {
+                    "this runtime does not run components (PHP's sockets are WASI 0.2's)"
+                }
                 Needs::Extension(_) => "this runtime does not provide it",
                 Needs::Sockets => "this runtime has no sockets",
                 Needs::Component(_) => "this runtime does not run components",
@@ -500,6 +516,30 @@ impl Site<'_> {
         }
         cell
     }
+}
+
+/// What PHP's locations grant: its site, read-only; what it writes; php.ini.
+fn php_grants(php: Php, runtime: &str) -> String {
+    format!(
+        "  WasmMapCGIFileNames On\n  WasmMapDir /site {} ro\n  \
+         WasmMapDir /data {} rw\n  WasmMapDir /etc/php {} ro\n  \
+         WasmEnv PHPRC /etc/php\n  WasmEnv MOD_WASM_RUNTIME {runtime}\n",
+        php.site().display(),
+        php.dir.join("data").display(),
+        php.dir.join("etc").display(),
+    )
+}
+
+/// Where the database is, as the guestbook and the notes read it, and the one connection to it.
+fn database_grants(db: &Database) -> String {
+    format!(
+        "  WasmEnv DB_HOST 127.0.0.1\n  WasmEnv DB_PORT {port}\n  WasmEnv DB_USER {}\n  \
+         WasmEnv DB_PASSWORD {}\n  WasmEnv DB_NAME {}\n  WasmAllowConnect 127.0.0.1:{port}\n",
+        db.user,
+        db.password,
+        db.name,
+        port = db.port
+    )
 }
 
 fn escape(text: &str) -> String {

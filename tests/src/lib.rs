@@ -260,10 +260,20 @@ pub fn python_wasm() -> PathBuf {
 /// php-cgi for WASI, which `examples/php/build` builds from Debian's source (`scripts/build`
 /// runs it and says where, as `MOD_WASM_PHP`).
 pub fn php_cgi_wasm() -> PathBuf {
+    php_build("php-cgi.wasm")
+}
+
+/// php-cgi for WASI 0.2, a component, the flavour with MySQL (mysqlnd, mysqli, pdo_mysql) over
+/// `wasi:sockets`, from the same build.
+pub fn php_component() -> PathBuf {
+    php_build("wasip2/php-cgi.wasm")
+}
+
+fn php_build(file: &str) -> PathBuf {
     let dir = std::env::var_os("MOD_WASM_PHP").map(PathBuf::from).expect(
         "MOD_WASM_PHP is not set: build PHP for WASI with examples/php/build (scripts/test does)",
     );
-    let path = dir.join("php-cgi.wasm");
+    let path = dir.join(file);
     assert!(path.is_file(), "{} not found", path.display());
     path
 }

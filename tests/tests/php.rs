@@ -6,13 +6,18 @@
 //! build has, and errors, fatal ones included. Next to it, the host's php-cgi (Debian's) under
 //! mod_cgid runs the same vulnerable script, to show what the sandbox is for.
 //!
+//! The runtimes that run components serve it a second time with PHP's WASI 0.2 flavour
+//! (`wasip2/php-cgi.wasm`, the one with MySQL; tests/php_mysql.rs tries that part), which must
+//! do everything the core module does.
+//!
 //! The same site is served by PHP started once (`WasmPreinit On`): PHP's start-up runs when
 //! the configuration is read, and every request starts from its snapshot.
 
 use mod_wasm_tests::{
-    for_each_runtime_at_once, load_module, php_cgi_wasm, runtimes, shared_cache_dir,
+    load_module, php_cgi_wasm, php_component, runtime as runtime_info, runtimes, shared_cache_dir,
     workspace_root, Apache, Config,
 };
+use std::path::PathBuf;
 
 /// Scripts beside the shipped example site, each trying one thing.
 const SCRIPTS: [(&str, &str); 15] = [
@@ -117,12 +122,39 @@ enum Start {
     Once,
 }
 
-/// A server with the example site under `/<runtime>/` for each runtime, as the README
-/// configures it.
-fn start(runtimes: &[&str], php_starts: Start) -> Apache {
+/// One copy of the example site: at `/<name>/`, in the scratch directory `<name>`, with its
+/// own writable `data-<name>`, served by one flavour of php-cgi under one runtime.
+struct Site {
+    name: String,
+    runtime: &'static str,
+    php: PathBuf,
+}
+
+/// A site for each runtime with the core module, and one more with the component for each
+/// runtime that runs components, unless PHP starts once: snapshots are of core modules.
+fn sites(runtimes: &[&'static str], php_starts: Start) -> Vec<Site> {
+    let mut sites = Vec::new();
+    for &runtime in runtimes {
+        sites.push(Site {
+            name: runtime.to_owned(),
+            runtime,
+            php: php_cgi_wasm(),
+        });
+        if runtime_info(runtime).components && php_starts == Start::PerRequest {
+            sites.push(Site {
+                name: format!("{runtime}-wasip2"),
+                runtime,
+                php: php_component(),
+            });
+        }
+    }
+    sites
+}
+
+/// A server with the example site for each of `sites`, as the README configures it.
+fn start(sites: &[Site], php_starts: Start) -> Apache {
     let config = Config::new("");
     let scratch = &config.scratch;
-    let php = php_cgi_wasm();
     let mut body = format!(
         "{}{}WasmCacheDir {}\n",
         load_module("cgid"),
@@ -131,20 +163,17 @@ fn start(runtimes: &[&str], php_starts: Start) -> Apache {
     );
     let ini = scratch.file("php-ini/php.ini", example("php.ini"));
     let ini_dir = ini.parent().unwrap().to_path_buf();
-    for runtime in runtimes {
-        for name in ["hello.php", "show.php", "readme.txt"] {
-            scratch.file(
-                &format!("{runtime}/{name}"),
-                example(&format!("site/{name}")),
-            );
+    for Site { name, runtime, php } in sites {
+        for file in ["hello.php", "show.php", "readme.txt"] {
+            scratch.file(&format!("{name}/{file}"), example(&format!("site/{file}")));
         }
-        for (name, script) in SCRIPTS {
-            scratch.file(&format!("{runtime}/{name}"), script);
+        for (file, script) in SCRIPTS {
+            scratch.file(&format!("{name}/{file}"), script);
         }
-        let data = scratch.php_data_dir(&format!("data-{runtime}"));
-        let site = scratch.path().join(runtime);
+        let data = scratch.php_data_dir(&format!("data-{name}"));
+        let site = scratch.path().join(name);
         body += &format!(
-            "Alias /{runtime} {site}\n\
+            "Alias /{name} {site}\n\
              <Directory {site}>\n  AddHandler wasm-handler .php\n  WasmModule {php}\n  \
              WasmRuntime {runtime}\n  WasmEnableCGI On\n  WasmMapDir /site {site} ro\n  \
              WasmMapDir /data {data} rw\n  WasmMapDir /etc/php {ini} ro\n  WasmEnv PHPRC /etc/php\n  \
@@ -175,14 +204,20 @@ fn start(runtimes: &[&str], php_starts: Start) -> Apache {
 
 #[test]
 fn php_serves_a_site_under_every_runtime() {
-    let runtimes = runtimes();
-    let apache = start(&runtimes, Start::PerRequest);
-    for_each_runtime_at_once(&runtimes, |runtime| serves_a_site(&apache, runtime));
+    let sites = sites(&runtimes(), Start::PerRequest);
+    let apache = start(&sites, Start::PerRequest);
+    serve_each_at_once(&apache, &sites);
 
     // The same script, run by the host's php-cgi, shows any file the server can read: what
     // the sandbox prevents.
     let leaked = apache.get("/cgi-bin/show.php?file=/etc/passwd");
-    assert_eq!(leaked.status, 200, "{}", leaked.text());
+    assert_eq!(
+        leaked.status,
+        200,
+        "{}\nerror log:\n{}",
+        leaked.text(),
+        apache.error_log()
+    );
     assert!(leaked.text().contains("root:"), "{}", leaked.text());
 }
 
@@ -197,15 +232,24 @@ fn php_started_once_serves_the_same_site() {
         .into_iter()
         .filter(|runtime| *runtime != "wasmedge")
         .collect();
-    let apache = start(&runtimes, Start::Once);
-    for_each_runtime_at_once(&runtimes, |runtime| serves_a_site(&apache, runtime));
+    let sites = sites(&runtimes, Start::Once);
+    let apache = start(&sites, Start::Once);
+    serve_each_at_once(&apache, &sites);
+}
+
+fn serve_each_at_once(apache: &Apache, sites: &[Site]) {
+    std::thread::scope(|scope| {
+        for site in sites {
+            scope.spawn(move || serves_a_site(apache, site));
+        }
+    });
 }
 
 #[test]
 fn php_started_once_reads_php_ini_again_when_the_configuration_is_read_again() {
     // One runtime: what is tried is when the init runs, which does not depend on it.
     let runtime = runtimes()[0];
-    let apache = start(&[runtime], Start::Once);
+    let apache = start(&sites(&[runtime], Start::Once), Start::Once);
     let precision = || apache.get(&format!("/{runtime}/ini.php")).text();
     assert_eq!(precision(), "14\n", "{runtime}");
 
@@ -223,11 +267,12 @@ fn php_started_once_reads_php_ini_again_when_the_configuration_is_read_again() {
     );
 }
 
-fn serves_a_site(apache: &Apache, runtime: &str) {
-    let at = |path: &str| format!("/{runtime}/{path}");
+fn serves_a_site(apache: &Apache, site: &Site) {
+    let Site { name, runtime, .. } = site;
+    let at = |path: &str| format!("/{name}/{path}");
 
     let json = apache.get(&at("hello.php?format=json&name=Ada"));
-    assert_eq!(json.status, 200, "{runtime}: {}", json.text());
+    assert_eq!(json.status, 200, "{name}: {}", json.text());
     assert_eq!(json.header("Content-Type"), Some("application/json"));
     for expected in [
         r#""greeting": "Hello, Ada!""#,
@@ -236,30 +281,30 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
         &format!(r#""runtime": "{runtime}""#),
         r#""name_sha256": "99a563ab2f6e21e96998f9fddd2a2bab82b70ac019579502b8d7fc0032ff62bb""#,
     ] {
-        assert!(json.text().contains(expected), "{runtime}: {}", json.text());
+        assert!(json.text().contains(expected), "{name}: {}", json.text());
     }
     let posted = apache
         .request("POST", &at("hello.php"))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("name=Grace+Hopper")
         .send();
-    assert_eq!(posted.status, 200, "{runtime}: {}", posted.text());
+    assert_eq!(posted.status, 200, "{name}: {}", posted.text());
     assert!(
         posted
             .text()
             .contains("<h1 id=\"greeting\">Hello, Grace Hopper!</h1>"),
-        "{runtime}: {}",
+        "{name}: {}",
         posted.text()
     );
 
     // A query string that looks like php-cgi's options is a query string: no source shown.
     let dashed = apache.get(&at("hello.php?-s"));
-    assert_eq!(dashed.status, 200, "{runtime}: {}", dashed.text());
+    assert_eq!(dashed.status, 200, "{name}: {}", dashed.text());
     assert!(
         dashed
             .text()
             .contains("<h1 id=\"greeting\">Hello, world!</h1>"),
-        "{runtime}: {}",
+        "{name}: {}",
         dashed.text()
     );
 
@@ -271,10 +316,10 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("field=value")
         .send();
-    assert_eq!(server.status, 200, "{runtime}: {}", server.text());
+    assert_eq!(server.status, 200, "{name}: {}", server.text());
     let text = server.text();
     for expected in [
-        format!(r#""SCRIPT_NAME":"\/{runtime}\/server.php""#),
+        format!(r#""SCRIPT_NAME":"\/{name}\/server.php""#),
         r#""PATH_INFO":"\/extra\/path""#.into(),
         r#""HTTPS":null"#.into(),
         r#""REMOTE_ADDR":"127.0.0.1""#.into(),
@@ -287,37 +332,37 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
         r#""cookie":{"c":"3"}"#.into(),
         r#""input":"field=value""#.into(),
     ] {
-        assert!(text.contains(&expected), "{runtime}: {expected} in {text}");
+        assert!(text.contains(&expected), "{name}: {expected} in {text}");
     }
 
     let headers = apache.get(&at("headers.php"));
-    assert_eq!(headers.status, 201, "{runtime}: {}", headers.text());
-    assert_eq!(headers.header("X-Answer"), Some("42"), "{runtime}");
+    assert_eq!(headers.status, 201, "{name}: {}", headers.text());
+    assert_eq!(headers.header("X-Answer"), Some("42"), "{name}");
     assert_eq!(
         headers.headers_named("Set-Cookie"),
         ["flavour=oatmeal%20raisin; path=/; HttpOnly", "size=large"],
-        "{runtime}"
+        "{name}"
     );
-    assert_eq!(headers.text(), "created\n", "{runtime}");
+    assert_eq!(headers.text(), "created\n", "{name}");
     let redirect = apache.get(&at("redirect.php"));
-    assert_eq!(redirect.status, 302, "{runtime}");
-    assert_eq!(redirect.header("Location"), Some("/elsewhere"), "{runtime}");
+    assert_eq!(redirect.status, 302, "{name}");
+    assert_eq!(redirect.header("Location"), Some("/elsewhere"), "{name}");
 
     // A session lives in the read-write directory, from one request to the next.
     let first = apache.get(&at("session.php"));
-    assert_eq!(first.status, 200, "{runtime}: {}", first.text());
+    assert_eq!(first.status, 200, "{name}: {}", first.text());
     let cookie = first
         .headers_named("Set-Cookie")
         .into_iter()
         .find(|c| c.starts_with("PHPSESSID="))
-        .unwrap_or_else(|| panic!("{runtime}: no session cookie"))
+        .unwrap_or_else(|| panic!("{name}: no session cookie"))
         .split(';')
         .next()
         .unwrap()
         .to_string();
     assert!(
         first.text().starts_with("visits=1 "),
-        "{runtime}: {}",
+        "{name}: {}",
         first.text()
     );
     let second = apache
@@ -325,15 +370,15 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
         .header("Cookie", &cookie)
         .send();
     let id = cookie.trim_start_matches("PHPSESSID=");
-    assert_eq!(second.text(), format!("visits=2 id={id}\n"), "{runtime}");
+    assert_eq!(second.text(), format!("visits=2 id={id}\n"), "{name}");
     let stored = apache
         .scratch()
         .path()
-        .join(format!("data-{runtime}/sessions/sess_{id}"));
+        .join(format!("data-{name}/sessions/sess_{id}"));
     assert_eq!(
         std::fs::read_to_string(&stored).unwrap(),
         "visits|i:2;",
-        "{runtime}"
+        "{name}"
     );
 
     // An upload, moved into the read-write directory; its temporary file is gone after.
@@ -351,27 +396,23 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
         )
         .body(form)
         .send();
-    assert_eq!(upload.status, 200, "{runtime}: {}", upload.text());
+    assert_eq!(upload.status, 200, "{name}: {}", upload.text());
     let moved = apache
         .scratch()
         .path()
-        .join(format!("data-{runtime}/uploads/notes.txt"));
-    assert_eq!(
-        std::fs::read_to_string(&moved).unwrap(),
-        content,
-        "{runtime}"
-    );
+        .join(format!("data-{name}/uploads/notes.txt"));
+    assert_eq!(std::fs::read_to_string(&moved).unwrap(), content, "{name}");
     assert!(
         upload.text().starts_with("notes.txt 15000 ") && upload.text().ends_with(" gone\n"),
-        "{runtime}: {}",
+        "{name}: {}",
         upload.text()
     );
 
     let include = apache.get(&at("include.php"));
-    assert_eq!(include.text(), "hello, includes 2\n", "{runtime}");
+    assert_eq!(include.text(), "hello, includes 2\n", "{name}");
 
     let extensions = apache.get(&at("extensions.php"));
-    assert_eq!(extensions.status, 200, "{runtime}: {}", extensions.text());
+    assert_eq!(extensions.status, 200, "{name}: {}", extensions.text());
     for expected in [
         r#""sqlite":1"#,
         r#""sqlite_version":"3."#,
@@ -387,13 +428,13 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
     ] {
         assert!(
             extensions.text().contains(expected),
-            "{runtime}: {expected} in {}",
+            "{name}: {expected} in {}",
             extensions.text()
         );
     }
 
     let info = apache.get(&at("info.php"));
-    assert_eq!(info.status, 200, "{runtime}");
+    assert_eq!(info.status, 200, "{name}");
     for expected in [
         "PHP Version 8.2.",
         "Server API </td><td class=\"v\">CGI/FastCGI",
@@ -402,7 +443,7 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
     ] {
         assert!(
             info.text().contains(expected),
-            "{runtime}: no {expected} in phpinfo()"
+            "{name}: no {expected} in phpinfo()"
         );
     }
 
@@ -413,7 +454,7 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
     assert_eq!(
         apache.get(&at("exception.php")).text(),
         "caught\n",
-        "{runtime}"
+        "{name}"
     );
     let stderr = format!("with runtime {runtime}: stderr: ");
     for (path, written, message) in [
@@ -431,12 +472,12 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
         ("memory.php", "", "PHP Fatal error:  Allowed memory size of 16777216 bytes exhausted"),
     ] {
         let failed = apache.get(&at(path));
-        assert_eq!(failed.status, 500, "{runtime} {path}: {}", failed.text());
-        assert_eq!(failed.text(), written, "{runtime} {path}");
+        assert_eq!(failed.status, 500, "{name} {path}: {}", failed.text());
+        assert_eq!(failed.text(), written, "{name} {path}");
         let log = apache.wait_for_log(&format!("{stderr}{message}"));
         assert!(
             !log.contains("unreachable") && !log.contains("trapped"),
-            "{runtime} {path}: {log}"
+            "{name} {path}: {log}"
         );
     }
     // The request ended as PHP ends it after a fatal error: shutdown functions ran.
@@ -449,16 +490,16 @@ fn serves_a_site(apache: &Apache, runtime: &str) {
         .filter(|line| line.contains(&stderr) && line.contains("PHP Warning"))
         .map(str::to_owned)
         .collect();
-    assert!(warnings.is_empty(), "{runtime}: {warnings:#?}");
+    assert!(warnings.is_empty(), "{name}: {warnings:#?}");
 
     // A file of the site, through the granted directory; nothing outside it exists.
     let readme = apache.get(&at("show.php"));
-    assert_eq!(readme.text(), example("site/readme.txt"), "{runtime}");
+    assert_eq!(readme.text(), example("site/readme.txt"), "{name}");
     let passwd = apache.get(&at("show.php?file=/etc/passwd"));
-    assert_eq!(passwd.status, 200, "{runtime}");
+    assert_eq!(passwd.status, 200, "{name}");
     assert!(
         passwd.text().starts_with("cannot read /etc/passwd") && !passwd.text().contains("root:"),
-        "{runtime}: {}",
+        "{name}: {}",
         passwd.text()
     );
 }

@@ -136,6 +136,8 @@ void syslog(int priority, const char *format, ...)
 }
 void closelog(void) { log_ident = "php"; }
 
+#ifndef __wasilibc_use_wasip2
+/* WASI 0.1: no sockets, and no name service (see compat.h). */
 int socket(int domain, int type, int protocol) { (void) domain; (void) type; (void) protocol; errno = ENOSYS; return -1; }
 int bind(int fd, const struct sockaddr *addr, socklen_t len) { (void) fd; (void) addr; (void) len; errno = ENOSYS; return -1; }
 int listen(int fd, int backlog) { (void) fd; (void) backlog; errno = ENOSYS; return -1; }
@@ -232,34 +234,6 @@ const char *gai_strerror(int code)
 	}
 }
 
-int getnameinfo(const struct sockaddr *addr, socklen_t addrlen, char *host, socklen_t hostlen, char *serv, socklen_t servlen, int flags)
-{
-	(void) addrlen;
-	if (flags & NI_NAMEREQD) {
-		return EAI_NONAME;
-	}
-	int port;
-	if (addr->sa_family == AF_INET) {
-		const struct sockaddr_in *v4 = (const struct sockaddr_in *) addr;
-		if (host && !inet_ntop(AF_INET, &v4->sin_addr, host, hostlen)) {
-			return EAI_OVERFLOW;
-		}
-		port = ntohs(v4->sin_port);
-	} else if (addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *) addr;
-		if (host && !inet_ntop(AF_INET6, &v6->sin6_addr, host, hostlen)) {
-			return EAI_OVERFLOW;
-		}
-		port = ntohs(v6->sin6_port);
-	} else {
-		return EAI_FAMILY;
-	}
-	if (serv && snprintf(serv, servlen, "%d", port) >= (int) servlen) {
-		return EAI_OVERFLOW;
-	}
-	return 0;
-}
-
 struct hostent *gethostbyname(const char *name)
 {
 	static struct in_addr address;
@@ -308,4 +282,38 @@ struct protoent *getprotobynumber(int proto)
 		}
 	}
 	return NULL;
+}
+#endif
+
+/* Reverse lookups (see compat.h): addresses are given as numbers; a name, when one is
+ * required, is not found. */
+#include <arpa/inet.h>
+#include <netdb.h>
+
+int compat_getnameinfo(const struct sockaddr *addr, socklen_t addrlen, char *host, socklen_t hostlen, char *serv, socklen_t servlen, int flags)
+{
+	(void) addrlen;
+	if (flags & NI_NAMEREQD) {
+		return EAI_NONAME;
+	}
+	int port;
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *) addr;
+		if (host && !inet_ntop(AF_INET, &v4->sin_addr, host, hostlen)) {
+			return EAI_OVERFLOW;
+		}
+		port = ntohs(v4->sin_port);
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *) addr;
+		if (host && !inet_ntop(AF_INET6, &v6->sin6_addr, host, hostlen)) {
+			return EAI_OVERFLOW;
+		}
+		port = ntohs(v6->sin6_port);
+	} else {
+		return EAI_FAMILY;
+	}
+	if (serv && snprintf(serv, servlen, "%d", port) >= (int) servlen) {
+		return EAI_OVERFLOW;
+	}
+	return 0;
 }

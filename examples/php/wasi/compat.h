@@ -145,8 +145,10 @@ void openlog(const char *ident, int option, int facility);
 void syslog(int priority, const char *format, ...);
 void closelog(void);
 
-/* Sockets: WASI 0.1 has no way to open one. The calls fail; PHP reports it. No UNIX domain
- * sockets either (see sockaddr_un above). */
+/* Sockets: WASI 0.1 has no way to open one. The calls fail; PHP reports it. WASI 0.2's C
+ * library has them (wasi:sockets, TCP and UDP), and its <sys/socket.h> says so by defining
+ * __wasilibc_use_wasip2. Neither has UNIX domain sockets (see sockaddr_un above). */
+#ifndef __wasilibc_use_wasip2
 int socket(int domain, int type, int protocol);
 int bind(int fd, const struct sockaddr *addr, socklen_t len);
 int listen(int fd, int backlog);
@@ -156,6 +158,7 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr
 int getpeername(int fd, struct sockaddr *addr, socklen_t *len);
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 int setsockopt(int fd, int level, int name, const void *value, socklen_t len);
+#endif
 #ifndef PF_UNIX
 # define PF_UNIX AF_UNIX
 #endif
@@ -171,8 +174,17 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len);
 #ifndef MSG_OOB
 # define MSG_OOB 0x0001
 #endif
+/* Reverse name lookups: a sandbox has none (mod_wasm answers lookups of the names a location
+ * grants, and nothing else), and WASI 0.2's C library aborts the program in getnameinfo, which
+ * PHP's gethostbyaddr() calls (WordPress does, for a comment's author). Both flavours use
+ * compat.c's, which gives an address as a number. */
+#define getnameinfo compat_getnameinfo
+
+/* Urgent data, which WASI does not have: a bit wasi-libc's poll() ignores. (Linux's value,
+ * 0x002, is POLLOUT in wasi-libc: PHP's wait for a socket to be readable would return as soon
+ * as it is writable.) */
 #ifndef POLLPRI
-# define POLLPRI 0x002
+# define POLLPRI 0x0400
 #endif
 
 #endif
