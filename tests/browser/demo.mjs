@@ -8,15 +8,14 @@
 //
 // Chromium is Debian's (CHROMIUM overrides /usr/bin/chromium). Exits non-zero when anything a
 // person would see is wrong, after trying everything.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { launch, Report, screenshotsIn } from "./browser.mjs";
 
 const [base, screenshots] = process.argv.slice(2);
 if (!base || !screenshots) {
   console.error("usage: node demo.mjs BASE_URL SCREENSHOT_DIR");
   process.exit(2);
 }
-mkdirSync(screenshots, { recursive: true });
+const screenshot = screenshotsIn(screenshots);
 
 // What a person sees behind each link of the page, by the link's data-example.
 const expected = {
@@ -62,32 +61,10 @@ const hostExamples = {
   "php-sandbox": "php-cgi under mod_cgid shows /etc/passwd",
 };
 
-const failures = [];
-function check(what, ok, detail) {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures.push(`${what}: ${detail}`);
-}
+const report = new Report();
+const check = report.check.bind(report);
 
-let shots = 0;
-async function screenshot(page, name) {
-  shots += 1;
-  const file = `${String(shots).padStart(2, "0")}-${name.replace(/[^A-Za-z0-9-]+/g, "_")}.png`;
-  await page.screenshot({ path: `${screenshots}/${file}`, fullPage: true });
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // Root needs --no-sandbox; the rest keeps Chromium off the network it has no business with.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   // CPython takes seconds to start in WasmEdge's interpreter, longer on a busy machine.
@@ -250,8 +227,5 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`${shots} screenshots in ${screenshots}`);
-if (failures.length > 0) {
-  console.error(`\n${failures.length} failed:\n${failures.join("\n")}`);
-  process.exit(1);
-}
+console.log(`screenshots in ${screenshots}`);
+report.finish();

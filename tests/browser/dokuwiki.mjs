@@ -8,28 +8,17 @@
 // The wiki of RUNTIME is at BASE_URL/RUNTIME/. Chromium is Debian's (CHROMIUM overrides
 // /usr/bin/chromium). Exits non-zero when anything a person would see is wrong, after trying
 // everything.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { launch, Report, screenshotsIn } from "./browser.mjs";
 
 const [base, screenshots, password, ...runtimes] = process.argv.slice(2);
 if (!base || !screenshots || !password || runtimes.length === 0) {
   console.error("usage: node dokuwiki.mjs BASE_URL SCREENSHOT_DIR ADMIN_PASSWORD RUNTIME...");
   process.exit(2);
 }
-mkdirSync(screenshots, { recursive: true });
+const screenshot = screenshotsIn(screenshots);
 
-const failures = [];
-function check(what, ok, detail) {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures.push(`${what}: ${detail}`);
-}
-
-let shots = 0;
-async function screenshot(page, name) {
-  shots += 1;
-  const file = `${String(shots).padStart(2, "0")}-${name.replace(/[^A-Za-z0-9-]+/g, "_")}.png`;
-  await page.screenshot({ path: `${screenshots}/${file}`, fullPage: true });
-}
+const report = new Report();
+const check = report.check.bind(report);
 
 // Follows the link whose tooltip starts with `title` (DokuWiki's tools show icons with titles).
 async function follow(page, title) {
@@ -51,19 +40,7 @@ async function save(page, text, summary) {
   return response;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // Root needs --no-sandbox; the rest keeps Chromium off the network it has no business with.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 // One wiki per runtime, each in a browser session of its own (its own login cookie), all at
 // once: WasmEdge's interpreter takes seconds a page.
 async function useWiki(runtime) {
@@ -169,8 +146,5 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`${shots} screenshots in ${screenshots}`);
-if (failures.length > 0) {
-  console.error(`\n${failures.length} failed:\n${failures.join("\n")}`);
-  process.exit(1);
-}
+console.log(`screenshots in ${screenshots}`);
+report.finish();

@@ -306,6 +306,38 @@ pub fn python_service() -> PathBuf {
     path
 }
 
+/// Runs a browser test, `tests/browser/<name>.mjs`, with node against the site at `base_url`,
+/// its screenshots kept in `<target>/<name>-screenshots`, and `args` after those two. Returns
+/// what it reported (a line per check); if any check failed, panics with the report and
+/// `context()` (the server's error log, say).
+pub fn browser_test<I, S>(
+    name: &str,
+    base_url: &str,
+    args: I,
+    context: impl FnOnce() -> String,
+) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let screenshots = target_dir().join(format!("{name}-screenshots"));
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let output = std::process::Command::new("node")
+        .arg(workspace_root().join(format!("tests/browser/{name}.mjs")))
+        .arg(base_url)
+        .arg(&screenshots)
+        .args(args)
+        .output()
+        .expect("running node (scripts/setup installs it, Chromium and playwright-core)");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{report}\n{}", context());
+    report
+}
+
 /// Unpacks Debian's DokuWiki under `root` with `examples/dokuwiki/unpack`, as the README tells
 /// an admin to try it, with `password` for its administrator `admin`.
 pub fn unpack_dokuwiki(root: &Path, password: &str) {

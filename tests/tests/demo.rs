@@ -5,7 +5,7 @@
 //! must see). Screenshots of every page it checks are kept in `<target>/demo-screenshots`.
 
 use mod_wasm_tests::{
-    components_dir, free_port, guests_dir, module_so, php_cgi_wasm, shared_cache_dir, target_dir,
+    browser_test, components_dir, free_port, guests_dir, module_so, php_cgi_wasm, shared_cache_dir,
     workspace_root, Scratch,
 };
 use std::os::unix::process::CommandExt;
@@ -123,24 +123,9 @@ impl Drop for Demo {
 #[test]
 fn a_person_can_use_every_link_and_form_of_the_demo_as_scripts_demo_serves_it() {
     let demo = Demo::start();
-    let screenshots = target_dir().join("demo-screenshots");
-    let _ = std::fs::remove_dir_all(&screenshots);
-    let output = Command::new("node")
-        .arg(workspace_root().join("tests/browser/demo.mjs"))
-        .arg(demo.url())
-        .arg(&screenshots)
-        .output()
-        .expect("running node (scripts/setup installs it, Chromium and playwright-core)");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "{report}\nscripts/demo and its servers:\n{}",
-        demo.output()
-    );
+    let report = browser_test("demo", &demo.url(), [] as [&str; 0], || {
+        format!("scripts/demo and its servers:\n{}", demo.output())
+    });
     // Every runtime's column was clicked through, and every guestbook signed.
     for runtime in mod_wasm_tests::runtimes() {
         assert!(

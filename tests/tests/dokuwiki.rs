@@ -6,10 +6,9 @@
 //! more wiki has PHP started once (`WasmPreinit On`), under the first runtime.
 
 use mod_wasm_tests::{
-    load_module, php_cgi_wasm, runtimes, shared_cache_dir, target_dir, unpack_dokuwiki,
+    browser_test, load_module, php_cgi_wasm, runtimes, shared_cache_dir, unpack_dokuwiki,
     workspace_root, Config,
 };
-use std::process::Command;
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
@@ -67,25 +66,13 @@ fn a_person_logs_in_creates_and_edits_a_dokuwiki_page_under_every_runtime() {
     }
     let apache = config.with_body(&body).start();
 
-    let screenshots = target_dir().join("dokuwiki-screenshots");
-    let _ = std::fs::remove_dir_all(&screenshots);
-    let output = Command::new("node")
-        .arg(workspace_root().join("tests/browser/dokuwiki.mjs"))
-        .arg(format!("http://127.0.0.1:{}/", apache.port()))
-        .arg(&screenshots)
-        .arg(ADMIN_PASSWORD)
-        .args(wikis.iter().map(|(wiki, _)| wiki))
-        .output()
-        .expect("running node (scripts/setup installs it, Chromium and playwright-core)");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "{report}\nerror log:\n{}",
-        apache.error_log()
+    let report = browser_test(
+        "dokuwiki",
+        &format!("http://127.0.0.1:{}/", apache.port()),
+        [ADMIN_PASSWORD]
+            .into_iter()
+            .chain(wikis.iter().map(|(wiki, _)| *wiki)),
+        || format!("error log:\n{}", apache.error_log()),
     );
 
     for (wiki, _) in &wikis {
