@@ -20,7 +20,7 @@ use mod_wasm_tests::{
 use std::path::PathBuf;
 
 /// Scripts beside the shipped example site, each trying one thing.
-const SCRIPTS: [(&str, &str); 15] = [
+const SCRIPTS: [(&str, &str); 16] = [
     (
         "server.php",
         "<?php header('Content-Type: application/json');\n\
@@ -61,6 +61,16 @@ const SCRIPTS: [(&str, &str); 15] = [
         "include.php",
         "<?php require __DIR__ . '/lib/greet.php';\ninclude 'lib/greet.php';\n\
          echo greet('includes'), ' ', count(get_included_files()), \"\\n\";\n",
+    ),
+    (
+        "access.php",
+        // What access() says of granted paths: applications ask before they read a directory
+        // (WordPress lists its theme's patterns only if the directory is readable) or write.
+        "<?php header('Content-Type: application/json');\n\
+         $ask = fn ($path) => [is_readable($path), is_writable($path)];\n\
+         echo json_encode(['site' => $ask('/site'), 'lib' => $ask('/site/lib'), \
+         'script' => $ask('/site/access.php'), 'data' => $ask('/data'), \
+         'listed' => count(glob('/site/lib/*.php'))]);\n",
     ),
     (
         "lib/greet.php",
@@ -410,6 +420,19 @@ fn serves_a_site(apache: &Apache, site: &Site) {
 
     let include = apache.get(&at("include.php"));
     assert_eq!(include.text(), "hello, includes 2\n", "{name}");
+
+    // What access() tells PHP: every granted directory is readable, and writable where the
+    // grant is read-write. wasmtime's WASI reports the same rights for every directory, so
+    // there a read-only grant is said to be writable too (writing there fails all the same).
+    let read_only_writable = *runtime == "wasmtime";
+    assert_eq!(
+        apache.get(&at("access.php")).text(),
+        format!(
+            r#"{{"site":[true,{0}],"lib":[true,{0}],"script":[true,{0}],"data":[true,true],"listed":1}}"#,
+            read_only_writable
+        ),
+        "{name}"
+    );
 
     let extensions = apache.get(&at("extensions.php"));
     assert_eq!(extensions.status, 200, "{name}: {}", extensions.text());

@@ -18,6 +18,10 @@
 //!   when closing it fails);
 //! - a directory gets the rights of a directory: wasi-libc asks for no more than the parent's
 //!   inheriting rights, which are file rights, so a subdirectory could not be listed;
+//! - the inheriting rights of the directory say what the grant allows beneath it, as
+//!   wasi-libc's `access()` reads them (`DiskFileSys` reports every file right, but not the
+//!   right to list, so a granted directory was not readable to `access()` and a read-only one
+//!   was writable);
 //! - making a directory is `mkdir`, not `mkdir -p` that succeeds when it exists: locks made of
 //!   a directory (SQLite's under WASI) rely on that failing.
 
@@ -59,16 +63,21 @@ struct GrantedDir {
 
 impl HostDir {
     pub(crate) fn open(preopen: &Preopen) -> std::io::Result<Self> {
+        let mut host_dir = Self {
+            access: preopen.access,
+            nodes: HashMap::new(),
+            next: ROOT + 1,
+        };
         let root = GrantedDir {
             dir: Beneath::open(&preopen.host)?,
             rights: WASIRights::dir_all(),
-            file_rights: WASIRights::fd_all(),
+            // What is opened beneath it, files and directories, as far as the grant allows.
+            // wasi-libc's access() answers from these: a directory is readable (R_OK) with
+            // FD_READDIR, anything is writable (W_OK) with FD_WRITE.
+            file_rights: host_dir.granted(WASIRights::fd_all() | WASIRights::dir_all()),
         };
-        Ok(Self {
-            access: preopen.access,
-            nodes: HashMap::from([(ROOT, Node::Dir(root))]),
-            next: ROOT + 1,
-        })
+        host_dir.nodes.insert(ROOT, Node::Dir(root));
+        Ok(host_dir)
     }
 
     fn node(&self, ino: usize) -> Result<&Node, Errno> {
