@@ -8,9 +8,10 @@
 //! socket ABI, or as a component whose sockets are `wasi:sockets`), the WASI 0.2 components
 //! only where the runtime runs components. The Python app
 //! runs under every runtime, when CPython for WASI is there, and the PHP site when PHP for WASI
-//! is (`examples/php/build` builds it); PHP's notes on MariaDB where PHP's component runs.
+//! is (`examples/php/build` builds it); PHP's notes on MariaDB where there are sockets, in
+//! the flavour of PHP built for them.
 
-use crate::{load_module, running_as_root, Build};
+use crate::{load_module, running_as_root, Build, RuntimeInfo};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -61,8 +62,9 @@ pub struct Python<'a> {
     pub app: &'a Path,
 }
 
-/// PHP for WASI and its site (`examples/php`), in a directory of the demo's: `php-cgi.wasm`
-/// and the component `wasip2/php-cgi.wasm`, the scripts in `site/` (with the notes on MySQL),
+/// PHP for WASI and its site (`examples/php`), in a directory of the demo's: `php-cgi.wasm`,
+/// the flavours with sockets (`wasix/`, `wasmedge/`, and the component in `wasip2/`), the
+/// scripts in `site/` (with the notes on MySQL),
 /// `php.ini` in `etc/`, and `data/` (sessions, uploads), which the server's children may write
 /// to.
 #[derive(Clone, Copy)]
@@ -71,13 +73,23 @@ pub struct Php<'a> {
 }
 
 impl Php<'_> {
-    fn module(&self) -> PathBuf {
-        self.dir.join("php-cgi.wasm")
+    /// The core module for a runtime: with its sockets where it has them (see
+    /// `php_cgi_wasm_for`), so that each runtime compiles one PHP.
+    fn module(&self, runtime: &RuntimeInfo) -> PathBuf {
+        match &runtime.socket_abi {
+            Some(abi) => self.dir.join(abi).join("php-cgi.wasm"),
+            None => self.dir.join("php-cgi.wasm"),
+        }
     }
 
-    /// PHP's WASI 0.2 flavour, the one with MySQL.
-    fn component(&self) -> PathBuf {
-        self.dir.join("wasip2/php-cgi.wasm")
+    /// The flavour of PHP that connects under a runtime (see `php_with_sockets`): built for
+    /// its socket ABI, or the WASI 0.2 component.
+    fn with_sockets(&self, runtime: &RuntimeInfo) -> Option<PathBuf> {
+        match &runtime.socket_abi {
+            Some(abi) => Some(self.dir.join(abi).join("php-cgi.wasm")),
+            None if runtime.components => Some(self.dir.join("wasip2/php-cgi.wasm")),
+            None => None,
+        }
     }
 
     fn site(&self) -> PathBuf {
@@ -107,7 +119,7 @@ enum Needs {
     Python,
     /// PHP for WASI runs it (every runtime can).
     Php,
-    /// PHP's component runs it on the guestbook's database: runtimes that run components.
+    /// PHP runs it on the guestbook's database: runtimes with sockets.
     PhpOnMysql,
     /// It is this file among the components: only runtimes that run components can.
     Component(&'static str),
@@ -233,8 +245,9 @@ const EXAMPLES: &[Example] = &[
     },
     Example {
         name: "php-notes",
-        about: "PHP on MariaDB: notes that mysqli writes and PDO reads, in PHP's WASI 0.2 \
-                flavour, whose sockets are wasi:sockets.",
+        about: "PHP on MariaDB: notes that mysqli writes and PDO reads, in the flavour of \
+                PHP built for the runtime's sockets (WASIX, WasmEdge's, or WASI 0.2's \
+                wasi:sockets).",
         sandbox: "As for the PHP page, and one outbound connection, to the database \
                   (WasmAllowConnect).",
         links: &[("php-notes", "/notes.php")],
@@ -362,13 +375,13 @@ impl Site<'_> {
                     .then(|| python.interpreter.into());
             }
             Needs::Php => {
-                let module = self.php?.module();
+                let module = self.php?.module(info);
                 return module.is_file().then_some(module);
             }
             Needs::PhpOnMysql => {
                 self.database?;
-                let module = self.php?.component();
-                return (info.components && module.is_file()).then_some(module);
+                let module = self.php?.with_sockets(info)?;
+                return module.is_file().then_some(module);
             }
             Needs::Nothing => example.name.to_owned(),
             Needs::Extension(extension) => info
@@ -487,9 +500,7 @@ impl Site<'_> {
                 Needs::Nothing => "not built",
                 Needs::Python => "CPython for WASI is not there (scripts/setup fetches it)",
                 Needs::Php => "PHP for WASI is not there (examples/php/build builds it)",
-                Needs::PhpOnMysql => {
-                    "this runtime does not run components (PHP's sockets are WASI 0.2's)"
-                }
+                Needs::PhpOnMysql => "this runtime has no sockets",
                 Needs::Extension(_) => "this runtime does not provide it",
                 Needs::Sockets => "this runtime has no sockets",
                 Needs::Component(_) => "this runtime does not run components",

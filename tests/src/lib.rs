@@ -263,10 +263,47 @@ pub fn php_cgi_wasm() -> PathBuf {
     php_build("php-cgi.wasm")
 }
 
-/// php-cgi for WASI 0.2, a component, the flavour with MySQL (mysqlnd, mysqli, pdo_mysql) over
-/// `wasi:sockets`, from the same build.
+/// php-cgi for WASI as the core module `runtime` is served: the flavour linked with its socket
+/// ABI where it has one (`wasix/`, `wasmedge/`), else the one without sockets. One module per
+/// runtime: WasmEdge takes minutes to compile PHP ahead of time.
+pub fn php_cgi_wasm_for(name: &str) -> PathBuf {
+    match &runtime(name).socket_abi {
+        Some(abi) => php_build(&format!("{abi}/php-cgi.wasm")),
+        None => php_cgi_wasm(),
+    }
+}
+
+/// php-cgi for WASI 0.2, a component, whose sockets are `wasi:sockets`, from the same build.
 pub fn php_component() -> PathBuf {
     php_build("wasip2/php-cgi.wasm")
+}
+
+/// php-cgi for WASI in the flavour that connects under `runtime`, if any does: the core module
+/// linked with the runtime's socket ABI (`wasix/`, `wasmedge/`), or the component (`wasip2/`)
+/// where sockets are `wasi:sockets`. All flavours have MySQL (mysqlnd, mysqli, pdo_mysql).
+pub fn php_with_sockets(name: &str) -> Option<PathBuf> {
+    let info = runtime(name);
+    match &info.socket_abi {
+        Some(abi) => Some(php_build(&format!("{abi}/php-cgi.wasm"))),
+        None if info.components => Some(php_component()),
+        None => None,
+    }
+}
+
+/// The runtimes built in under which PHP can connect (see [`php_with_sockets`]), said on
+/// stderr when there are none.
+pub fn php_socket_runtimes() -> Vec<&'static str> {
+    let runtimes: Vec<_> = runtimes()
+        .into_iter()
+        .filter(|name| {
+            let info = runtime(name);
+            info.socket_abi.is_some() || info.components
+        })
+        .collect();
+    if runtimes.is_empty() {
+        eprintln!("no runtime built in gives PHP sockets: nothing to test");
+    }
+    runtimes
 }
 
 fn php_build(file: &str) -> PathBuf {

@@ -6,7 +6,7 @@
 //! more wiki has PHP started once (`WasmPreinit On`), under the first runtime.
 
 use mod_wasm_tests::{
-    browser_test, load_module, php_cgi_wasm, runtimes, shared_cache_dir, unpack_dokuwiki,
+    browser_test, load_module, php_cgi_wasm_for, runtimes, shared_cache_dir, unpack_dokuwiki,
     workspace_root, Config,
 };
 
@@ -18,11 +18,6 @@ fn a_person_logs_in_creates_and_edits_a_dokuwiki_page_under_every_runtime() {
     let config = Config::new("");
     let scratch = &config.scratch;
     let examples = workspace_root().join("examples");
-    // Where an admin keeps php-cgi.wasm and php.ini: readable by Apache's user.
-    let php = scratch.file(
-        "wasm/php-cgi.wasm",
-        std::fs::read(php_cgi_wasm()).expect("reading php-cgi.wasm"),
-    );
     let ini = scratch.file(
         "php/php.ini",
         std::fs::read(examples.join("php/php.ini")).unwrap(),
@@ -47,6 +42,11 @@ fn a_person_logs_in_creates_and_edits_a_dokuwiki_page_under_every_runtime() {
         }
         let root = scratch.path().join(wiki);
         unpack_dokuwiki(&root, ADMIN_PASSWORD);
+        // Where an admin keeps php-cgi.wasm and php.ini: readable by Apache's user.
+        let php = scratch.file(
+            &format!("wasm/{wiki}/php-cgi.wasm"),
+            std::fs::read(php_cgi_wasm_for(runtime)).expect("reading php-cgi.wasm"),
+        );
         let data = scratch.php_data_dir(&format!("php-{wiki}"));
         body += &format!(
             "Define DOKUWIKI_ROOT {root}/\nDefine DOKUWIKI_URL /{wiki}\n\

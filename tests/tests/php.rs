@@ -14,8 +14,8 @@
 //! the configuration is read, and every request starts from its snapshot.
 
 use mod_wasm_tests::{
-    load_module, php_cgi_wasm, php_component, runtime as runtime_info, runtimes, shared_cache_dir,
-    workspace_root, Apache, Config,
+    load_module, php_cgi_wasm_for, php_component, runtime as runtime_info, runtimes,
+    shared_cache_dir, workspace_root, Apache, Config,
 };
 use std::path::PathBuf;
 
@@ -148,7 +148,7 @@ fn sites(runtimes: &[&'static str], php_starts: Start) -> Vec<Site> {
         sites.push(Site {
             name: runtime.to_owned(),
             runtime,
-            php: php_cgi_wasm(),
+            php: php_cgi_wasm_for(runtime),
         });
         if runtime_info(runtime).components && php_starts == Start::PerRequest {
             sites.push(Site {

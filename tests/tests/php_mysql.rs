@@ -1,27 +1,23 @@
 //! PHP reaches MariaDB through both of its MySQL drivers (mysqli and pdo_mysql, on mysqlnd)
-//! over a connection the location grants: `examples/php/mysql/notes.php` served by PHP's WASI
-//! 0.2 flavour (`wasip2/php-cgi.wasm`, whose sockets are `wasi:sockets`) under every runtime
-//! that runs components, configured as the README's "Connecting to a database" does. Without
-//! the grant PHP gets an error it reports, and the refusal is in the log.
+//! over a connection the location grants: `examples/php/mysql/notes.php` served under every
+//! runtime with sockets, by the flavour of PHP that connects there (WASIX's under Wasmer,
+//! WasmEdge's socket extension under WasmEdge, the WASI 0.2 component's `wasi:sockets` under
+//! wasmtime), configured as the README's "Connecting to a database" does. Without the grant
+//! PHP gets an error it reports, and the refusal is in the log; a granted name is looked up,
+//! another is not.
 
 use mod_wasm_tests::mariadb::MariaDb;
 use mod_wasm_tests::{
-    php_component, runtime as runtime_info, runtimes, workspace_root, Apache, Config,
+    php_socket_runtimes, php_with_sockets, runtime as runtime_info, shared_cache_dir,
+    workspace_root, Apache, Config,
 };
 
 const PASSWORD: &str = "notes-secret";
 
-/// The runtimes that run PHP's component.
-fn component_runtimes() -> Vec<&'static str> {
-    let runtimes: Vec<_> = runtimes()
-        .into_iter()
-        .filter(|runtime| runtime_info(runtime).components)
-        .collect();
-    if runtimes.is_empty() {
-        eprintln!("no runtime built in runs components: nothing to test");
-    }
-    runtimes
-}
+/// Connects to `?host=` and `?port=` with PHP's own sockets (`fsockopen`), by name or address.
+const CONNECT: &str = "<?php\n\
+    $socket = @fsockopen($_GET['host'], (int) $_GET['port'], $errno, $error, 5);\n\
+    echo $socket ? \"connected\\n\" : \"not connected: $error\\n\";\n";
 
 /// An Apache serving the notes at /notes/ under `runtime`, on a new database named
 /// `database` (also its user's), reached at `db_host`, with the given grants.
@@ -39,8 +35,10 @@ fn notes(runtime: &str, db: &MariaDb, database: &str, db_host: &str, grants: &[S
         site.join("index.php"),
     )
     .unwrap();
+    std::fs::write(site.join("connect.php"), CONNECT).unwrap();
     let body = format!(
-        "{alias}{dir}Alias /notes {site}
+        "{alias}{dir}WasmCacheDir {cache}
+Alias /notes {site}
 <Directory {site}>
   AddHandler wasm-handler .php
   DirectoryIndex index.php
@@ -58,8 +56,9 @@ fn notes(runtime: &str, db: &MariaDb, database: &str, db_host: &str, grants: &[S
 ",
         alias = mod_wasm_tests::load_module("alias"),
         dir = mod_wasm_tests::load_module("dir"),
+        cache = shared_cache_dir().display(),
         site = site.display(),
-        php = php_component().display(),
+        php = php_with_sockets(runtime).unwrap().display(),
         port = db.port,
     );
     config.with_body(&body).start()
@@ -76,7 +75,7 @@ fn add(apache: &Apache, note: &str) -> mod_wasm_tests::http::Response {
 #[test]
 fn php_reaches_mariadb_through_mysqli_and_pdo_over_a_granted_connection() {
     let db = MariaDb::start();
-    for runtime in component_runtimes() {
+    for runtime in php_socket_runtimes() {
         eprintln!("== runtime {runtime}");
         let database = format!("notes_{}", runtime.replace('-', "_"));
         let grant = format!("127.0.0.1:{}", db.port);
@@ -125,7 +124,7 @@ fn php_reaches_mariadb_through_mysqli_and_pdo_over_a_granted_connection() {
 #[test]
 fn without_a_grant_php_gets_an_error_it_reports_and_the_refusal_is_logged() {
     let db = MariaDb::start();
-    for runtime in component_runtimes() {
+    for runtime in php_socket_runtimes() {
         eprintln!("== runtime {runtime}");
         let database = format!("refused_{}", runtime.replace('-', "_"));
         // A grant for another port of the same address is no grant for the database's.
@@ -133,8 +132,13 @@ fn without_a_grant_php_gets_an_error_it_reports_and_the_refusal_is_logged() {
         let apache = notes(runtime, &db, &database, "127.0.0.1", &[other]);
         let refused = apache.get("/notes/?format=json");
         assert_eq!(refused.status, 503, "{runtime}: {}", refused.text());
+        // The socket ABIs of Wasmer and WasmEdge refuse with EPERM, wasi:sockets with EACCES.
+        let errno = match runtime_info(runtime).socket_abi {
+            Some(_) => "Operation not permitted",
+            None => "Permission denied",
+        };
         assert!(
-            refused.text().contains("Permission denied"),
+            refused.text().contains(errno),
             "{runtime}: {}",
             refused.text()
         );
@@ -155,7 +159,7 @@ fn a_database_named_localhost_is_a_unix_socket_which_no_grant_opens() {
     // mysqlnd, like libmysqlclient, takes the host `localhost` to mean the server's Unix
     // socket. WASI has no Unix sockets: the page says so, and `127.0.0.1` is what works.
     let db = MariaDb::start();
-    for runtime in component_runtimes() {
+    for runtime in php_socket_runtimes() {
         eprintln!("== runtime {runtime}");
         let database = format!("local_{}", runtime.replace('-', "_"));
         let grant = format!("localhost:{}", db.port);
@@ -173,5 +177,33 @@ fn a_database_named_localhost_is_a_unix_socket_which_no_grant_opens() {
             "{runtime}: {}",
             apache.error_log()
         );
+    }
+}
+
+#[test]
+fn php_looks_up_a_granted_name_and_no_other() {
+    let db = MariaDb::start();
+    for runtime in php_socket_runtimes() {
+        eprintln!("== runtime {runtime}");
+        let database = format!("names_{}", runtime.replace('-', "_"));
+        let grants = [format!("localhost:{}", db.port)];
+        let apache = notes(runtime, &db, &database, "127.0.0.1", &grants);
+        let by_name = apache.get(&format!(
+            "/notes/connect.php?host=localhost&port={}",
+            db.port
+        ));
+        assert_eq!(by_name.text(), "connected\n", "{runtime}");
+
+        // A name no grant names is not looked up: the lookup is refused, and logged.
+        let other = apache.get(&format!(
+            "/notes/connect.php?host=elsewhere.invalid&port={}",
+            db.port
+        ));
+        assert!(
+            other.text().starts_with("not connected: "),
+            "{runtime}: {}",
+            other.text()
+        );
+        apache.wait_for_log("refused to resolve 'elsewhere.invalid'");
     }
 }

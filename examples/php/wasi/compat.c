@@ -137,11 +137,80 @@ void syslog(int priority, const char *format, ...)
 void closelog(void) { log_ident = "php"; }
 
 #ifndef __wasilibc_use_wasip2
-/* WASI 0.1: no sockets, and no name service (see compat.h). */
-int socket(int domain, int type, int protocol) { (void) domain; (void) type; (void) protocol; errno = ENOSYS; return -1; }
+/* WASI 0.1: TCP through the socket ABI this flavour is linked with (net.h), and nothing else:
+ * no datagrams, no listening. */
+#include "net.h"
+
+#include <arpa/inet.h>
+
+int socket(int domain, int type, int protocol)
+{
+	(void) protocol;
+	if (domain != AF_INET && domain != AF_INET6) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM) {
+		errno = EPROTONOSUPPORT;
+		return -1;
+	}
+	int fd;
+	int error = compat_net_open(domain, &fd);
+	if (error != 0) {
+		errno = error;
+		return -1;
+	}
+	return fd;
+}
+
+/* An IPv4 or IPv6 socket address as net.h's address and port; 0 if it is neither. */
+static int from_sockaddr(const struct sockaddr *addr, socklen_t len, struct compat_net_address *address, unsigned *port)
+{
+	if (addr && addr->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *) addr;
+		address->family = AF_INET;
+		memcpy(address->octets, &v4->sin_addr, 4);
+		*port = ntohs(v4->sin_port);
+		return 1;
+	}
+	if (addr && addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *) addr;
+		address->family = AF_INET6;
+		memcpy(address->octets, &v6->sin6_addr, 16);
+		*port = ntohs(v6->sin6_port);
+		return 1;
+	}
+	return 0;
+}
+
+/* Connects, always to the end: PHP asks for a non-blocking connect and then waits for the
+ * socket to become writable and reads SO_ERROR, which WASI 0.1 cannot report. A blocking
+ * connect ends in the same state, and the request's deadline bounds it like any other wait. */
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct compat_net_address address;
+	unsigned port;
+	if (!from_sockaddr(addr, len, &address, &port)) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	int nonblocking = flags != -1 && (flags & O_NONBLOCK);
+	if (nonblocking) {
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	}
+	int error = compat_net_connect(fd, &address, port);
+	if (nonblocking) {
+		fcntl(fd, F_SETFL, flags);
+	}
+	if (error != 0) {
+		errno = error;
+		return -1;
+	}
+	return 0;
+}
 int bind(int fd, const struct sockaddr *addr, socklen_t len) { (void) fd; (void) addr; (void) len; errno = ENOSYS; return -1; }
 int listen(int fd, int backlog) { (void) fd; (void) backlog; errno = ENOSYS; return -1; }
-int connect(int fd, const struct sockaddr *addr, socklen_t len) { (void) fd; (void) addr; (void) len; errno = ENOSYS; return -1; }
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr, socklen_t addrlen)
 {
 	(void) fd; (void) buf; (void) len; (void) flags; (void) addr; (void) addrlen;
@@ -157,19 +226,54 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr
 /* Standard input and output are not sockets (php-cgi asks, to tell CGI from FastCGI). */
 int getpeername(int fd, struct sockaddr *addr, socklen_t *len) { (void) fd; (void) addr; (void) len; errno = ENOTSOCK; return -1; }
 int getsockname(int fd, struct sockaddr *addr, socklen_t *len) { (void) fd; (void) addr; (void) len; errno = ENOTSOCK; return -1; }
+/* Socket options: WASI 0.1 sets none; the defaults serve (PHP and mysqlnd go on without). */
 int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
 {
 	(void) fd; (void) level; (void) name; (void) value; (void) len;
-	errno = ENOTSOCK;
+	errno = ENOPROTOOPT;
 	return -1;
 }
 
-/* Name service (netdb.h): WASI 0.1 has none. Numeric addresses resolve to themselves; names
- * do not resolve. */
-#include <arpa/inet.h>
+/* Name service (netdb.h): numeric addresses are themselves; names are looked up through the
+ * socket ABI (net.h), which answers for the names the location grants, and nothing without
+ * one. */
 #include <netdb.h>
 
 int h_errno;
+
+/* The addresses of node, numeric or looked up, at most max of them, of the family asked for
+ * (AF_UNSPEC for any): their number, or an EAI_ code (negative). */
+static int lookup(const char *node, int family, int numeric_only, struct compat_net_address *addresses, size_t max)
+{
+	if ((family == AF_UNSPEC || family == AF_INET) && inet_pton(AF_INET, node, addresses[0].octets) == 1) {
+		addresses[0].family = AF_INET;
+		return 1;
+	}
+	if ((family == AF_UNSPEC || family == AF_INET6) && inet_pton(AF_INET6, node, addresses[0].octets) == 1) {
+		addresses[0].family = AF_INET6;
+		return 1;
+	}
+	if (numeric_only) {
+		return EAI_NONAME;
+	}
+	struct compat_net_address found[8];
+	size_t count;
+	int error = compat_net_resolve(node, found, sizeof found / sizeof found[0], &count);
+	if (error == ENOSYS) {
+		return EAI_FAIL;
+	}
+	if (error != 0) {
+		errno = error;
+		return EAI_SYSTEM;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < count && kept < max; i++) {
+		if (family == AF_UNSPEC || found[i].family == family) {
+			addresses[kept++] = found[i];
+		}
+	}
+	return kept > 0 ? (int) kept : EAI_NONAME;
+}
 
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **result)
 {
@@ -185,31 +289,40 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 	if (!node) {
 		node = hints && (hints->ai_flags & AI_PASSIVE) ? "0.0.0.0" : "127.0.0.1";
 	}
+	struct compat_net_address addresses[8];
+	int count = lookup(node, family, hints && (hints->ai_flags & AI_NUMERICHOST), addresses, sizeof addresses / sizeof addresses[0]);
+	if (count < 0) {
+		return count;
+	}
 
-	struct addrinfo *info = calloc(1, sizeof *info + sizeof(struct sockaddr_in6));
-	if (!info) {
-		return EAI_MEMORY;
+	struct addrinfo *first = NULL, **next = &first;
+	for (int i = 0; i < count; i++) {
+		struct addrinfo *info = calloc(1, sizeof *info + sizeof(struct sockaddr_in6));
+		if (!info) {
+			freeaddrinfo(first);
+			return EAI_MEMORY;
+		}
+		info->ai_addr = (struct sockaddr *) (info + 1);
+		if (addresses[i].family == AF_INET) {
+			struct sockaddr_in *v4 = (struct sockaddr_in *) info->ai_addr;
+			v4->sin_family = AF_INET;
+			v4->sin_port = htons((uint16_t) port);
+			memcpy(&v4->sin_addr, addresses[i].octets, 4);
+			info->ai_addrlen = sizeof *v4;
+		} else {
+			struct sockaddr_in6 *v6 = (struct sockaddr_in6 *) info->ai_addr;
+			v6->sin6_family = AF_INET6;
+			v6->sin6_port = htons((uint16_t) port);
+			memcpy(&v6->sin6_addr, addresses[i].octets, 16);
+			info->ai_addrlen = sizeof *v6;
+		}
+		info->ai_family = addresses[i].family;
+		info->ai_socktype = hints && hints->ai_socktype ? hints->ai_socktype : SOCK_STREAM;
+		info->ai_protocol = hints ? hints->ai_protocol : 0;
+		*next = info;
+		next = &info->ai_next;
 	}
-	info->ai_addr = (struct sockaddr *) (info + 1);
-	struct sockaddr_in *v4 = (struct sockaddr_in *) info->ai_addr;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *) info->ai_addr;
-	if ((family == AF_UNSPEC || family == AF_INET) && inet_pton(AF_INET, node, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t) port);
-		info->ai_family = AF_INET;
-		info->ai_addrlen = sizeof *v4;
-	} else if ((family == AF_UNSPEC || family == AF_INET6) && inet_pton(AF_INET6, node, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t) port);
-		info->ai_family = AF_INET6;
-		info->ai_addrlen = sizeof *v6;
-	} else {
-		free(info);
-		return EAI_FAIL;
-	}
-	info->ai_socktype = hints && hints->ai_socktype ? hints->ai_socktype : SOCK_STREAM;
-	info->ai_protocol = hints ? hints->ai_protocol : 0;
-	*result = info;
+	*result = first;
 	return 0;
 }
 
@@ -225,7 +338,8 @@ void freeaddrinfo(struct addrinfo *list)
 const char *gai_strerror(int code)
 {
 	switch (code) {
-	case EAI_FAIL: return "names cannot be resolved in this sandbox, only numeric addresses";
+	case EAI_FAIL: return "names cannot be resolved without sockets, only numeric addresses";
+	case EAI_SYSTEM: return strerror(errno);
 	case EAI_SERVICE: return "service is not a port number";
 	case EAI_MEMORY: return "out of memory";
 	case EAI_NONAME: return "name does not resolve";
@@ -236,16 +350,24 @@ const char *gai_strerror(int code)
 
 struct hostent *gethostbyname(const char *name)
 {
-	static struct in_addr address;
-	static char *addresses[2] = { (char *) &address, NULL };
+	enum { MAX = 8 };
+	static struct in_addr addresses[MAX];
+	static char *address_list[MAX + 1];
 	static char *no_aliases[1] = { NULL };
-	static char host_name[INET_ADDRSTRLEN];
-	static struct hostent entry = { host_name, no_aliases, AF_INET, sizeof address, addresses };
-	if (inet_pton(AF_INET, name, &address) != 1) {
-		h_errno = HOST_NOT_FOUND;
+	static char host_name[256];
+	static struct hostent entry = { host_name, no_aliases, AF_INET, sizeof(struct in_addr), address_list };
+	struct compat_net_address found[MAX];
+	int count = lookup(name, AF_INET, 0, found, MAX);
+	if (count < 0) {
+		h_errno = count == EAI_SYSTEM ? NO_RECOVERY : HOST_NOT_FOUND;
 		return NULL;
 	}
-	inet_ntop(AF_INET, &address, host_name, sizeof host_name);
+	for (int i = 0; i < count; i++) {
+		memcpy(&addresses[i], found[i].octets, 4);
+		address_list[i] = (char *) &addresses[i];
+	}
+	address_list[count] = NULL;
+	snprintf(host_name, sizeof host_name, "%s", name);
 	return &entry;
 }
 
@@ -282,6 +404,37 @@ struct protoent *getprotobynumber(int proto)
 		}
 	}
 	return NULL;
+}
+#endif
+
+#ifdef __wasilibc_use_wasip2
+/* Forward lookups (see compat.h): IPv4 addresses, as gethostbyname gives them. */
+#include <netdb.h>
+
+struct hostent *compat_gethostbyname(const char *name)
+{
+	enum { MAX = 8 };
+	static struct in_addr addresses[MAX];
+	static char *address_list[MAX + 1];
+	static char *no_aliases[1] = { NULL };
+	static char host_name[256];
+	static struct hostent entry = { host_name, no_aliases, AF_INET, sizeof(struct in_addr), address_list };
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *found;
+	if (getaddrinfo(name, NULL, &hints, &found) != 0) {
+		h_errno = HOST_NOT_FOUND;
+		return NULL;
+	}
+	int count = 0;
+	for (struct addrinfo *info = found; info && count < MAX; info = info->ai_next) {
+		addresses[count] = ((const struct sockaddr_in *) info->ai_addr)->sin_addr;
+		address_list[count] = (char *) &addresses[count];
+		count++;
+	}
+	address_list[count] = NULL;
+	freeaddrinfo(found);
+	snprintf(host_name, sizeof host_name, "%s", name);
+	return &entry;
 }
 #endif
 

@@ -145,9 +145,11 @@ void openlog(const char *ident, int option, int facility);
 void syslog(int priority, const char *format, ...);
 void closelog(void);
 
-/* Sockets: WASI 0.1 has no way to open one. The calls fail; PHP reports it. WASI 0.2's C
- * library has them (wasi:sockets, TCP and UDP), and its <sys/socket.h> says so by defining
- * __wasilibc_use_wasip2. Neither has UNIX domain sockets (see sockaddr_un above). */
+/* Sockets: WASI 0.1 has no way to open one; the runtimes that connect add their own ABI,
+ * and compat.c implements these on whichever one the program is linked with (net.h), TCP
+ * only. WASI 0.2's C library has them (wasi:sockets, TCP and UDP), and its <sys/socket.h>
+ * says so by defining __wasilibc_use_wasip2. Neither has UNIX domain sockets (see
+ * sockaddr_un above). */
 #ifndef __wasilibc_use_wasip2
 int socket(int domain, int type, int protocol);
 int bind(int fd, const struct sockaddr *addr, socklen_t len);
@@ -171,6 +173,9 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len);
 #ifndef SO_ERROR
 # define SO_ERROR 4
 #endif
+#ifndef SO_KEEPALIVE
+# define SO_KEEPALIVE 9
+#endif
 #ifndef MSG_OOB
 # define MSG_OOB 0x0001
 #endif
@@ -179,6 +184,12 @@ int setsockopt(int fd, int level, int name, const void *value, socklen_t len);
  * PHP's gethostbyaddr() calls (WordPress does, for a comment's author). Both flavours use
  * compat.c's, which gives an address as a number. */
 #define getnameinfo compat_getnameinfo
+/* Forward lookups: PHP looks names up with gethostbyname (configure, cross-compiling, does not
+ * find getaddrinfo), and WASI 0.2's C library finds nothing with it, even for a name that
+ * resolves; its getaddrinfo asks wasi:sockets. compat.c's answers through getaddrinfo. */
+#ifdef __wasilibc_use_wasip2
+# define gethostbyname compat_gethostbyname
+#endif
 
 /* Urgent data, which WASI does not have: a bit wasi-libc's poll() ignores. (Linux's value,
  * 0x002, is POLLOUT in wasi-libc: PHP's wait for a socket to be readable would return as soon

@@ -1,6 +1,6 @@
 /*
  * <netdb.h>, which WASI's C library lacks and PHP includes unconditionally. WASI 0.1 has no
- * name service: the lookups compat.c implements resolve numeric addresses only.
+ * name service: compat.c looks names up through the socket ABI the program is linked with.
  */
 #ifndef MOD_WASM_PHP_NETDB_H
 #define MOD_WASM_PHP_NETDB_H
