@@ -6,6 +6,7 @@
 //!     mod_wasm-bench --python [--quick] [--out DIR]
 //!     mod_wasm-bench --flask [--quick] [--out DIR]
 //!     mod_wasm-bench --php [--quick] [--out DIR]
+//!     mod_wasm-bench --wordpress [--quick] [--out DIR]
 //!     mod_wasm-bench --components [--quick] [--out DIR]
 //!     mod_wasm-bench --hello RUNTIME [SECONDS]
 //!
@@ -19,6 +20,8 @@
 //! only CPython for WASI against python3 under mod_cgid (see [`python`]) and writes
 //! `python.md`; `--flask` runs only the Flask app (see [`flask`]) and writes `flask.md`;
 //! `--php` runs only PHP for WASI against the host's php-cgi (see [`php`]) and writes `php.md`;
+//! `--wordpress` runs only Debian's WordPress on MariaDB, likewise (see [`wordpress`]), and
+//! writes `wordpress.md`;
 //! `--components` runs only the `wasi:http` hello components against `wasmtime serve` (see
 //! [`components`]) and writes `components.md`.
 //! `--hello` only runs hello in process under one runtime, over and over for
@@ -37,6 +40,7 @@ mod report;
 mod soak;
 mod stats;
 mod through_apache;
+mod wordpress;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -94,6 +98,7 @@ struct Options {
     python: bool,
     flask: bool,
     php: bool,
+    wordpress: bool,
     components: bool,
     /// `--hello`: the runtime, and for how long.
     hello: Option<(String, Duration)>,
@@ -107,6 +112,7 @@ fn parse_options() -> Result<Options, String> {
         python: false,
         flask: false,
         php: false,
+        wordpress: false,
         components: false,
         hello: None,
         out: PathBuf::from("docs/benchmarks"),
@@ -119,6 +125,7 @@ fn parse_options() -> Result<Options, String> {
             "--python" => options.python = true,
             "--flask" => options.flask = true,
             "--php" => options.php = true,
+            "--wordpress" => options.wordpress = true,
             "--components" => options.components = true,
             "--hello" => {
                 let runtime = args.next().ok_or("--hello needs a runtime")?;
@@ -138,7 +145,7 @@ fn parse_options() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: mod_wasm-bench [--soak | --python | --flask | --php | --components] [--quick] [--out DIR]\n       \
+                    "usage: mod_wasm-bench [--soak | --python | --flask | --php | --wordpress | --components] [--quick] [--out DIR]\n       \
                      mod_wasm-bench --hello RUNTIME [SECONDS]"
                         .into(),
                 );
@@ -191,6 +198,23 @@ Each runtime serves both pages twice: with php-cgi starting PHP for each request
 started once (`WasmPreinit On`: php-cgi's init runs PHP's start-up when the configuration is \
 read, and each request starts from its snapshot). VmHWM is the serving child's peak resident \
 memory, after both pages.\n";
+
+/// What the WordPress report measures, above its tables.
+const WORDPRESS_INTRO: &str = "Debian's WordPress (the `wordpress` package, unpacked by \
+`examples/wordpress/unpack`) on a MariaDB the benchmark starts, installed by its installer, \
+shows its front page: the installer's \"Hello world!\" and four posts of a few paragraphs, \
+in the Twenty Twenty-Three theme. mod_wasm serves it with `examples/wordpress/wordpress.conf` \
+as it is, under every runtime with sockets, by the flavour of php-cgi for WASI that connects \
+there (`wasip2/` for wasmtime's `wasi:sockets`, `wasix/` for Wasmer, `wasmedge/` for \
+WasmEdge); the host's php-cgi (Debian's `php-cgi` and `php-mysql` 8.2) runs the same WordPress \
+under mod_cgid, handed each script by mod_actions as Debian's php-cgi configuration does. All \
+of them read the one database over TCP on loopback. Each site runs no cron on a page view \
+(`DISABLE_WP_CRON`) and is named by the request's host (`WP_HOME`). Each server has one child \
+with 32 threads; its compiled code comes from the cache, so the first request after a start \
+loads it and runs the page once. Every request is a fresh php-cgi, with no opcache: each \
+compiles every script WordPress runs. VmHWM is the serving child's peak resident memory. \
+`libapache2-mod-php` is not beside them: it needs the prefork MPM, and this module's \
+figures are taken under event (see the PHP section of `docs/benchmarks/README.md`).\n";
 
 /// What the components report measures, above its tables.
 const COMPONENTS_INTRO: &str = "The hello `wasi:http` handlers, WASI 0.2's \
@@ -341,6 +365,28 @@ fn main() {
             "every load is brief, PHP started once serves hello.php under the first runtime \
              only, and instantiations are few; the numbers mean nothing.",
             &format!("{PHP_INTRO}\n"),
+            &table,
+        );
+        return;
+    }
+
+    if options.wordpress {
+        let plan = if options.quick {
+            php::PhpPlan::QUICK
+        } else {
+            php::PhpPlan::FULL
+        };
+        let table = php::markdown(&php::PhpResults {
+            pages: wordpress::run(&plan, &names),
+            instantiation: None,
+        });
+        print!("{table}");
+        write_report(
+            &options,
+            "wordpress.md",
+            "WordPress",
+            "every load is brief; the numbers mean nothing.",
+            &format!("{WORDPRESS_INTRO}\n"),
             &table,
         );
         return;

@@ -294,7 +294,7 @@ fn wasm_server(runtime: &str, php: &Path, started_once: bool, dokuwiki: bool) ->
     config.with_body(&body).start()
 }
 
-fn measure(
+pub(crate) fn measure(
     plan: &PhpPlan,
     php: Php,
     server: &Apache,

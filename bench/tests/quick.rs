@@ -175,3 +175,26 @@ fn the_quick_php_benchmark_measures_hello_and_dokuwiki_under_every_runtime_and_p
         assert!(report.contains("| php-cgi's snapshot | "), "{report}");
     }
 }
+
+#[test]
+fn the_quick_wordpress_benchmark_measures_the_front_page_under_every_runtime_with_sockets_and_php_cgi(
+) {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_mod_wasm-bench"))
+        .args(["--wordpress", "--quick", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("running the WordPress benchmark");
+    assert!(status.success(), "the WordPress benchmark failed: {status}");
+    let report = std::fs::read_to_string(out.path().join("wordpress.md")).unwrap();
+    assert!(report.contains("**Quick mode**"), "{report}");
+    let page = "WordPress, front page";
+    assert!(
+        report.contains(&format!("| mod_cgid, php-cgi | {page} | 1 | ")),
+        "{report}"
+    );
+    for runtime in mod_wasm_tests::php_socket_runtimes() {
+        let row = format!("| mod_wasm, {runtime} | {page} | 1 | ");
+        assert!(report.contains(&row), "no {row:?} in:\n{report}");
+    }
+}

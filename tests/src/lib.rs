@@ -390,6 +390,22 @@ pub fn unpack_dokuwiki(root: &Path, password: &str) {
     );
 }
 
+/// Unpacks Debian's WordPress under `root` with `examples/wordpress/unpack`, as the README tells
+/// an admin to try it, for the database `database` at `db_host` (`host:port`), whose user has
+/// the same name and `password`.
+pub fn unpack_wordpress(root: &Path, db_host: &str, database: &str, password: &str) {
+    let unpacked = std::process::Command::new(workspace_root().join("examples/wordpress/unpack"))
+        .arg(root)
+        .args([db_host, database, database, password])
+        .output()
+        .expect("running examples/wordpress/unpack");
+    assert!(
+        unpacked.status.success(),
+        "examples/wordpress/unpack:\n{}",
+        String::from_utf8_lossy(&unpacked.stderr)
+    );
+}
+
 /// Where tests keep modules compiled by runtimes that cache them (`WasmCacheDir`), across test
 /// runs: a big module such as CPython is compiled once per build directory, not once per run.
 ///

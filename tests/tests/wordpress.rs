@@ -15,10 +15,8 @@
 use mod_wasm_tests::mariadb::MariaDb;
 use mod_wasm_tests::{
     browser_test, load_module, php_socket_runtimes, php_with_sockets, runtime as runtime_info,
-    shared_cache_dir, workspace_root, Config,
+    shared_cache_dir, unpack_wordpress, workspace_root, Config,
 };
-use std::path::Path;
-use std::process::Command;
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 const DB_PASSWORD: &str = "wordpress-secret";
@@ -41,21 +39,6 @@ if (isset($_GET['sandbox-probe'])) {
     exit;
 }
 "#;
-
-/// Unpacks Debian's WordPress under `root` with `examples/wordpress/unpack`, as the README
-/// tells an admin to try it, for the database `database` (also its user's name) at `db_host`.
-fn unpack_wordpress(root: &Path, db_host: &str, database: &str) {
-    let unpacked = Command::new(workspace_root().join("examples/wordpress/unpack"))
-        .arg(root)
-        .args([db_host, database, database, DB_PASSWORD])
-        .output()
-        .expect("running examples/wordpress/unpack");
-    assert!(
-        unpacked.status.success(),
-        "examples/wordpress/unpack:\n{}",
-        String::from_utf8_lossy(&unpacked.stderr)
-    );
-}
 
 #[test]
 fn a_person_installs_wordpress_publishes_a_post_and_a_visitor_comments() {
@@ -87,7 +70,7 @@ fn a_person_installs_wordpress_publishes_a_post_and_a_visitor_comments() {
         let database = format!("wordpress_{}", runtime.replace('-', "_"));
         db.create_database(&database, &database, DB_PASSWORD);
         let root = scratch.path().join(runtime);
-        unpack_wordpress(&root, &db_host, &database);
+        unpack_wordpress(&root, &db_host, &database, DB_PASSWORD);
         scratch.file(
             &format!("{runtime}/var/lib/wordpress/wp-content/mu-plugins/sandbox-probe.php"),
             PROBE,
