@@ -280,6 +280,7 @@ fn handle(handler: &dyn runtime_api::HttpHandler, runtime: &str) -> Vec<u8> {
         fn head(&mut self, status: u16, _: Vec<(String, String)>) {
             assert_eq!(status, 200);
         }
+        fn trailers(&mut self, _: Vec<(String, String)>) {}
     }
     let request = HttpRequest {
         method: "GET".into(),
@@ -292,6 +293,7 @@ fn handle(handler: &dyn runtime_api::HttpHandler, runtime: &str) -> Vec<u8> {
     let report = handler.handle(
         &ExecutionConfig::default(),
         request,
+        Box::new(std::io::empty()),
         Stdio::null(),
         Box::new(Kept(body.clone())),
     );

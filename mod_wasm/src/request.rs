@@ -9,7 +9,7 @@ use cgi::CgiRequest;
 use mod_wasm_core::server::Counting;
 use mod_wasm_core::{ClientGone, Exchange, HandlerMode, Level, Reply, ResponseHead, Wire};
 use runtime_api::sync::lock;
-use runtime_api::Limits;
+use runtime_api::{Fields, Limits};
 use std::collections::HashMap;
 use std::ffi::{c_int, CStr, CString};
 use std::sync::{Mutex, OnceLock};
@@ -165,6 +165,17 @@ impl Wire for Request<'_> {
         }
     }
 
+    /// What Apache's HTTP input filter read after a chunked body's last chunk into
+    /// `trailers_in` (kept apart from the headers: `MergeTrailers` is off by default), or what
+    /// an HTTP/2 client sent after its body.
+    fn read_trailers(&mut self) -> Fields {
+        if !self.body_done {
+            return Fields::new();
+        }
+        // SAFETY: the request's trailers_in is NULL or its live table.
+        unsafe { apache::table_entries(self.r.trailers_in) }
+    }
+
     fn send_head(&mut self, head: &ResponseHead) {
         // A guest that chose no status leaves the server's where it is an error: the request
         // is an ErrorDocument's, and answers that error, as under mod_cgi.
@@ -222,6 +233,24 @@ impl Wire for Request<'_> {
         match self.bounded(|request| unsafe { ffi::ap_rflush(request.r) }) {
             0 => Ok(()),
             _ => Err(ClientGone),
+        }
+    }
+
+    /// Into `trailers_out`, which the protocol's output filters send after the body: mod_http2
+    /// as a trailing HEADERS frame. Apache 2.4's HTTP/1.1 chunked encoding has no trailer
+    /// section, so over HTTP/1.1 they stay in the request, for logging (`%{name}^to`).
+    fn send_trailers(&mut self, trailers: &Fields) {
+        if self.r.trailers_out.is_null() {
+            return;
+        }
+        for (name, value) in trailers {
+            // SAFETY: the request's trailers_out is its live table; strings are copied.
+            if !unsafe { apache::table_add(self.r.trailers_out, name, value, false) } {
+                self.log(
+                    Level::Warning,
+                    &format!("mod_wasm: dropped response trailer {name:?} containing NUL"),
+                );
+            }
         }
     }
 

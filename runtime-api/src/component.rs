@@ -9,7 +9,7 @@
 
 use crate::{ExecutionConfig, RunReport, Stdio};
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 
 /// What a WebAssembly file holds, as far as mod_wasm runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,26 +131,50 @@ pub struct HttpRequest {
     /// The path and query string as the client sent them.
     pub path_with_query: String,
     /// Every header of the request, in order.
-    pub headers: Vec<(String, String)>,
+    pub headers: Fields,
+}
+
+/// HTTP fields (a header or trailer section) in order, as `(name, value)`; repeated names stay
+/// separate.
+pub type Fields = Vec<(String, String)>;
+
+/// The body of a request as a handler reads it: its bytes as the client sends them, then the
+/// trailer fields that followed them (a chunked request's trailer section).
+pub trait RequestBody: Read + Send {
+    /// The trailers, once a read has returned 0 at the body's end; none before then, nor when
+    /// the request had none.
+    fn trailers(&mut self) -> Fields;
+}
+
+/// No body, and no trailers.
+impl RequestBody for std::io::Empty {
+    fn trailers(&mut self) -> Fields {
+        Fields::new()
+    }
 }
 
 /// Where a handler's response goes: its status and headers once, then its body, written as
-/// the handler writes it.
+/// the handler writes it, then its trailers, if it has any.
 pub trait HttpResponse: Write + Send {
-    fn head(&mut self, status: u16, headers: Vec<(String, String)>);
+    fn head(&mut self, status: u16, headers: Fields);
+
+    /// The trailer fields that follow the body; called at most once, after the body's last
+    /// bytes.
+    fn trailers(&mut self, trailers: Fields);
 }
 
 /// A module that answers HTTP requests itself (`wasi:http/incoming-handler` or
 /// `wasi:http/handler`).
 pub trait HttpHandler: Send + Sync {
-    /// Instantiates the handler in a fresh sandbox described by `config`, hands it `request`,
-    /// whose body is `stdio.stdin` as it arrives, and sends what it answers to `response`.
-    /// Its stdout and stderr are `stdio`'s. The run ends when the handler has returned and its
-    /// response body is complete.
+    /// Instantiates the handler in a fresh sandbox described by `config`, hands it `request`
+    /// with its `body` as it arrives, and sends what it answers to `response`. Its stdout and
+    /// stderr are `stdio`'s; its stdin is empty. The run ends when the handler has returned
+    /// and its response is complete.
     fn handle(
         &self,
         config: &ExecutionConfig,
         request: HttpRequest,
+        body: Box<dyn RequestBody>,
         stdio: Stdio,
         response: Box<dyn HttpResponse>,
     ) -> RunReport;

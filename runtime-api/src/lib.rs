@@ -31,7 +31,7 @@ pub mod tokio_runtime;
 
 pub use artifact::{descriptor_path, ArtifactFile, Code, Precompiled};
 pub use capabilities::{Abi, Capabilities, Capability};
-pub use component::{HttpHandler, HttpRequest, HttpResponse, ProgramKind};
+pub use component::{Fields, HttpHandler, HttpRequest, HttpResponse, ProgramKind, RequestBody};
 pub use error::{BoxError, Cause, CompileError, LoadError, RunError};
 pub use execution::{
     Access, EntryPoint, ExecutionConfig, GuestPath, InvalidGuestPath, Preopen, Reuse,

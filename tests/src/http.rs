@@ -12,8 +12,9 @@ pub enum Body {
     None,
     /// Sent with a Content-Length header.
     Sized(Vec<u8>),
-    /// Sent with `Transfer-Encoding: chunked`, in chunks of the given size.
-    Chunked(Vec<u8>, usize),
+    /// Sent with `Transfer-Encoding: chunked`, in chunks of the given size, then a trailer
+    /// section with these fields.
+    Chunked(Vec<u8>, usize, Vec<(String, String)>),
 }
 
 pub struct Request {
@@ -46,7 +47,16 @@ impl Request {
     }
 
     pub fn chunked_body(mut self, body: impl Into<Vec<u8>>, chunk: usize) -> Self {
-        self.body = Body::Chunked(body.into(), chunk);
+        self.body = Body::Chunked(body.into(), chunk, Vec::new());
+        self
+    }
+
+    /// Adds a trailer field after a chunked body.
+    pub fn trailer(mut self, name: &str, value: &str) -> Self {
+        match &mut self.body {
+            Body::Chunked(_, _, trailers) => trailers.push((name.to_owned(), value.to_owned())),
+            _ => panic!("only a chunked body has trailers"),
+        }
         self
     }
 
@@ -124,13 +134,17 @@ impl Request {
         match &self.body {
             Body::None => {}
             Body::Sized(body) => writer.write_all(body)?,
-            Body::Chunked(body, size) => {
+            Body::Chunked(body, size, trailers) => {
                 for chunk in body.chunks((*size).max(1)) {
                     write!(writer, "{:x}\r\n", chunk.len())?;
                     writer.write_all(chunk)?;
                     writer.write_all(b"\r\n")?;
                 }
-                writer.write_all(b"0\r\n\r\n")?;
+                writer.write_all(b"0\r\n")?;
+                for (name, value) in trailers {
+                    write!(writer, "{name}: {value}\r\n")?;
+                }
+                writer.write_all(b"\r\n")?;
             }
         }
         writer.flush()?;

@@ -149,6 +149,99 @@ fn a_handler_past_its_time_limit_is_stopped_even_while_it_waits() {
     });
 }
 
+/// Over HTTP/2 (h2c, as a client that knows the server speaks it connects): `curl` with the
+/// request's `body`. The response's head, then its trailers, as curl dumps them, and its body.
+fn curl_h2(port: u16, path: &str, body: &[u8]) -> (String, Vec<u8>) {
+    use std::io::Write;
+    let scratch = tempfile::tempdir().unwrap();
+    let dumped = scratch.path().join("head");
+    let mut curl = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--http2-prior-knowledge",
+            "--data-binary",
+            "@-",
+            "-D",
+        ])
+        .arg(&dumped)
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running curl");
+    curl.stdin.take().unwrap().write_all(body).unwrap();
+    let out = curl.wait_with_output().unwrap();
+    assert!(out.status.success(), "curl failed: {}", out.status);
+    (std::fs::read_to_string(dumped).unwrap(), out.stdout)
+}
+
+#[test]
+fn a_handler_reads_the_request_trailers_and_sends_its_own_over_http2() {
+    for_each_handler(|runtime, handler, _| {
+        let who = format!("{runtime}, {handler}");
+        let body = format!(
+            "{}Protocols h2c http/1.1\nLogFormat \"%>s length=%{{x-body-length}}^to checksum=%{{x-checksum}}^to type=%{{content-type}}^to\" trailers\nCustomLog logs/access.log trailers\n{}",
+            mod_wasm_tests::load_module("http2"),
+            location_of(handler, "/app", runtime, "")
+        );
+        let config = Config::new(&body);
+        config.scratch.dir("logs");
+        let apache = config.start();
+
+        // HTTP/1.1: the trailers of a chunked request reach the handler after the body.
+        let response = apache
+            .request("POST", "/app/trailers")
+            .chunked_body(vec![b'x'; 100_000], 30_000)
+            .trailer("X-Checksum", "abc")
+            .trailer("X-Count", "2")
+            .trailer("Content-Type", "text/html")
+            .send();
+        assert_eq!(response.status, 200, "{who}: {}", apache.error_log());
+        let mut received: Vec<_> = response.text().lines().map(str::to_owned).collect();
+        received.sort();
+        assert_eq!(
+            received,
+            ["content-type: text/html", "x-checksum: abc", "x-count: 2"],
+            "{who}"
+        );
+        let plain = apache.request("POST", "/app/trailers").body("xyz").send();
+        assert_eq!((plain.status, plain.text()), (200, String::new()), "{who}");
+
+        // HTTP/2: the handler's trailers follow its body; those a trailer section cannot carry
+        // are not among them.
+        let (head, body) = curl_h2(apache.port(), "/app/trailers", &[b'y'; 12_345]);
+        assert!(head.starts_with("HTTP/2 200"), "{who}: {head}");
+        assert_eq!(body, b"", "{who}");
+        let trailer_section = head.split("\r\n\r\n").nth(1).unwrap_or_default();
+        assert_eq!(
+            trailer_section.trim(),
+            "x-body-length: 12345",
+            "{who}: {head}"
+        );
+
+        // Over HTTP/1.1 the response's trailers go nowhere (Apache 2.4's chunked encoding
+        // has none) but into the request, where the access log finds them: the handler sent
+        // back every trailer it was sent, and one a trailer cannot carry was dropped.
+        // Apache logs a request once its response went out (the third, HTTP/2's, as mod_http2
+        // leaves it).
+        let access_log = apache.scratch().path().join("logs/access.log");
+        let read_log = || std::fs::read_to_string(&access_log).unwrap_or_default();
+        let waited = Instant::now();
+        while read_log().lines().count() < 3 && waited.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = read_log();
+        assert_eq!(
+            log.lines().take(2).collect::<Vec<_>>(),
+            [
+                "200 length=100000 checksum=abc type=-",
+                "200 length=3 checksum=- type=-"
+            ],
+            "{who}"
+        );
+    });
+}
+
 #[test]
 fn a_trapping_handler_gets_a_500_and_its_child_lives_on() {
     for_each_handler(|runtime, handler, _| {

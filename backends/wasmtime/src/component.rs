@@ -22,7 +22,8 @@ use outbound::Outbound;
 use runtime_api::sync::lock;
 use runtime_api::{
     Cause, CompileError, ConnectGuard, ExecutionConfig, ExitCode, HttpHandler, HttpRequest,
-    HttpResponse, LoadError, LoadedModule, Precompiled, ProgramKind, RunError, RunReport, Stdio,
+    HttpResponse, LoadError, LoadedModule, Precompiled, ProgramKind, RequestBody, RunError,
+    RunReport, Stdio,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -302,13 +303,14 @@ impl HttpHandler for ComponentModule {
         &self,
         config: &ExecutionConfig,
         request: HttpRequest,
-        mut stdio: Stdio,
+        body: Box<dyn RequestBody>,
+        stdio: Stdio,
         mut response: Box<dyn HttpResponse>,
     ) -> RunReport {
         let pre = match &self.prepared {
             Prepared::HttpHandler(pre) => pre,
             Prepared::HttpService(handler) => {
-                return handler.handle(self, config, request, stdio, response)
+                return handler.handle(self, config, request, body, stdio, response)
             }
             Prepared::Command(_) => {
                 return Err(RunError::Instantiate {
@@ -318,7 +320,6 @@ impl HttpHandler for ComponentModule {
                 .into()
             }
         };
-        let body = std::mem::replace(&mut stdio.stdin, Box::new(std::io::empty()));
         let mut store = match self.store(config, stdio) {
             Ok(store) => store,
             Err(e) => return Err(e).into(),

@@ -2,6 +2,9 @@
 //! of the request's path picks what it does:
 //!
 //!   echo      the request body back, as it arrives, under the request's content type
+//!   trailers  the request body read to its end; answered with the request's trailers, one
+//!             `name: value` line each, and with them and `x-body-length` as the response's
+//!             trailers
 //!   headers   status 201, two `set-cookie` headers and the request's method in `x-method`
 //!   status    the status given as the query string (`status?418`), which HTTP may not name
 //!   drip      "first", then two seconds later "last"
@@ -13,7 +16,7 @@
 //!   (other)   a greeting
 use std::io::{Read as _, Write as _};
 use wasip2::http::types::{
-    Fields, IncomingRequest, Method, OutgoingBody, OutgoingRequest, OutgoingResponse,
+    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingRequest, OutgoingResponse,
     ResponseOutparam, Scheme,
 };
 use wasip2::io::streams::OutputStream;
@@ -30,6 +33,7 @@ impl wasip2::exports::http::incoming_handler::Guest for Handler {
             .unwrap_or((&path_with_query, ""));
         match path.rsplit('/').next().unwrap_or("") {
             "echo" => echo(request, out),
+            "trailers" => trailers(request, out),
             "headers" => {
                 let method = method_name(&request.method());
                 let response = Response::start(
@@ -107,11 +111,15 @@ impl Response {
         Self { body, stream }
     }
 
-    fn finish(mut self, last: &[u8]) {
+    fn finish(self, last: &[u8]) {
+        self.finish_with_trailers(last, None);
+    }
+
+    fn finish_with_trailers(mut self, last: &[u8], trailers: Option<Fields>) {
         self.stream.write_all(last).unwrap();
         self.stream.flush().unwrap();
         drop(self.stream);
-        OutgoingBody::finish(self.body, None).unwrap();
+        OutgoingBody::finish(self.body, trailers).unwrap();
     }
 }
 
@@ -135,6 +143,38 @@ fn echo(request: IncomingRequest, out: ResponseOutparam) {
     }
     drop(input);
     response.finish(b"");
+}
+
+/// Reads the request body to its end, then its trailers, and answers with them: as text in the
+/// body, and as the response's trailers after it, with the body's length in `x-body-length`.
+fn trailers(request: IncomingRequest, out: ResponseOutparam) {
+    let body = request.consume().unwrap();
+    let mut input = body.stream().unwrap();
+    let mut length = 0;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match std::io::Read::read(&mut input, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => length += n,
+            Err(e) => panic!("reading the request body: {e}"),
+        }
+    }
+    drop(input);
+    let trailers = IncomingBody::finish(body);
+    trailers.subscribe().block();
+    let received = match trailers.get() {
+        Some(Ok(Ok(Some(fields)))) => fields.entries(),
+        Some(Ok(Ok(None))) => Vec::new(),
+        other => panic!("the request's trailers: {other:?}"),
+    };
+    let listed: String = received
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\n", String::from_utf8_lossy(value)))
+        .collect();
+    let mut sent = received;
+    sent.push(("x-body-length".to_owned(), length.to_string().into_bytes()));
+    Response::start(out, 200, &[("content-type", "text/plain")])
+        .finish_with_trailers(listed.as_bytes(), Some(Fields::from_list(&sent).unwrap()));
 }
 
 fn fetch(url: &str, out: ResponseOutparam) {

@@ -4,6 +4,9 @@
 //! path picks what it does:
 //!
 //!   echo      the request body back, as it arrives, under the request's content type
+//!   trailers  the request body read to its end; answered with the request's trailers, one
+//!             `name: value` line each, and with them and `x-body-length` as the response's
+//!             trailers
 //!   headers   status 201, two `set-cookie` headers and the request's method in `x-method`
 //!   status    the status given as the query string (`status?418`)
 //!   drip      "first", then two seconds later "last"
@@ -34,6 +37,7 @@ impl wasip3::exports::http::handler::Guest for Handler {
         let text = [("content-type", "text/plain")];
         match path.rsplit('/').next().unwrap_or("") {
             "echo" => echo(request),
+            "trailers" => trailers(request).await,
             "headers" => {
                 let method = method_name(&request.get_method());
                 respond(
@@ -109,14 +113,25 @@ fn response(
     headers: &[(&str, &str)],
     contents: wit_bindgen::StreamReader<u8>,
 ) -> Result<Response, ErrorCode> {
+    // No trailers: the future resolves to none when its writer is dropped.
+    let (_, trailers) = wit_future::new(|| Ok(None));
+    response_with_trailers(status, headers, contents, trailers)
+}
+
+/// A response with `status` and `headers` whose body is what is written to `contents`, and
+/// whose trailers are what `trailers` resolves to.
+fn response_with_trailers(
+    status: u16,
+    headers: &[(&str, &str)],
+    contents: wit_bindgen::StreamReader<u8>,
+    trailers: wit_bindgen::FutureReader<Result<Option<Fields>, ErrorCode>>,
+) -> Result<Response, ErrorCode> {
     let fields: Vec<(String, Vec<u8>)> = headers
         .iter()
         .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
         .collect();
     let fields = Fields::from_list(&fields)
         .map_err(|e| ErrorCode::InternalError(Some(format!("headers: {e:?}"))))?;
-    // No trailers: the future resolves to none when its writer is dropped.
-    let (_, trailers) = wit_future::new(|| Ok(None));
     let (response, _delivered) = Response::new(fields, Some(contents), trailers);
     response
         .set_status_code(status)
@@ -164,6 +179,36 @@ fn echo(request: Request) -> Result<Response, ErrorCode> {
                 StreamResult::Dropped | StreamResult::Cancelled => break,
             }
         }
+    });
+    Ok(response)
+}
+
+/// Reads the request body to its end, then its trailers, and answers with them: as text in the
+/// body, and as the response's trailers after it, with the body's length in `x-body-length`.
+async fn trailers(request: Request) -> Result<Response, ErrorCode> {
+    let (_, consumed) = wit_future::new(|| Ok(()));
+    let (input, trailers) = Request::consume_body(request, consumed);
+    let length = input.collect().await.len();
+    let received = match trailers.await? {
+        Some(fields) => fields.copy_all(),
+        None => Vec::new(),
+    };
+    let listed: String = received
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\n", String::from_utf8_lossy(value)))
+        .collect();
+    let mut sent = received;
+    sent.push(("x-body-length".to_owned(), length.to_string().into_bytes()));
+    let sent = Fields::from_list(&sent)
+        .map_err(|e| ErrorCode::InternalError(Some(format!("trailers: {e:?}"))))?;
+    let (mut body, contents) = wit_stream::new();
+    let (trailer_writer, trailers) = wit_future::new(|| Ok(None));
+    let response =
+        response_with_trailers(200, &[("content-type", "text/plain")], contents, trailers)?;
+    wit_bindgen::spawn_local(async move {
+        body.write_all(listed.into_bytes()).await;
+        drop(body);
+        let _ = trailer_writer.write(Ok(Some(sent))).await;
     });
     Ok(response)
 }

@@ -37,8 +37,9 @@ pub use server::{CacheDir, ServerConfig};
 #[cfg(test)]
 pub(crate) mod testing {
     use runtime_api::{
-        Access, Capabilities, Code, CompileError, ExecutionConfig, ExitCode, GuestPath, LoadError,
-        LoadedModule, Precompiled, Preopen, Registry, RunReport, Runtime, Stdio,
+        Access, Capabilities, Code, CompileError, ExecutionConfig, ExitCode, GuestPath,
+        HttpHandler, HttpRequest, HttpResponse, LoadError, LoadedModule, Precompiled, Preopen,
+        Registry, RequestBody, RunReport, Runtime, Stdio,
     };
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -63,6 +64,9 @@ pub(crate) mod testing {
     }
 
     type Guest = Arc<dyn Fn(&ExecutionConfig, Stdio) -> RunReport + Send + Sync>;
+    type Handler = Arc<
+        dyn Fn(HttpRequest, Box<dyn RequestBody>, Box<dyn HttpResponse>) -> RunReport + Send + Sync,
+    >;
 
     /// A runtime whose every module runs one closure. Clones share the compile counter.
     #[derive(Clone)]
@@ -71,6 +75,8 @@ pub(crate) mod testing {
         capabilities: Capabilities,
         artifact_key: Option<&'static str>,
         guest: Guest,
+        /// Makes its modules `wasi:http` handlers, which run this instead of `guest`.
+        handler: Option<Handler>,
         compiles: Arc<AtomicUsize>,
         loaded_from: Arc<std::sync::Mutex<Vec<LoadedFrom>>>,
     }
@@ -90,6 +96,7 @@ pub(crate) mod testing {
                 capabilities: Capabilities::none(),
                 artifact_key: None,
                 guest: Arc::new(|_, _| Ok(ExitCode::SUCCESS).into()),
+                handler: None,
                 compiles: Arc::default(),
                 loaded_from: Arc::default(),
             }
@@ -111,6 +118,18 @@ pub(crate) mod testing {
             guest: impl Fn(&ExecutionConfig, Stdio) -> RunReport + Send + Sync + 'static,
         ) -> Self {
             self.guest = Arc::new(guest);
+            self
+        }
+
+        /// Its modules are `wasi:http` handlers that run `handler`.
+        pub fn with_handler(
+            mut self,
+            handler: impl Fn(HttpRequest, Box<dyn RequestBody>, Box<dyn HttpResponse>) -> RunReport
+                + Send
+                + Sync
+                + 'static,
+        ) -> Self {
+            self.handler = Some(Arc::new(handler));
             self
         }
 
@@ -154,15 +173,39 @@ pub(crate) mod testing {
                 Code::Bytes(_) => LoadedFrom::Bytes,
             };
             self.loaded_from.lock().unwrap().push(from);
-            Ok(Arc::new(FakeModule(self.guest.clone())))
+            Ok(Arc::new(FakeModule {
+                guest: self.guest.clone(),
+                handler: self.handler.clone(),
+            }))
         }
     }
 
-    struct FakeModule(Guest);
+    struct FakeModule {
+        guest: Guest,
+        handler: Option<Handler>,
+    }
 
     impl LoadedModule for FakeModule {
         fn run(&self, config: &ExecutionConfig, stdio: Stdio) -> RunReport {
-            (self.0)(config, stdio)
+            (self.guest)(config, stdio)
+        }
+
+        fn as_http_handler(&self) -> Option<&dyn HttpHandler> {
+            self.handler.is_some().then_some(self)
+        }
+    }
+
+    impl HttpHandler for FakeModule {
+        fn handle(
+            &self,
+            _: &ExecutionConfig,
+            request: HttpRequest,
+            body: Box<dyn RequestBody>,
+            _: Stdio,
+            response: Box<dyn HttpResponse>,
+        ) -> RunReport {
+            let handler = self.handler.as_ref().expect("a handler");
+            handler(request, body, response)
         }
     }
 

@@ -18,8 +18,8 @@ use crate::stats::{Failure, Load, Place, Statistics, Tally};
 use cgi::CgiRequest;
 use runtime_api::error::seconds;
 use runtime_api::{
-    Bytes, ExecutionConfig, HttpHandler, HttpRequest, LoadedModule, OutputBuffer, Registry,
-    RunError, RunReport, Stdio,
+    Bytes, ExecutionConfig, Fields, HttpHandler, HttpRequest, LoadedModule, OutputBuffer, Registry,
+    RequestBody, RunError, RunReport, Stdio,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -71,6 +71,10 @@ pub trait Wire: Send {
     /// `buf`: how many, 0 at its end.
     fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Self::Abort>;
 
+    /// The request's trailer fields, once the body has been read to its end: those of a
+    /// chunked body's trailer section. None before, or when it had none.
+    fn read_trailers(&mut self) -> Fields;
+
     /// Sets the response's status and headers. Called once, before any body.
     fn send_head(&mut self, head: &ResponseHead);
 
@@ -79,6 +83,10 @@ pub trait Wire: Send {
 
     /// Sends what is buffered to the client now.
     fn flush(&mut self) -> Result<(), ClientGone>;
+
+    /// Sets the trailer fields that follow a complete response body, where the protocol the
+    /// client speaks carries them. Called at most once, after the body.
+    fn send_trailers(&mut self, trailers: &Fields);
 
     /// Ends a response that started but cannot be completed: the client sees it cut off, and
     /// the connection is not reused.
@@ -416,9 +424,9 @@ impl<'m> RunMode<'m> {
         }
     }
 
-    /// Hands the request to the guest: the body as its stdin, and the request itself to a
-    /// handler or its CGI variables (into `execution`) to a CGI program. A plain program reads
-    /// nothing.
+    /// Hands the request to the guest: its body (a command's stdin), and the request itself
+    /// to a handler or its CGI variables (into `execution`) to a CGI program. A plain program
+    /// reads nothing.
     fn hand_request<E: Exchange>(
         self,
         config: &SectionConfig,
@@ -427,7 +435,7 @@ impl<'m> RunMode<'m> {
         execution: &mut ExecutionConfig,
         conduit: &Shared<E::Abort>,
         exchange: &mut E,
-    ) -> Result<(Box<dyn std::io::Read + Send>, Invocation<'m>), E::Abort> {
+    ) -> Result<(Box<dyn RequestBody>, Invocation<'m>), E::Abort> {
         if let RunMode::Plain = self {
             return Ok((Box::new(std::io::empty()), Invocation::Command));
         }
@@ -457,19 +465,34 @@ impl<'m> RunMode<'m> {
 }
 
 impl Invocation<'_> {
+    /// Runs the guest with the request's `body`: a command's stdin, a handler's request body.
     fn call<A: Send + 'static>(
         self,
         module: &dyn LoadedModule,
         execution: &ExecutionConfig,
-        stdio: Stdio,
+        body: Box<dyn RequestBody>,
+        stdout: Box<dyn std::io::Write + Send>,
+        stderr: Box<dyn std::io::Write + Send>,
         conduit: &Shared<A>,
     ) -> RunReport {
         match self {
-            Invocation::Command => module.run(execution, stdio),
+            Invocation::Command => module.run(
+                execution,
+                Stdio {
+                    stdin: body,
+                    stdout,
+                    stderr,
+                },
+            ),
             Invocation::Handler(handler, request) => handler.handle(
                 execution,
                 request,
-                stdio,
+                body,
+                Stdio {
+                    stdin: Box::new(std::io::empty()),
+                    stdout,
+                    stderr,
+                },
                 Box::new(GuestResponse(conduit.clone())),
             ),
         }
@@ -510,18 +533,13 @@ fn run<E: Exchange>(
             took: None,
         },
     );
-    let (stdin, invocation) =
+    let (body, invocation) =
         match run_mode.hand_request(config, resolved, mode, &mut execution, &conduit, exchange) {
             Ok(handed) => handed,
             Err(abort) => return Reply::Aborted(abort),
         };
     let stderr = OutputBuffer::dropping_beyond(stderr_logged);
     let stdout = run_mode.stdout(&conduit);
-    let stdio = Stdio {
-        stdin,
-        stdout,
-        stderr: Box::new(stderr.clone()),
-    };
     let started = Instant::now();
     // The client cannot hold the run past its time limit, by sending slowly or reading slowly;
     // what is left to deliver once the run is over has the server's own timeout.
@@ -531,7 +549,8 @@ fn run<E: Exchange>(
         refusals,
         refused_growth,
     } = stream::lend(&conduit, exchange, || {
-        invocation.call(module, &execution, stdio, &conduit)
+        let stderr = Box::new(stderr.clone());
+        invocation.call(module, &execution, body, stdout, stderr, &conduit)
     });
     exchange.bound_io(None);
     let took = started.elapsed();
@@ -642,6 +661,9 @@ fn run<E: Exchange>(
         body @ Output::Body { status, .. } => {
             conduit.output = body;
             conduit.send(exchange, &[]);
+            if !conduit.client_gone && !conduit.trailers.is_empty() {
+                exchange.send_trailers(&conduit.trailers);
+            }
             Reply::Sent { status }
         }
     }

@@ -7,7 +7,7 @@ use super::RunState;
 use crate::{trap, NAME};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use runtime_api::{BoxError, HttpRequest, HttpResponse, RunError};
+use runtime_api::{BoxError, Fields, HttpRequest, HttpResponse, RequestBody, RunError};
 use std::io::Read;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -20,7 +20,7 @@ use wasmtime_wasi_http::WasiHttpView;
 pub(super) fn hand_over(
     store: &mut Store<RunState>,
     request: HttpRequest,
-    body: Box<dyn Read + Send>,
+    body: Box<dyn RequestBody>,
     sender: tokio::sync::oneshot::Sender<
         Result<
             http::Response<HyperOutgoingBody>,
@@ -54,8 +54,8 @@ pub(super) fn hand_over(
 /// The request as the `http` crate has it, its body read from `body` as the handler consumes it.
 pub(super) fn http_request(
     request: HttpRequest,
-    body: Box<dyn Read + Send>,
-) -> Result<http::Request<RequestBody>, RunError> {
+    body: Box<dyn RequestBody>,
+) -> Result<http::Request<ClientBody>, RunError> {
     let invalid = |doing: &'static str, e: BoxError| RunError::instantiate(NAME, doing, e);
     let uri = http::Uri::builder()
         .scheme(request.scheme.as_str())
@@ -70,7 +70,7 @@ pub(super) fn http_request(
         builder = builder.header(name.as_str(), value.as_str());
     }
     builder
-        .body(RequestBody(Some(body)))
+        .body(ClientBody(Some(body)))
         .map_err(|e| invalid("the request cannot be handed over", e.into()))
 }
 
@@ -100,10 +100,10 @@ pub(super) async fn deliver(
     send(given, response).await
 }
 
-/// Sends `given`, a handler's response, to `response`: the head, then the body as it comes.
-/// Ends with the body; a body the handler never finished (it trapped, or dropped it) is an
-/// error. The body is read to its end even when the client went away, so that the handler is
-/// never left waiting to write.
+/// Sends `given`, a handler's response, to `response`: the head, then the body as it comes,
+/// then its trailers. Ends with the body; a body the handler never finished (it trapped, or
+/// dropped it) is an error. The body is read to its end even when the client went away, so
+/// that the handler is never left waiting to write.
 pub(super) async fn send<B>(
     given: http::Response<B>,
     response: &mut dyn HttpResponse,
@@ -113,17 +113,7 @@ where
     B::Error: std::fmt::Debug,
 {
     let (parts, mut body) = given.into_parts();
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    response.head(parts.status.as_u16(), headers);
+    response.head(parts.status.as_u16(), fields(&parts.headers));
     let mut client_gone = false;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -131,17 +121,39 @@ where
                 "the handler did not finish its response body: {e:?}"
             ))
         })?;
-        if let (Ok(data), false) = (frame.into_data(), client_gone) {
-            client_gone = std::io::Write::write_all(response, &data).is_err();
+        match frame.into_data() {
+            Ok(data) if !client_gone => {
+                client_gone = std::io::Write::write_all(response, &data).is_err();
+            }
+            Ok(_) => {}
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    response.trailers(fields(&trailers));
+                }
+            }
         }
     }
     Ok(())
 }
 
-/// The request body, read from mod_wasm's stream as the handler consumes it.
-pub(super) struct RequestBody(Option<Box<dyn Read + Send>>);
+/// A header or trailer section as mod_wasm passes it on; values that are not UTF-8 are decoded
+/// leniently.
+fn fields(map: &http::HeaderMap) -> Fields {
+    map.iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
 
-impl http_body::Body for RequestBody {
+/// The request body, read from mod_wasm's stream as the handler consumes it, and then its
+/// trailers.
+pub(super) struct ClientBody(Option<Box<dyn RequestBody>>);
+
+impl http_body::Body for ClientBody {
     type Data = Bytes;
     type Error = wasmtime_wasi_http::Error;
 
@@ -156,8 +168,9 @@ impl http_body::Body for RequestBody {
         let mut buf = BytesMut::zeroed(64 * 1024);
         match reader.read(&mut buf) {
             Ok(0) => {
+                let trailers = reader.trailers();
                 self.0 = None;
-                Poll::Ready(None)
+                Poll::Ready(trailer_frame(trailers).map(Ok))
             }
             Ok(n) => {
                 buf.truncate(n);
@@ -171,4 +184,18 @@ impl http_body::Body for RequestBody {
             }
         }
     }
+}
+
+/// The request's trailers as the body's last frame; none when it had none. Fields that are not
+/// valid HTTP (which Apache's parser let through) are left out.
+fn trailer_frame(trailers: Fields) -> Option<http_body::Frame<Bytes>> {
+    let map: http::HeaderMap = trailers
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
+            let value = http::HeaderValue::from_str(&value).ok()?;
+            Some((name, value))
+        })
+        .collect();
+    (!map.is_empty()).then(|| http_body::Frame::trailers(map))
 }

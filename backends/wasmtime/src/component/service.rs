@@ -14,10 +14,9 @@ use super::{instantiation_failed, ComponentModule, RunState};
 use crate::{failure, trap, RunClock};
 use runtime_api::sync::lock;
 use runtime_api::{
-    ExecutionConfig, ExitCode, HttpRequest, HttpResponse, Limits, RunError, RunReport,
+    ExecutionConfig, ExitCode, HttpRequest, HttpResponse, Limits, RequestBody, RunError, RunReport,
     SharedWriter, Stdio,
 };
-use std::io::Read;
 use std::sync::Mutex;
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::p3::bindings::{Service, ServicePre};
@@ -65,14 +64,11 @@ impl Handler {
         module: &ComponentModule,
         config: &ExecutionConfig,
         request: HttpRequest,
+        body: Box<dyn RequestBody>,
         stdio: Stdio,
         mut response: Box<dyn HttpResponse>,
     ) -> RunReport {
-        let Stdio {
-            stdin: body,
-            stdout,
-            stderr,
-        } = stdio;
+        let Stdio { stdout, stderr, .. } = stdio;
         let idle = {
             let mut idle = lock(&self.idle);
             let same = idle.iter().position(|instance| instance.config == *config);
@@ -156,7 +152,7 @@ impl Instance {
         &mut self,
         pre: &ServicePre<RunState>,
         request: HttpRequest,
-        body: Box<dyn Read + Send>,
+        body: Box<dyn RequestBody>,
         response: &mut dyn HttpResponse,
         limits: &Limits,
     ) -> Result<(), RunError> {

@@ -20,6 +20,7 @@ use crate::settings::timing::ServerTiming;
 use cgi::response::MAX_HEADER_BLOCK;
 use cgi::{Disposition, MalformedResponse};
 use runtime_api::sync::{lock, wait};
+use runtime_api::{Fields, RequestBody};
 use std::io::{self, Read, Write};
 use std::ptr::NonNull;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -56,6 +57,8 @@ pub(super) struct Conduit<A> {
     pub(super) client_gone: bool,
     /// How reading the request body ended, when it failed.
     pub(super) abort: Option<A>,
+    /// A handler's response trailers, sent after a body delivered whole.
+    pub(super) trailers: Fields,
     pub(super) timing: Timing,
 }
 
@@ -117,6 +120,7 @@ impl<A: Send + 'static> Conduit<A> {
             over_limit: false,
             client_gone: false,
             abort: None,
+            trailers: Fields::new(),
             timing,
         }))
     }
@@ -381,6 +385,30 @@ impl<A: Send + 'static> runtime_api::HttpResponse for GuestResponse<A> {
             sent: 0,
         };
     }
+
+    fn trailers(&mut self, trailers: Fields) {
+        let mut conduit = lock(&self.0);
+        conduit.trailers = trailers
+            .into_iter()
+            .filter(|(name, _)| may_trail(name))
+            .collect();
+    }
+}
+
+/// Whether a handler's trailer field `name` is sent. Dropped are those a trailer section
+/// cannot carry (RFC 9110 §6.5.1): the message's framing and routing, and what a recipient
+/// must know before the content (its type, encoding and range).
+fn may_trail(name: &str) -> bool {
+    const HEAD_ONLY: &[&str] = &[
+        "content-encoding",
+        "content-range",
+        "content-type",
+        "host",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
+    !cgi::response::is_server_owned(name) && !HEAD_ONLY.iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// The guest's stdin: the request body as it arrives.
@@ -403,6 +431,14 @@ impl<A: Send + 'static> Read for GuestStdin<A> {
             // The run is over.
             None => Ok(0),
         }
+    }
+}
+
+impl<A: Send + 'static> RequestBody for GuestStdin<A> {
+    fn trailers(&mut self) -> Fields {
+        lock(&self.0)
+            .with_wire(|_, wire| wire.read_trailers())
+            .unwrap_or_default()
     }
 }
 

@@ -18,6 +18,8 @@ struct FakeExchange {
     body: Vec<u8>,
     body_read: usize,
     body_error: Option<&'static str>,
+    /// The trailers that follow the body.
+    trailers: Fields,
     /// What getting ready to read the body meets.
     start_error: Option<&'static str>,
     body_starts: usize,
@@ -37,6 +39,7 @@ struct Client {
     body: Vec<u8>,
     flushes: usize,
     broken: bool,
+    trailers: Option<Fields>,
     /// Whether it hangs up instead of taking body bytes.
     gone: bool,
 }
@@ -48,6 +51,7 @@ impl FakeExchange {
             body: Vec::new(),
             body_read: 0,
             body_error: None,
+            trailers: Fields::new(),
             start_error: None,
             body_starts: 0,
             request: CgiRequest {
@@ -96,6 +100,13 @@ impl Wire for FakeExchange {
         Ok(n)
     }
 
+    fn read_trailers(&mut self) -> Fields {
+        if self.body_read < self.body.len() {
+            return Fields::new();
+        }
+        self.trailers.clone()
+    }
+
     fn send_head(&mut self, head: &ResponseHead) {
         let mut client = self.client.lock().unwrap();
         assert!(client.head.is_none(), "one head per response");
@@ -115,6 +126,16 @@ impl Wire for FakeExchange {
     fn flush(&mut self) -> Result<(), ClientGone> {
         self.client.lock().unwrap().flushes += 1;
         Ok(())
+    }
+
+    fn send_trailers(&mut self, trailers: &Fields) {
+        let mut client = self.client.lock().unwrap();
+        assert!(client.head.is_some(), "the head goes first");
+        assert!(
+            client.trailers.is_none(),
+            "one trailer section per response"
+        );
+        client.trailers = Some(trailers.clone());
     }
 
     fn break_off(&mut self) {
@@ -1264,4 +1285,68 @@ fn a_guest_that_never_finishes_its_header_block_gets_a_502() {
     let mut exchange = FakeExchange::new();
     assert_eq!(location.serve(&mut exchange), Reply::Status(502));
     assert!(exchange.logged("does not end with a blank line").is_some());
+}
+
+/// A request with a chunked-style body followed by trailers, to a handler.
+fn trailing_request() -> FakeExchange {
+    let mut exchange = FakeExchange::new();
+    exchange.body = b"abc".to_vec();
+    exchange.trailers = vec![("X-Sum".into(), "1".into())];
+    exchange
+}
+
+#[test]
+fn a_handler_reads_the_trailers_after_the_body_and_its_own_follow_its_whole_body() {
+    let runtime = FakeRuntime::new("fake").with_handler(|_, mut body, mut response| {
+        assert_eq!(body.trailers(), Fields::new(), "none before the body's end");
+        let mut read = Vec::new();
+        body.read_to_end(&mut read).unwrap();
+        assert_eq!(read, b"abc");
+        assert_eq!(body.trailers(), [("X-Sum".to_owned(), "1".to_owned())]);
+        response.head(200, vec![("content-type".into(), "text/plain".into())]);
+        response.write_all(b"ok").unwrap();
+        response.trailers(
+            [
+                ("x-sum", "1"),
+                ("Content-Length", "9"),
+                ("transfer-encoding", "chunked"),
+                ("content-type", "text/html"),
+                ("Trailer", "x-sum"),
+                ("x-digest", "sha-256=:x:"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .to_vec(),
+        );
+        Ok(ExitCode::SUCCESS).into()
+    });
+    let location = Location::new(runtime, &[]);
+    let mut exchange = trailing_request();
+    let reply = location.serve(&mut exchange);
+    let (head, body) = respond(reply, &exchange);
+    assert_eq!((head.status, body.as_slice()), (200, &b"ok"[..]));
+    // Those a trailer section cannot carry (framing, the content's type) are dropped.
+    assert_eq!(
+        exchange.client.lock().unwrap().trailers,
+        Some(vec![
+            ("x-sum".to_owned(), "1".to_owned()),
+            ("x-digest".to_owned(), "sha-256=:x:".to_owned()),
+        ])
+    );
+}
+
+#[test]
+fn a_handler_that_fails_after_giving_trailers_has_its_response_cut_off_without_them() {
+    let runtime = FakeRuntime::new("fake").with_handler(|_, _, mut response| {
+        response.head(200, Vec::new());
+        response.write_all(&vec![b'x'; HOLD_BACK + 1]).unwrap();
+        response.trailers(vec![("x-sum".into(), "1".into())]);
+        Err(RunError::trap("fake", "unreachable", [])).into()
+    });
+    let location = Location::new(runtime, &[]);
+    let mut exchange = trailing_request();
+    let reply = location.serve(&mut exchange);
+    assert_eq!(reply, Reply::Sent { status: 200 });
+    let client = exchange.client.lock().unwrap();
+    assert!(client.broken);
+    assert_eq!(client.trailers, None);
 }
