@@ -9,7 +9,7 @@ use cgi::CgiRequest;
 use mod_wasm_core::server::Counting;
 use mod_wasm_core::{ClientGone, Exchange, HandlerMode, Level, Reply, ResponseHead, Wire};
 use runtime_api::sync::lock;
-use runtime_api::{Fields, Limits};
+use runtime_api::{Fields, HttpRequest, Limits};
 use std::collections::HashMap;
 use std::ffi::{c_int, CStr, CString};
 use std::sync::{Mutex, OnceLock};
@@ -361,17 +361,11 @@ impl Exchange for Request<'_> {
             } else {
                 self.translate(&path_info)
             };
-            let the_request = apache::owned_text(request.the_request);
             CgiRequest {
                 method: apache::owned_text(request.method),
                 protocol: apache::owned_text(request.protocol),
                 path: apache::owned_text(request.uri),
-                // The URI of the original request line, also after internal redirects.
-                request_uri: the_request
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_owned(),
+                request_uri: request_uri(request),
                 path_info,
                 path_translated,
                 query_string: apache::owned_text(request.args),
@@ -406,6 +400,33 @@ impl Exchange for Request<'_> {
         }
     }
 
+    fn http_request(&mut self) -> HttpRequest {
+        // SAFETY: the strings and tables read belong to the live request; the functions called
+        // are Apache's request accessors.
+        unsafe {
+            let r: *mut ffi::request_rec = self.r;
+            let headers = apache::table_entries(self.r.headers_in);
+            let authority = match headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            {
+                Some((_, host)) => host.clone(),
+                None => format!(
+                    "{}:{}",
+                    apache::owned_text(ffi::ap_get_server_name_for_url(r)),
+                    ffi::ap_get_server_port(r)
+                ),
+            };
+            HttpRequest {
+                method: apache::owned_text(self.r.method),
+                scheme: apache::owned_text(ffi::ap_run_http_scheme(r)),
+                authority,
+                path_with_query: request_uri(self.r),
+                headers,
+            }
+        }
+    }
+
     fn log(&mut self, level: Level, message: &str) {
         // SAFETY: self.r is the live request.
         unsafe { apache::log_request(self.r, level, message) }
@@ -415,6 +436,19 @@ impl Exchange for Request<'_> {
         // SAFETY: the request's notes table is live; both strings are copied into its pool.
         unsafe { apache::table_add(self.r.notes, name, value, true) };
     }
+}
+
+/// The URI of the request line as the client sent it, also after internal redirects.
+///
+/// # Safety
+/// `request` is a live request.
+unsafe fn request_uri(request: &ffi::request_rec) -> String {
+    // SAFETY: the_request is NULL or a string in the request pool.
+    let line = unsafe { apache::text(request.the_request) }.unwrap_or_default();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The variables the server set for the request (`SetEnv`, mod_rewrite, mod_ssl, and the

@@ -128,6 +128,12 @@ pub trait Exchange: Wire {
     /// mod_cgi.
     fn cgi_request(&mut self, content_length: Option<u64>, path_info: Option<&str>) -> CgiRequest;
 
+    /// The request as a `wasi:http` handler is given it: as the client sent it, addressed to
+    /// the host it named (its `Host`, else the server's name and port). Nothing CGI derives
+    /// from it is looked up: a handler has no use for PATH_TRANSLATED's sub-request or the
+    /// server's variables.
+    fn http_request(&mut self) -> HttpRequest;
+
     /// Writes a line to the error log, in the context of this request.
     fn log(&mut self, level: Level, message: &str);
 
@@ -441,10 +447,7 @@ impl<'m> RunMode<'m> {
         }
         let content_length = exchange.start_body()?;
         let invocation = match self {
-            RunMode::Handler(handler) => {
-                let request = http_request_of(&exchange.cgi_request(content_length, None));
-                Invocation::Handler(handler, request)
-            }
+            RunMode::Handler(handler) => Invocation::Handler(handler, exchange.http_request()),
             RunMode::Cgi | RunMode::Plain => {
                 let path_info = mounted_app_path_info(resolved, mode, exchange);
                 let request = exchange.cgi_request(content_length, path_info.as_deref());
@@ -798,26 +801,6 @@ fn discard_rest_of_body<W: Wire + ?Sized>(wire: &mut W) -> Result<(), W::Abort> 
     let mut scratch = [0; 8192];
     while wire.read_body(&mut scratch)? > 0 {}
     Ok(())
-}
-
-/// The request as a `wasi:http` handler is given it: as the client sent it, addressed to the
-/// host it named.
-fn http_request_of(request: &CgiRequest) -> HttpRequest {
-    let authority = request
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
-        .map_or_else(
-            || format!("{}:{}", request.server.name, request.server.port),
-            |(_, host)| host.clone(),
-        );
-    HttpRequest {
-        method: request.method.clone(),
-        scheme: request.server.scheme.clone(),
-        authority,
-        path_with_query: request.request_uri.clone(),
-        headers: request.headers.clone(),
-    }
 }
 
 /// PATH_INFO of an app that answers its whole `<Location>` (`SetHandler`), when its module is

@@ -497,10 +497,23 @@ impl<A: Send + 'static> Idle for Mutex<Conduit<A>> {
 /// the first streamed response (in an Apache child, after the fork). Each flush it finds due
 /// runs on a thread of its own: a client that does not read blocks its own flush, as long as
 /// the server's `Timeout`, and no other response's.
+///
+/// It looks every half [`IDLE`] while it has responses to watch, and for [`LINGER`] after the
+/// last one; only then does it sleep until the next. Under load, a response starts being
+/// watched without waking a thread.
 struct Flusher {
-    watched: Mutex<Vec<Weak<dyn Idle>>>,
+    state: Mutex<FlusherState>,
     wake: Condvar,
 }
+
+struct FlusherState {
+    watched: Vec<Weak<dyn Idle>>,
+    /// Whether the thread waits for `wake`.
+    asleep: bool,
+}
+
+/// How long the flusher keeps looking after the last response it watched.
+const LINGER: Duration = Duration::from_secs(1);
 
 impl Flusher {
     /// The process's flusher; `None` if its thread cannot be started, and responses are then
@@ -509,7 +522,10 @@ impl Flusher {
         static FLUSHER: OnceLock<Option<&'static Flusher>> = OnceLock::new();
         *FLUSHER.get_or_init(|| {
             let flusher: &'static Flusher = Box::leak(Box::new(Flusher {
-                watched: Mutex::new(Vec::new()),
+                state: Mutex::new(FlusherState {
+                    watched: Vec::new(),
+                    asleep: false,
+                }),
                 wake: Condvar::new(),
             }));
             std::thread::Builder::new()
@@ -521,24 +537,31 @@ impl Flusher {
     }
 
     fn watch(&self, conduit: Weak<dyn Idle>) {
-        let mut watched = lock(&self.watched);
-        if watched.is_empty() {
+        let mut state = lock(&self.state);
+        state.watched.push(conduit);
+        if state.asleep {
             self.wake.notify_one();
         }
-        watched.push(conduit);
     }
 
     fn run(&self) {
+        let mut last_watched = Instant::now();
         loop {
             {
-                let mut watched = lock(&self.watched);
-                while watched.is_empty() {
-                    watched = wait(&self.wake, watched);
+                let mut state = lock(&self.state);
+                if !state.watched.is_empty() {
+                    last_watched = Instant::now();
+                } else if last_watched.elapsed() >= LINGER {
+                    state.asleep = true;
+                    while state.watched.is_empty() {
+                        state = wait(&self.wake, state);
+                    }
+                    state.asleep = false;
                 }
             }
             std::thread::sleep(IDLE / 2);
             let now = Instant::now();
-            let batch = std::mem::take(&mut *lock(&self.watched));
+            let batch = std::mem::take(&mut lock(&self.state).watched);
             let still: Vec<_> = batch
                 .into_iter()
                 .filter(|watched| {
@@ -555,7 +578,7 @@ impl Flusher {
                     }
                 })
                 .collect();
-            lock(&self.watched).extend(still);
+            lock(&self.state).watched.extend(still);
         }
     }
 }

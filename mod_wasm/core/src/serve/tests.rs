@@ -195,6 +195,25 @@ impl Exchange for FakeExchange {
     fn note(&mut self, name: &'static str, value: &str) {
         self.notes.push((name, value.to_owned()));
     }
+
+    fn http_request(&mut self) -> HttpRequest {
+        let request = &self.request;
+        let authority = request
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            .map_or_else(
+                || format!("{}:{}", request.server.name, request.server.port),
+                |(_, host)| host.clone(),
+            );
+        HttpRequest {
+            method: request.method.clone(),
+            scheme: request.server.scheme.clone(),
+            authority,
+            path_with_query: request.request_uri.clone(),
+            headers: request.headers.clone(),
+        }
+    }
 }
 
 /// A location running one module under `runtime`, with the directives `extra` on top.
