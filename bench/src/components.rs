@@ -5,10 +5,12 @@
 //! `MOD_WASM_WASMTIME_CLI`) serves them with its defaults: a fresh instance per request for
 //! 0.2, and for 0.3 an instance reused for up to 128 requests, 16 of them at once.
 
+use crate::in_process;
 use crate::load::{self, Target};
 use crate::stats::quantile;
 use crate::through_apache::SERVER_SETTINGS;
 use mod_wasm_tests::{component, free_port, Config};
+use runtime_api::Runtime;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -52,7 +54,12 @@ const HANDLERS: [(&str, &str, &[u8]); 2] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
     WasmtimeServe,
-    ModWasm { reuse: bool },
+    ModWasm {
+        reuse: bool,
+    },
+    /// The same Apache as mod_wasm's, serving a file of the hello's length: what a request
+    /// through Apache costs before any handler runs.
+    StaticFile,
 }
 
 impl Server {
@@ -61,8 +68,23 @@ impl Server {
             Server::WasmtimeServe => "`wasmtime serve`",
             Server::ModWasm { reuse: false } => "mod_wasm, a fresh instance per request",
             Server::ModWasm { reuse: true } => "mod_wasm, `WasmReuse On`",
+            Server::StaticFile => "Apache, a static file of the same length",
         }
     }
+}
+
+/// mod_wasm's call of a handler alone, in the benchmark's process: what a request costs
+/// besides Apache's and the connection's work.
+pub struct InProcess {
+    pub handler: &'static str,
+    pub reuse: bool,
+    pub micros_per_request: f64,
+}
+
+/// What the benchmark measured.
+pub struct Figures {
+    pub loads: Vec<Figure>,
+    pub in_process: Vec<InProcess>,
 }
 
 /// One load: a server, a handler and a number of clients.
@@ -119,9 +141,12 @@ pub fn wasmtime_cli() -> PathBuf {
         .expect("MOD_WASM_WASMTIME_CLI: the wasmtime CLI (scripts/bench --components installs it)")
 }
 
-pub fn run(plan: &ComponentsPlan) -> Vec<Figure> {
+/// Measures every load, and, with `wasmtime` (the runtime under mod_wasm here), each
+/// handler's call in process.
+pub fn run(plan: &ComponentsPlan, wasmtime: &dyn Runtime) -> Figures {
     let cli = wasmtime_cli();
     let mut figures = Vec::new();
+    let mut in_process = Vec::new();
     for (handler, name, body) in HANDLERS {
         let wasm = component(name);
         eprintln!("== components: {handler}, wasmtime serve");
@@ -142,6 +167,20 @@ pub fn run(plan: &ComponentsPlan) -> Vec<Figure> {
             &[false]
         };
         for &reuse in reuses {
+            eprintln!("== components: {handler}, in process, reuse {reuse}");
+            let micros_per_request = in_process::handler_call_us(
+                wasmtime,
+                &std::fs::read(&wasm).expect("the component"),
+                reuse,
+                body,
+                plan.load_duration,
+            );
+            eprintln!("   {micros_per_request:.0} µs per request");
+            in_process.push(InProcess {
+                handler,
+                reuse,
+                micros_per_request,
+            });
             eprintln!("== components: {handler}, mod_wasm, reuse {reuse}");
             let directive = if reuse { "  WasmReuse On\n" } else { "" };
             let server = Config::new(&format!(
@@ -150,6 +189,8 @@ pub fn run(plan: &ComponentsPlan) -> Vec<Figure> {
                 wasm.display()
             ))
             .start();
+            std::fs::write(server.config().htdocs().join("hello.txt"), body)
+                .expect("writing the static file");
             let first = server.get("/app/");
             assert!(
                 first.status == 200 && first.body == body,
@@ -167,9 +208,24 @@ pub fn run(plan: &ComponentsPlan) -> Vec<Figure> {
                 body,
                 &mut figures,
             );
+            if reuse {
+                eprintln!("== components: {handler}, a static file from the same Apache");
+                measure(
+                    plan,
+                    Server::StaticFile,
+                    handler,
+                    server.port(),
+                    "/hello.txt",
+                    body,
+                    &mut figures,
+                );
+            }
         }
     }
-    figures
+    Figures {
+        loads: figures,
+        in_process,
+    }
 }
 
 fn measure(
@@ -205,7 +261,11 @@ fn measure(
 
 /// The figures as Markdown: each load beside `wasmtime serve`'s on the same component and
 /// clients, and the target's verdict (with reuse on, at least 0.8 × `wasmtime serve`).
-pub fn markdown(figures: &[Figure]) -> String {
+pub fn markdown(figures: &Figures) -> String {
+    let Figures {
+        loads: figures,
+        in_process,
+    } = figures;
     let anchor = |handler: &str, clients: usize| {
         figures
             .iter()
@@ -247,6 +307,23 @@ pub fn markdown(figures: &[Figure]) -> String {
                 if ratio >= 0.8 { "met" } else { "**missed**" }
             );
         }
+    }
+    out.push_str(
+        "\n| handler | instance | mod_wasm's call of the handler in process, without Apache (µs per request) |\n\
+         |---|---|---:|\n",
+    );
+    for call in in_process {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} |",
+            call.handler,
+            if call.reuse {
+                "reused (`WasmReuse On`)"
+            } else {
+                "fresh per request"
+            },
+            call.micros_per_request
+        );
     }
     out
 }

@@ -264,8 +264,57 @@ pub fn hello_loop(runtime: &dyn Runtime, guests: &Path, duration: Duration) {
     }
 }
 
+/// How long `runtime` takes to answer a GET of `/` with the `wasi:http` handler `wasm` in
+/// process, without Apache, as mod_wasm calls it: microseconds per request, over `duration`
+/// after a warm-up, with a fresh instance per request or (`reuse`) instances reused as
+/// `WasmReuse On` reuses them.
+pub fn handler_call_us(
+    runtime: &dyn Runtime,
+    wasm: &[u8],
+    reuse: bool,
+    expected: &[u8],
+    duration: Duration,
+) -> f64 {
+    let name = runtime.name();
+    let loaded = load(runtime, wasm, "the wasi:http handler");
+    let handler = loaded
+        .as_http_handler()
+        .unwrap_or_else(|| panic!("{name}: not a wasi:http handler"));
+    let config = ExecutionConfig {
+        reuse: if reuse {
+            runtime_api::Reuse::UpTo(mod_wasm_core::settings::reuse::DEFAULT_REQUESTS)
+        } else {
+            runtime_api::Reuse::Off
+        },
+        ..ExecutionConfig::default()
+    };
+    let call = || {
+        let body = handle_with(handler, &config, name);
+        assert_eq!(body, expected, "{name}: the handler answered otherwise");
+    };
+    for _ in 0..100 {
+        call();
+    }
+    let start = Instant::now();
+    let mut calls = 0u32;
+    while start.elapsed() < duration {
+        call();
+        calls += 1;
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(calls)
+}
+
 /// Hands `handler` a GET of `/` the way mod_wasm does, and returns the body it answered with.
 fn handle(handler: &dyn runtime_api::HttpHandler, runtime: &str) -> Vec<u8> {
+    handle_with(handler, &ExecutionConfig::default(), runtime)
+}
+
+/// Hands `handler` a GET of `/` in the sandbox `config`, and returns the body it answered with.
+fn handle_with(
+    handler: &dyn runtime_api::HttpHandler,
+    config: &ExecutionConfig,
+    runtime: &str,
+) -> Vec<u8> {
     /// A response kept in memory.
     struct Kept(OutputBuffer);
     impl std::io::Write for Kept {
@@ -291,7 +340,7 @@ fn handle(handler: &dyn runtime_api::HttpHandler, runtime: &str) -> Vec<u8> {
     };
     let body = OutputBuffer::unlimited();
     let report = handler.handle(
-        &ExecutionConfig::default(),
+        config,
         request,
         Box::new(std::io::empty()),
         Stdio::null(),

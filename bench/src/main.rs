@@ -398,7 +398,11 @@ fn main() {
         } else {
             components::ComponentsPlan::FULL
         };
-        let table = components::markdown(&components::run(&plan));
+        let Ok(wasmtime) = registry.get("wasmtime") else {
+            eprintln!("--components compares wasmtime's serving with `wasmtime serve`: build with the wasmtime runtime");
+            std::process::exit(2);
+        };
+        let table = components::markdown(&components::run(&plan, wasmtime));
         print!("{table}");
         write_report(
             &options,
