@@ -225,7 +225,10 @@ version mod_wasm links, installed by `scripts/bench --components`, with its defa
 128 requests, 16 of them at once) and by mod_wasm under wasmtime: with a fresh instance per \
 request, and for WASI 0.3 also with `WasmReuse On` (up to 1000 requests per instance, one at a \
 time). Apache has one child with 32 \
-threads; the clients keep their connections alive. Each load follows a warm-up.\n";
+threads; the clients keep their connections alive. Each load follows a warm-up. Beside them: \
+the same Apache serving a static file of the hello's length (what a request through Apache \
+costs before any handler runs), and, in the last table, mod_wasm's call of each handler in the \
+benchmark's own process, without Apache or a connection (what the handler costs on its own).\n";
 
 /// Writes a report of its own (`--soak`, `--python`, …) to `DIR/<file>`: a title, the command
 /// that made it, what quick mode means for it (if anything), what it measures and its tables.
