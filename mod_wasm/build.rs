@@ -46,7 +46,7 @@ fn main() {
         .clang_args(["-DLINUX", "-D_REENTRANT", "-D_GNU_SOURCE"])
         .allowlist_function("ap_.*|apr_.*")
         .allowlist_type("apr_table_entry_t|request_rec|module|command_rec|cmd_parms|core_dir_config|core_server_config|server_rec|conn_rec|unixd_config_rec|ap_regex_t|ap_regmatch_t")
-        .allowlist_var("core_module|MODULE_MAGIC_.*|APR_HOOK_.*|OK|DECLINED|DONE|HTTP_.*|M_GET|APLOG_.*|RSRC_CONF|ACCESS_CONF|OR_.*|REQUEST_CHUNKED_.*|REMOTE_HOST|AP_FILTER_ERROR|APR_SUCCESS|HUGE_STRING_LEN|NOT_IN_VIRTUALHOST|ap_unixd_config|AP_REG_EXTENDED|AP_SQ_.*|AP_MPMQ_.*|AP_STATUS_.*|M_GET|HTTP_BAD_REQUEST")
+        .allowlist_var("core_module|MODULE_MAGIC_.*|APR_HOOK_.*|OK|DECLINED|DONE|HTTP_.*|M_GET|APLOG_.*|RSRC_CONF|ACCESS_CONF|OR_.*|REQUEST_CHUNKED_.*|REMOTE_HOST|AP_FILTER_ERROR|APR_SUCCESS|HUGE_STRING_LEN|NOT_IN_VIRTUALHOST|ap_unixd_config|AP_REG_EXTENDED|AP_SQ_.*|AP_MPMQ_.*|AP_STATUS_.*|M_GET|HTTP_BAD_REQUEST|apr_bucket_type_eos")
         .rustified_enum("cmd_how")
         .layout_tests(false)
         .generate_comments(false)

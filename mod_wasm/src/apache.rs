@@ -135,6 +135,28 @@ pub unsafe fn brigade_append(brigade: *mut ffi::apr_bucket_brigade, bucket: *mut
     }
 }
 
+/// Whether `brigade` holds the end of its stream (an EOS bucket), as a loop over its buckets
+/// with APR's `APR_BUCKET_IS_EOS` finds out.
+///
+/// # Safety
+/// `brigade` is a live brigade.
+pub unsafe fn brigade_has_eos(brigade: *mut ffi::apr_bucket_brigade) -> bool {
+    // SAFETY: the buckets of a live brigade form a ring through their links, closed by the
+    // brigade's list head (the sentinel, see `brigade_append`); each bucket's type is a live
+    // static of APR's.
+    unsafe {
+        let sentinel: *mut ffi::apr_bucket = std::ptr::addr_of_mut!((*brigade).list).cast();
+        let mut bucket = (*brigade).list.next;
+        while bucket != sentinel {
+            if std::ptr::eq((*bucket).type_, &raw const ffi::apr_bucket_type_eos) {
+                return true;
+            }
+            bucket = (*bucket).link.next;
+        }
+        false
+    }
+}
+
 /// Moves `value` into memory owned by `pool`: it is dropped when the pool is cleared.
 ///
 /// # Safety

@@ -43,6 +43,7 @@ pub unsafe extern "C" fn handle(r: *mut ffi::request_rec) -> c_int {
         let mut request = Request {
             r,
             body_done: true,
+            body: std::ptr::null_mut(),
             io_deadline: None,
         };
         // SAFETY: per_dir_config is the request's merged configuration vector, alive with it.
@@ -83,6 +84,8 @@ struct Request<'r> {
     r: &'r mut ffi::request_rec,
     /// Whether the request body is read to its end (or there is none).
     body_done: bool,
+    /// The brigade the body is read into, made by the first read.
+    body: *mut ffi::apr_bucket_brigade,
     /// When reads and writes on the client's connection give up, besides the server's `Timeout`.
     io_deadline: Option<Instant>,
 }
@@ -134,33 +137,40 @@ impl Wire for Request<'_> {
     /// `AP_FILTER_ERROR` once the input filters have answered (an over-limit body).
     type Abort = c_int;
 
+    /// Reads through the input filters as mod_cgi does (`ap_get_brigade`, not the client-block
+    /// API, which loses why a read failed): a failure the filters answered themselves (a body
+    /// over `LimitRequestBody`, a malformed chunk) ends with `AP_FILTER_ERROR`, and one they
+    /// did not (a trailer section over the server's limits, a client gone) with the status
+    /// Apache maps it to, 400 unless said otherwise.
     fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, c_int> {
-        if self.body_done || buf.is_empty() {
-            return Ok(0);
-        }
-        // SAFETY: the request is live and set up for reading (`start_body`); Apache's
-        // client-block API reads from its input filters into the buffer, at most its length.
-        let n = self.bounded(|request| unsafe {
-            ffi::ap_get_client_block(request.r, buf.as_mut_ptr().cast(), buf.len())
-        });
-        match usize::try_from(n) {
-            Ok(0) => {
-                self.body_done = true;
-                Ok(0)
+        loop {
+            if self.body_done || buf.is_empty() {
+                return Ok(0);
             }
-            Ok(n) => Ok(n),
-            Err(_) => {
-                self.body_done = true;
-                // A read the run's deadline cut short: the client was too slow for the run, as
-                // for the server's `Timeout`; nothing has answered it yet.
-                if self
-                    .io_deadline
-                    .is_some_and(|deadline| Instant::now() >= deadline)
-                {
-                    return Err(ffi::HTTP_REQUEST_TIME_OUT as c_int);
+            // SAFETY: the request is live and set up for reading (`start_body`).
+            let read = self.bounded(|request| unsafe { request.read_some(buf) });
+            match read {
+                Ok((n, at_end)) => {
+                    self.body_done = at_end;
+                    if n > 0 || at_end {
+                        return Ok(n);
+                    }
                 }
-                // The input filters have already answered (e.g. 413 over LimitRequestBody).
-                Err(ffi::AP_FILTER_ERROR)
+                Err(status) => {
+                    self.body_done = true;
+                    // A read the run's deadline cut short: the client was too slow for the
+                    // run, as for the server's `Timeout`; nothing has answered it yet.
+                    if self
+                        .io_deadline
+                        .is_some_and(|deadline| Instant::now() >= deadline)
+                    {
+                        return Err(ffi::HTTP_REQUEST_TIME_OUT as c_int);
+                    }
+                    // SAFETY: maps a status code; touches nothing.
+                    return Err(unsafe {
+                        ffi::ap_map_http_request_error(status, ffi::HTTP_BAD_REQUEST as c_int)
+                    });
+                }
             }
         }
     }
@@ -512,6 +522,43 @@ fn compiled(pattern: &str) -> Option<&'static Regex> {
 }
 
 impl Request<'_> {
+    /// Reads at most `buf.len()` bytes of the body from the input filters into `buf`: how many,
+    /// and whether the body ended with them; or the filters' failure.
+    ///
+    /// # Safety
+    /// The request is set up for reading its body.
+    unsafe fn read_some(&mut self, buf: &mut [u8]) -> Result<(usize, bool), ffi::apr_status_t> {
+        // SAFETY: the brigade is made once in the request's pool, filled by its input filters,
+        // and emptied before returning; flattening copies at most `buf.len()` bytes into `buf`.
+        unsafe {
+            if self.body.is_null() {
+                let connection = &*self.r.connection;
+                self.body = ffi::apr_brigade_create(self.r.pool, connection.bucket_alloc);
+            }
+            let brigade = self.body;
+            let status = ffi::ap_get_brigade(
+                self.r.input_filters,
+                brigade,
+                ffi::ap_input_mode_t_AP_MODE_READBYTES,
+                ffi::apr_read_type_e_APR_BLOCK_READ,
+                ffi::apr_off_t::try_from(buf.len()).unwrap_or(ffi::apr_off_t::MAX),
+            );
+            if status != ffi::APR_SUCCESS as ffi::apr_status_t {
+                ffi::apr_brigade_cleanup(brigade.cast());
+                return Err(status);
+            }
+            let at_end = apache::brigade_has_eos(brigade);
+            let mut len: ffi::apr_size_t = buf.len();
+            let status = ffi::apr_brigade_flatten(brigade, buf.as_mut_ptr().cast(), &mut len);
+            ffi::apr_brigade_cleanup(brigade.cast());
+            if status != ffi::APR_SUCCESS as ffi::apr_status_t {
+                return Err(status);
+            }
+            self.r.read_length += ffi::apr_off_t::try_from(len).unwrap_or(0);
+            Ok((len, at_end))
+        }
+    }
+
     fn pool_str(&self, s: &str) -> *const std::ffi::c_char {
         // SAFETY: the request pool lives as long as the request.
         unsafe { apache::pool_str(self.r.pool, s) }

@@ -243,6 +243,41 @@ fn a_handler_reads_the_request_trailers_and_sends_its_own_over_http2() {
 }
 
 #[test]
+fn a_trailer_section_over_the_servers_limits_is_refused_and_the_child_lives_on() {
+    for_each_handler(|runtime, handler, _| {
+        let who = format!("{runtime}, {handler}");
+        let apache = Config::new(&location_of(handler, "/app", runtime, "")).start();
+        let children = apache.children();
+        // One field longer than LimitRequestFieldSize (8190 bytes), then more fields than
+        // LimitRequestFields (100): Apache refuses either trailer section, as it would the
+        // same header section.
+        let long = "x".repeat(10_000);
+        let too_long = apache
+            .request("POST", "/app/trailers")
+            .chunked_body(b"hello".to_vec(), 5)
+            .trailer("X-Long", &long)
+            .send();
+        let mut many = apache
+            .request("POST", "/app/trailers")
+            .chunked_body(b"hello".to_vec(), 5);
+        for i in 0..150 {
+            many = many.trailer(&format!("X-Field-{i}"), "1");
+        }
+        let too_many = many.send();
+        for (what, response) in [("too long", too_long), ("too many", too_many)] {
+            assert_eq!(
+                response.status,
+                400,
+                "{who}: {what}: {}",
+                apache.error_log()
+            );
+        }
+        assert_eq!(apache.get("/app/").status, 200, "{who}");
+        assert_eq!(apache.children(), children, "{who}");
+    });
+}
+
+#[test]
 fn a_trapping_handler_gets_a_500_and_its_child_lives_on() {
     for_each_handler(|runtime, handler, _| {
         let who = format!("{runtime}, {handler}");

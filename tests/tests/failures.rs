@@ -203,3 +203,33 @@ fn a_handler_without_a_module_is_a_500() {
     let log = apache.wait_for_log("no WasmModule applies");
     assert!(log.contains("no WasmModule applies"), "{log}");
 }
+
+#[test]
+fn a_trailer_section_over_the_servers_limits_is_a_400() {
+    for_each_runtime(|runtime| {
+        let apache = Config::new(&format!(
+            "<Location /echo>\n  SetHandler wasm-handler\n  WasmRuntime {runtime}\n  \
+             WasmModule {}\n  WasmEnableCGI On\n</Location>\n",
+            guest("echo").display()
+        ))
+        .start();
+        let echoed = apache
+            .request("POST", "/echo")
+            .chunked_body(b"hello".to_vec(), 2)
+            .trailer("X-Sum", "1")
+            .send();
+        assert_eq!(
+            (echoed.status, echoed.text()),
+            (200, "hello".to_owned()),
+            "{runtime}"
+        );
+        // A field longer than LimitRequestFieldSize, as Apache refuses it in a header section.
+        let refused = apache
+            .request("POST", "/echo")
+            .chunked_body(b"hello".to_vec(), 2)
+            .trailer("X-Long", &"x".repeat(10_000))
+            .send();
+        assert_eq!(refused.status, 400, "{runtime}: {}", apache.error_log());
+        assert_eq!(apache.get("/echo").status, 200, "{runtime}");
+    });
+}
